@@ -1,0 +1,161 @@
+//! Command-line definitions (clap). Doc comments here are the `--help`
+//! text; nothing below this module sees a clap type.
+
+use crate::commands::{self, Exit, Global, lint::LintFormat};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  sluice lint                          check every stream in every environment
+  sluice lint --env prod               only prod
+  sluice -C streams-repo lint --format codequality > gl-code-quality.json
+  sluice completions bash > /etc/bash_completion.d/sluice
+
+Exit codes: 0 ok, 1 findings of error severity, 2 bad input or usage, 3 cluster error.
+Docs: the README, and `sluice schema` for every values key.";
+
+/// Validate, render and deploy Spark Structured Streaming jobs
+/// (spark-operator SparkApplications) from a repository of values files.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    /// Run as if sluice was started in DIR (the streams repository's root).
+    #[arg(short = 'C', global = true, value_name = "DIR", default_value = ".")]
+    directory: PathBuf,
+
+    /// When to use colours. `auto` honours NO_COLOR and CLICOLOR_FORCE and
+    /// uses colour only on a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    color: ColorWhen,
+
+    /// Print what each stage does and how long it takes (to stderr);
+    /// repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate every values file and every stream in every environment.
+    #[command(after_help = "\
+Examples:
+  sluice lint
+  sluice lint --env dev --env prod
+  sluice lint --set executor.instances=0          see what a change would break
+  sluice lint --format junit > lint-report.xml     one test case per stream x environment
+  sluice lint --format codequality > gl-code-quality.json
+
+Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage
+(an unknown environment, a malformed --set, no values/ directory).")]
+    Lint(LintArgs),
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  sluice completions bash > ~/.local/share/bash-completion/completions/sluice
+  sluice completions zsh > \"${fpath[1]}/_sluice\"
+  sluice completions fish > ~/.config/fish/completions/sluice.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the built-in values schema (JSON Schema 2020-12), for editors
+    /// and for a repository's own schemas/values.schema.json.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+struct LintArgs {
+    /// Check only this environment (repeatable). Default: all of them.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environments: Vec<String>,
+
+    /// Override a value in every stream, in Helm's syntax: key.path=value,
+    /// a=1,b=2, list={x,y}, list[0].key=v (repeatable; applied last).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+
+    /// Like --set, but every value stays a string (applied after --set).
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    set_strings: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]
+    format: LintFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LintFormatArg {
+    /// Compiler-style messages with the source line and a caret.
+    Human,
+    /// One JSON document with every finding.
+    Json,
+    /// JUnit XML: one test case per stream x environment.
+    Junit,
+    /// GitLab Code Quality report.
+    Codequality,
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = Global {
+        root: cli.directory,
+        color: match cli.color {
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+        },
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Lint(args) => commands::lint::run(
+            &global,
+            &commands::lint::LintOptions {
+                environments: args.environments,
+                sets: commands::SetFlags {
+                    typed: args.sets,
+                    strings: args.set_strings,
+                },
+                format: match args.format {
+                    LintFormatArg::Human => LintFormat::Human,
+                    LintFormatArg::Json => LintFormat::Json,
+                    LintFormatArg::Junit => LintFormat::Junit,
+                    LintFormatArg::Codequality => LintFormat::CodeQuality,
+                },
+            },
+        ),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+        Command::Schema => {
+            print!("{}", crate::values::validate::BUILTIN_SCHEMA);
+            Ok(Exit::Success)
+        }
+    };
+    commands::finish(result, &global)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,210 @@
+//! `sluice lint`: every check, every stream, every environment; all
+//! findings in one run.
+
+use super::{Exit, Global, SetFlags, UsageError};
+use crate::diag::{self, Diagnostic, Subject};
+use crate::report::{self, Coverage};
+use crate::snapshot::Content;
+use crate::source::{Sources, Span};
+use crate::values::check::check;
+use crate::values::repo::{self, Environment, Repository};
+use crate::values::validate::Schema;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    Human,
+    Json,
+    Junit,
+    CodeQuality,
+}
+
+#[derive(Clone, Debug)]
+pub struct LintOptions {
+    pub environments: Vec<String>,
+    pub sets: SetFlags,
+    pub format: LintFormat,
+}
+
+pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    let mut loaded = super::load(global)?;
+    let environments = select(&loaded.repo, &options.environments)?;
+    let sets = options.sets.parse(&mut loaded.sources, global)?;
+    let (found, effective) = check(
+        &loaded.repo,
+        &environments,
+        &sets,
+        &loaded.schema,
+        &loaded.sources,
+    );
+    loaded.diagnostics.extend(found);
+    let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
+    global.trace(|| {
+        format!(
+            "lint: {} streams x environments checked in {:.1?}",
+            effective.len(),
+            started.elapsed()
+        )
+    });
+
+    let coverage = Coverage {
+        cases: effective
+            .iter()
+            .filter(|e| e.enabled())
+            .map(|e| {
+                (
+                    Subject {
+                        stream: e.name().to_owned(),
+                        environment: e.environment.name.clone(),
+                    },
+                    e.def.path.clone(),
+                )
+            })
+            .collect(),
+        environments: environments.iter().map(|e| e.name.clone()).collect(),
+        files: loaded.repo.files.len(),
+    };
+    let checked = {
+        let streams = coverage
+            .cases
+            .iter()
+            .map(|(s, _)| &s.stream)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let envs = coverage.environments.len();
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{} in {}, {}",
+            plural(streams, "stream"),
+            plural(envs, "environment"),
+            plural(coverage.files, "file")
+        )
+    };
+    let text = match options.format {
+        LintFormat::Human => report::human::report(
+            &diagnostics,
+            &loaded.sources,
+            global.styled(false),
+            &checked,
+        ),
+        LintFormat::Json => {
+            report::json::report(&diagnostics, &loaded.sources, coverage.cases.len())
+        }
+        LintFormat::Junit => report::junit::report(&diagnostics, &loaded.sources, &coverage),
+        LintFormat::CodeQuality => report::codequality::report(&diagnostics, &loaded.sources),
+    };
+    super::print(&text)?;
+    Ok(if diagnostics.iter().any(Diagnostic::is_error) {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
+}
+
+/// The environments named on the command line (all when none is named).
+pub fn select<'r>(
+    repo: &'r Repository,
+    names: &[String],
+) -> Result<Vec<&'r Environment>, UsageError> {
+    if names.is_empty() {
+        return Ok(repo.environments.iter().collect());
+    }
+    let known = repo.environment_names();
+    let mut out = Vec::new();
+    for name in names {
+        match repo.environment(name) {
+            Some(env) if !out.iter().any(|e: &&Environment| e.name == env.name) => out.push(env),
+            Some(_) => {}
+            None => {
+                let mut err = UsageError::new(format!(
+                    "unknown environment `{name}`; the environments are: {} (files in values/environments/)",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+                if let Some(s) = crate::suggest::closest(name, known.iter().copied()) {
+                    err = err.help(format!("did you mean `{s}`?"));
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The repository, read and parsed, with the findings of loading it.
+pub struct Loaded {
+    pub sources: Sources,
+    pub repo: Repository,
+    pub schema: Schema,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn load(global: &Global) -> anyhow::Result<Loaded> {
+    let started = Instant::now();
+    let snapshot = crate::fs::read_repository(&global.root)?;
+    if !snapshot.has_values_dir {
+        return Err(UsageError::new(format!(
+            "no values/ directory in `{}`: this is not a streams repository",
+            global.root.display()
+        ))
+        .help("run sluice at the root of a streams repository, or point at one with -C DIR")
+        .into());
+    }
+    let mut sources = Sources::new();
+    let mut diagnostics = Vec::new();
+    let repo = repo::load(&snapshot, &mut sources, &mut diagnostics);
+    if repo.environments.is_empty()
+        && !diagnostics
+            .iter()
+            .any(|d| d.code == "repo/invalid-file-name")
+    {
+        let id = sources.add("values/environments/", "");
+        diagnostics.push(
+            Diagnostic::error(
+                "repo/no-environments",
+                "values/environments/ holds no environment file",
+            )
+            .at(Span::file_start(id), "no *.yaml file here")
+            .help("add values/environments/dev.yaml with at least `namespace: <namespace>`"),
+        );
+    }
+    let schema = match snapshot.get("schemas/values.schema.json") {
+        Some(file) => match &file.content {
+            Content::Bytes(bytes) => {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                let id = sources.add(&file.path, text.as_str());
+                match Schema::parse(&text) {
+                    Ok(schema) => schema,
+                    Err(e) => {
+                        diagnostics.push(
+                            Diagnostic::error("schema/invalid", format!("the repository's values schema is unusable: {e}"))
+                                .at(Span::file_start(id), "this schema overrides the built-in one")
+                                .note("sluice checked the values against its built-in schema instead")
+                                .help("fix the file, or delete it to use the built-in schema (`sluice schema` prints it)"),
+                        );
+                        Schema::builtin()
+                    }
+                }
+            }
+            _ => Schema::builtin(),
+        },
+        None => Schema::builtin(),
+    };
+    global.trace(|| {
+        format!(
+            "load: {} files in {:.1?}",
+            snapshot.files.len(),
+            started.elapsed()
+        )
+    });
+    Ok(Loaded {
+        sources,
+        repo,
+        schema,
+        diagnostics,
+    })
+}

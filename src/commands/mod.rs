@@ -1,0 +1,170 @@
+//! One module per verb: each calls the edges (file system, later git and
+//! the cluster), runs the pure stages, and reports.
+
+pub mod lint;
+
+pub use lint::{Loaded, load};
+
+use crate::diag::Diagnostic;
+use crate::source::Sources;
+use crate::values::{set, yaml::Node};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    /// Findings of error severity (or differences, with `--exit-code`).
+    Findings = 1,
+    /// Bad input or usage.
+    Usage = 2,
+    /// The cluster refused or could not be reached.
+    Cluster = 3,
+}
+
+/// Options every command takes.
+#[derive(Clone, Debug)]
+pub struct Global {
+    pub root: PathBuf,
+    pub color: anstream::ColorChoice,
+    pub verbose: u8,
+}
+
+impl Global {
+    /// Whether to colour what goes to stdout (or stderr).
+    pub fn styled(&self, stderr: bool) -> bool {
+        let choice = match self.color {
+            anstream::ColorChoice::Auto if stderr => {
+                anstream::AutoStream::choice(&std::io::stderr())
+            }
+            anstream::ColorChoice::Auto => anstream::AutoStream::choice(&std::io::stdout()),
+            other => other,
+        };
+        !matches!(choice, anstream::ColorChoice::Never)
+    }
+
+    pub fn trace(&self, what: impl FnOnce() -> String) {
+        if self.verbose > 0 {
+            eprintln!("sluice: {}", what());
+        }
+    }
+}
+
+/// A failure that is the user's to fix (exit 2), already explained.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+    pub help: Option<String>,
+    /// Rendered diagnostics to print instead of the message.
+    pub rendered: Option<String>,
+}
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            help: None,
+            rendered: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> UsageError {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// `--set` and `--set-string` flags, in the order they apply.
+#[derive(Clone, Debug, Default)]
+pub struct SetFlags {
+    pub typed: Vec<String>,
+    pub strings: Vec<String>,
+}
+
+impl SetFlags {
+    /// Parses every flag into a values layer; a malformed flag is a usage
+    /// error showing the flag with a caret.
+    pub fn parse(&self, sources: &mut Sources, global: &Global) -> Result<Vec<Node>, UsageError> {
+        let mut layers = Vec::new();
+        let mut bad: Vec<Diagnostic> = Vec::new();
+        let flags = self
+            .typed
+            .iter()
+            .map(|t| ("--set", t, true))
+            .chain(self.strings.iter().map(|t| ("--set-string", t, false)));
+        for (flag, text, typed) in flags {
+            let id = sources.add(flag, text.as_str());
+            match set::parse(id, text, typed) {
+                Ok(layer) => layers.push(layer),
+                Err(d) => bad.push(d),
+            }
+        }
+        if bad.is_empty() {
+            return Ok(layers);
+        }
+        let styled = global.styled(true);
+        let rendered = bad
+            .iter()
+            .map(|d| crate::report::human::render(d, sources, styled))
+            .collect();
+        Err(UsageError {
+            message: "malformed --set".to_owned(),
+            help: None,
+            rendered: Some(rendered),
+        })
+    }
+}
+
+/// Prints a failure and maps the outcome to the process exit code.
+pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(err) => {
+            let styled = global.styled(true);
+            let mut stderr = anstream::AutoStream::new(
+                std::io::stderr(),
+                if styled {
+                    anstream::ColorChoice::Always
+                } else {
+                    anstream::ColorChoice::Never
+                },
+            );
+            let red = anstyle::AnsiColor::Red.on_default().bold();
+            let cyan = anstyle::AnsiColor::Cyan.on_default().bold();
+            if let Some(usage) = err.downcast_ref::<UsageError>() {
+                if let Some(rendered) = &usage.rendered {
+                    let _ = write!(stderr, "{rendered}");
+                } else {
+                    let _ = writeln!(stderr, "{red}error{red:#}: {}", usage.message);
+                }
+                if let Some(help) = &usage.help {
+                    let _ = writeln!(stderr, "  {cyan}help{cyan:#}: {help}");
+                }
+                return ExitCode::from(Exit::Usage as u8);
+            }
+            // A closed pipe (`sluice render | head`) is not an error.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(stderr, "{red}error{red:#}: {err}");
+            for cause in err.chain().skip(1) {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+            }
+            ExitCode::from(Exit::Usage as u8)
+        }
+    }
+}
+
+/// Writes to stdout, reporting a closed pipe as an error `finish` ignores.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

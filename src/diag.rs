@@ -1,0 +1,305 @@
+//! Findings about the user's input, as data (pure).
+//!
+//! A [`Diagnostic`] is what sluice found in a values file, a rendered
+//! manifest or a flag: a stable code, a severity, a message, where, and what
+//! to do about it. Reporters in `report/` turn the same list into human,
+//! JSON, JUnit or GitLab Code Quality output. Failures of the tool itself
+//! (an unreadable directory, a broken pipe) are errors, not diagnostics.
+
+use crate::source::{Sources, Span};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// A span with the text shown under its caret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A stream in an environment that a finding applies to (for JUnit's
+/// one-test-case-per-stream-and-environment view).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Subject {
+    pub stream: String,
+    pub environment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Option<Label>,
+    pub secondary: Vec<Label>,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+    pub subjects: Vec<Subject>,
+}
+
+impl Diagnostic {
+    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            notes: Vec::new(),
+            help: None,
+            subjects: Vec::new(),
+        }
+    }
+
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, Severity::Error, message)
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, Severity::Warning, message)
+    }
+
+    pub fn info(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, Severity::Info, message)
+    }
+
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.primary = Some(Label {
+            span,
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label {
+            span,
+            message: label.into(),
+        });
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn subject(mut self, stream: &str, environment: &str) -> Diagnostic {
+        self.subjects.push(Subject {
+            stream: stream.to_owned(),
+            environment: environment.to_owned(),
+        });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Every diagnostic code sluice emits, with its default severity and a
+/// one-line summary. The README's table is checked against this list.
+pub const CODES: &[(&str, Severity, &str)] = &[
+    ("yaml/syntax", Severity::Error, "the file is not valid YAML"),
+    (
+        "yaml/duplicate-key",
+        Severity::Error,
+        "a mapping sets the same key twice",
+    ),
+    (
+        "yaml/not-a-mapping",
+        Severity::Error,
+        "a values file must be a mapping at the top level",
+    ),
+    (
+        "yaml/multiple-documents",
+        Severity::Error,
+        "a values file holds exactly one YAML document",
+    ),
+    (
+        "yaml/not-utf8",
+        Severity::Error,
+        "the file is not UTF-8 text",
+    ),
+    (
+        "yaml/too-complex",
+        Severity::Error,
+        "nesting or alias expansion exceeds sluice's limits",
+    ),
+    (
+        "repo/outside-root",
+        Severity::Error,
+        "a file or symlink resolves outside the repository",
+    ),
+    (
+        "repo/unreadable",
+        Severity::Error,
+        "a file could not be read",
+    ),
+    (
+        "repo/no-environments",
+        Severity::Error,
+        "values/environments/ holds no environment file",
+    ),
+    (
+        "repo/invalid-file-name",
+        Severity::Error,
+        "an environment or stream file name is not a valid name",
+    ),
+    (
+        "values/unknown-key",
+        Severity::Error,
+        "a key the schema does not know (typo?)",
+    ),
+    ("values/type", Severity::Error, "a value has the wrong type"),
+    (
+        "values/enum",
+        Severity::Error,
+        "a value is not one of the allowed values",
+    ),
+    (
+        "values/format",
+        Severity::Error,
+        "a value does not match the required format (memory size, name, URI)",
+    ),
+    (
+        "values/range",
+        Severity::Error,
+        "a number or list is out of the allowed range",
+    ),
+    (
+        "values/required",
+        Severity::Error,
+        "a required key is missing",
+    ),
+    (
+        "values/invalid",
+        Severity::Error,
+        "any other schema violation",
+    ),
+    (
+        "values/stream-name",
+        Severity::Error,
+        "a stream name is not a DNS-1035 label of at most 63 characters",
+    ),
+    (
+        "values/duplicate-stream",
+        Severity::Error,
+        "a stream is defined twice for the same environment",
+    ),
+    (
+        "values/unknown-environment",
+        Severity::Error,
+        "a stream overrides an environment that has no file",
+    ),
+    (
+        "values/no-streams",
+        Severity::Warning,
+        "an environment deploys no stream",
+    ),
+    (
+        "values/literal-secret",
+        Severity::Error,
+        "a credential-looking key holds a literal value",
+    ),
+    (
+        "schema/invalid",
+        Severity::Error,
+        "the repository's own values schema does not compile",
+    ),
+    ("set/syntax", Severity::Error, "a --set flag is malformed"),
+];
+
+/// How notes about overridden values start (see `normalize`).
+pub const OVERRIDES_NOTE: &str = "this value overrides";
+
+/// Sorts findings by file, line and code, and merges findings that point at
+/// the same place with the same message (a typo in `common.yaml` is one
+/// finding, not one per stream), keeping every stream/environment it affects.
+pub fn normalize(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagnostic> {
+    let key = |d: &Diagnostic| {
+        let (path, offset) = d.primary.as_ref().map_or((String::new(), 0), |l| {
+            (sources.path(l.span.file).to_owned(), l.span.start)
+        });
+        (path, offset, d.code, d.message.clone())
+    };
+    diagnostics.sort_by_cached_key(key);
+    let mut merged: Vec<(Diagnostic, bool)> = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics {
+        match merged.last_mut() {
+            Some((last, varied))
+                if last.code == d.code
+                    && last.message == d.message
+                    && last.primary == d.primary =>
+            {
+                // One value (say a --set flag) can override different values
+                // in different streams: then no single "overrides" is right.
+                *varied |= last.secondary != d.secondary;
+                last.subjects.extend(d.subjects);
+            }
+            _ => merged.push((d, false)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut d, varied)| {
+            d.subjects.sort();
+            d.subjects.dedup();
+            if varied {
+                d.secondary.clear();
+                d.notes.retain(|n| !n.starts_with(OVERRIDES_NOTE));
+                d.notes.insert(
+                    0,
+                    format!(
+                        "{OVERRIDES_NOTE} different values in different streams and environments"
+                    ),
+                );
+            }
+            d
+        })
+        .collect()
+}
+
+/// Counts by severity, for summaries and exit codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+impl Counts {
+    pub fn of(diagnostics: &[Diagnostic]) -> Counts {
+        let mut counts = Counts::default();
+        for d in diagnostics {
+            match d.severity {
+                Severity::Error => counts.errors += 1,
+                Severity::Warning => counts.warnings += 1,
+                Severity::Info => counts.infos += 1,
+            }
+        }
+        counts
+    }
+}

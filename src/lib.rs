@@ -1,0 +1,12 @@
+//! sluice: values files → validated, rendered spark-operator manifests.
+
+pub mod cli;
+pub mod commands;
+pub mod diag;
+pub mod fs;
+pub mod report;
+pub mod secret;
+pub mod snapshot;
+pub mod source;
+pub mod suggest;
+pub mod values;

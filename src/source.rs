@@ -1,0 +1,234 @@
+//! Source files and spans: the text every diagnostic points into (pure data).
+//!
+//! Every file sluice reads (values files, `--set` flags, templates) is kept
+//! here once, with its repository-relative path, so a [`Span`] is just a file
+//! id and a byte range, and line/column are computed only when reported.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Index of a file in [`Sources`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(file: FileId, range: Range<usize>) -> Span {
+        Span {
+            file,
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+
+    /// The empty span at the start of a file, for findings about a whole file.
+    pub fn file_start(file: FileId) -> Span {
+        Span::new(file, 0..0)
+    }
+
+    pub fn range(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One file's text, with its line starts indexed for line/column lookups.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Path relative to the repository root, with `/` separators, or a
+    /// pseudo-path such as `--set` for text from the command line.
+    pub path: String,
+    pub text: Arc<str>,
+    line_starts: Vec<usize>,
+    /// Byte ranges never to be shown (values of credential-looking keys).
+    redactions: Vec<Range<usize>>,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> SourceFile {
+        let text: Arc<str> = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+            redactions: Vec::new(),
+        }
+    }
+
+    /// The text to show in a snippet: redacted ranges become `*`, one per
+    /// character, so columns stay aligned.
+    pub fn shown_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.redactions.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.text);
+        }
+        let mut out = String::with_capacity(self.text.len());
+        let mut last = 0;
+        let mut ranges = self.redactions.clone();
+        ranges.sort_by_key(|r| r.start);
+        for r in ranges {
+            if r.start < last || r.end > self.text.len() {
+                continue;
+            }
+            out.push_str(&self.text[last..r.start]);
+            // Keep line breaks so line numbers stay right.
+            for c in self.text[r.clone()].chars() {
+                out.push(if c == '\n' { '\n' } else { '*' });
+            }
+            last = r.end;
+        }
+        out.push_str(&self.text[last..]);
+        // Byte offsets must stay valid for spans: pad multi-byte characters.
+        std::borrow::Cow::Owned(pad_to(&self.text, out))
+    }
+
+    /// 1-based line and 1-based column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line + 1, column + 1)
+    }
+
+    /// The text of 1-based line `line`, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+
+    /// Byte offset of 1-based `line` and 1-based character `column`.
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        rest.char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+}
+
+/// All source files of one run.
+#[derive(Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    pub fn add(&mut self, path: impl Into<String>, text: impl Into<Arc<str>>) -> FileId {
+        self.files.push(SourceFile::new(path, text));
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    /// Marks a range of a file as never to be shown.
+    pub fn redact(&mut self, id: FileId, range: Range<usize>) {
+        self.files[id.0 as usize].redactions.push(range);
+    }
+
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn path(&self, id: FileId) -> &str {
+        &self.get(id).path
+    }
+
+    /// `path:line:column` of the start of a span.
+    pub fn location(&self, span: Span) -> Location<'_> {
+        let file = self.get(span.file);
+        let (line, column) = file.line_col(span.start as usize);
+        Location {
+            path: &file.path,
+            line,
+            column,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
+    }
+}
+
+/// Redaction replaces characters, not bytes; pad each `*` that replaced a
+/// multi-byte character so byte offsets into the original still line up.
+fn pad_to(original: &str, redacted: String) -> String {
+    if original.len() == redacted.len() {
+        return redacted;
+    }
+    let mut out = String::with_capacity(original.len());
+    for (o, r) in original.chars().zip(redacted.chars()) {
+        out.push(r);
+        for _ in r.len_utf8()..o.len_utf8() {
+            out.push('*');
+        }
+    }
+    out
+}
+
+/// A resolved, printable position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location<'a> {
+    pub path: &'a str,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.path, self.line, self.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let file = SourceFile::new("a.yaml", "a: 1\nbé: 2\n\nc: 3");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(5), (2, 1));
+        // `é` is two bytes but one column.
+        assert_eq!(file.line_col(9), (2, 4));
+        assert_eq!(file.line_col(13), (4, 1));
+        assert_eq!(file.line_text(2), "bé: 2");
+        assert_eq!(file.line_text(3), "");
+        assert_eq!(file.offset_of(2, 4), 9);
+    }
+
+    #[test]
+    fn redaction_hides_values_and_keeps_offsets() {
+        let mut sources = Sources::new();
+        let id = sources.add("a.yaml", "password: hünter2\nuser: bob\n");
+        sources.redact(id, 10..18);
+        let shown = sources.get(id).shown_text();
+        assert_eq!(shown.len(), sources.get(id).text.len());
+        assert!(!shown.contains("nter2"));
+        assert!(shown.ends_with("user: bob\n"));
+    }
+}

@@ -1,0 +1,101 @@
+//! Every check of the values stage, for the selected environments (pure).
+
+use super::effective::{self, Effective};
+use super::repo::Repository;
+use super::validate::Schema;
+use super::yaml::{Node, Value};
+use crate::diag::Diagnostic;
+use crate::secret;
+use crate::source::{Sources, Span};
+use rayon::prelude::*;
+
+/// Checks every values file on its own, then the effective values of every
+/// stream in each of `environments`. Returns the findings and the effective
+/// values (for the stages after this one).
+pub fn check<'r>(
+    repo: &'r Repository,
+    environments: &[&'r super::repo::Environment],
+    sets: &[Node],
+    schema: &Schema,
+    sources: &Sources,
+) -> (Vec<Diagnostic>, Vec<Effective<'r>>) {
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let effective: Vec<Effective<'r>> = environments
+        .iter()
+        .flat_map(|env| effective::compute(repo, env, sets))
+        .collect();
+    // Effective findings first: when a file finding is the same, the
+    // effective one carries the richer "overrides" context.
+    let found: Vec<Vec<Diagnostic>> = effective
+        .par_iter()
+        .map(|e| {
+            let mut found = Vec::new();
+            if e.enabled() {
+                found.extend(schema.check_effective(&e.values, effective::anchor(e.def), sources));
+                found.extend(literal_secrets(&e.values));
+            }
+            found
+                .into_iter()
+                .map(|d| d.subject(e.name(), &e.environment.name))
+                .collect()
+        })
+        .collect();
+    diagnostics.extend(found.into_iter().flatten());
+    let file_findings: Vec<Vec<Diagnostic>> = repo
+        .files
+        .par_iter()
+        .map(|f| schema.check_file(f.kind, &f.root, sources))
+        .collect();
+    diagnostics.extend(file_findings.into_iter().flatten());
+    for env in environments {
+        let enabled = effective
+            .iter()
+            .filter(|e| e.environment.name == env.name && e.enabled())
+            .count();
+        if enabled == 0 {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "values/no-streams",
+                    format!("environment `{}` deploys no stream", env.name),
+                )
+                .at(Span::file_start(env.file), "this environment")
+                .help("add a file under values/streams/, or enable a stream for this environment"),
+            );
+        }
+    }
+    (diagnostics, effective)
+}
+
+/// Credential-looking keys with literal values where Spark or the pods would
+/// see them; the value itself is never printed.
+fn literal_secrets(values: &Node) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut check_map = |map: Option<&Node>, path: &str, help: &str| {
+        for entry in map.and_then(Node::as_map).into_iter().flatten() {
+            let literal = matches!(entry.value.value, Value::String(ref s) if !s.is_empty() && !s.starts_with("${"));
+            if literal && secret::looks_like_credential(&entry.key) {
+                out.push(
+                    Diagnostic::error(
+                        "values/literal-secret",
+                        format!("`{path}.{}` holds a literal credential", entry.key),
+                    )
+                    .at(entry.key_span, "credential-looking key with a literal value (value not shown)")
+                    .note("values files are committed and rendered manifests are stored in the cluster: a literal credential leaks to everyone who can read either")
+                    .help(help.to_owned()),
+                );
+            }
+        }
+    };
+    let secret_help =
+        "reference a Kubernetes Secret instead: `secrets: [{name: my-secret, env: {VAR: key}}]`";
+    check_map(values.get("sparkConf"), "sparkConf", secret_help);
+    check_map(values.get("hadoopConf"), "hadoopConf", secret_help);
+    for role in ["driver", "executor"] {
+        check_map(
+            values.get(role).and_then(|r| r.get("env")),
+            &format!("{role}.env"),
+            secret_help,
+        );
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! The values stage: load the streams repository, merge its layers per
+//! stream and environment, and validate the result.
+
+pub mod check;
+pub mod effective;
+pub mod merge;
+pub mod repo;
+pub mod set;
+pub mod validate;
+pub mod yaml;

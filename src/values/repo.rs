@@ -1,0 +1,570 @@
+//! Turn a [`Snapshot`] into the streams repository model: the common layer,
+//! environments and stream definitions (pure).
+//!
+//! Every file is decoded and parsed here (in parallel), and every problem of
+//! the repository's shape is reported as a diagnostic: non-UTF-8 files,
+//! symlinks out of the repository, non-mapping documents, invalid names,
+//! streams defined twice, overrides for environments that do not exist.
+
+use super::yaml::{self, Node, Value};
+use crate::diag::Diagnostic;
+use crate::snapshot::{Content, Snapshot, is_yaml};
+use crate::source::{FileId, Sources, Span};
+use rayon::prelude::*;
+
+/// Keys of an environment file that describe the target, not values.
+pub const ENVIRONMENT_KEYS: &[&str] = &[
+    "namespace",
+    "kubeContext",
+    "protected",
+    "nodeSize",
+    "budget",
+    "streams",
+];
+/// Keys of `common.yaml` that are settings of sluice, not values.
+pub const COMMON_KEYS: &[&str] = &["streams", "promotion"];
+/// Keys of a stream definition that are structure, not values.
+pub const STREAM_KEYS: &[&str] = &["name", "environments"];
+
+#[derive(Debug)]
+pub struct Repository {
+    /// `values/common.yaml`, whole.
+    pub common: Option<ParsedFile>,
+    /// The values part of `common.yaml` (without `streams` and `promotion`).
+    pub common_values: Option<Node>,
+    pub environments: Vec<Environment>,
+    /// Sorted by name, then by where they are defined.
+    pub streams: Vec<StreamDef>,
+    /// Every parsed values file, for file-level schema checks.
+    pub files: Vec<ParsedFile>,
+}
+
+/// What kind of values file a parsed file is (selects its schema).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Common,
+    Environment,
+    Stream,
+}
+
+#[derive(Debug)]
+pub struct ParsedFile {
+    pub kind: FileKind,
+    pub file: FileId,
+    pub root: Node,
+}
+
+#[derive(Debug)]
+pub struct Environment {
+    pub name: String,
+    pub file: FileId,
+    pub namespace: Option<String>,
+    pub kube_context: Option<String>,
+    pub protected: bool,
+    /// The file's values overrides (without the target keys).
+    pub values: Node,
+    /// The whole file.
+    pub root: Node,
+}
+
+/// Where a stream is defined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `values/streams/<name>.yaml`.
+    File,
+    /// An entry of a Helm-style `streams:` list in `common.yaml`.
+    CommonList,
+    /// An entry of a `streams:` list in an environment file: the stream
+    /// exists in that environment only.
+    EnvironmentList(String),
+}
+
+#[derive(Debug)]
+pub struct StreamDef {
+    pub name: String,
+    /// The `name:` value, or the start of the file whose stem names it.
+    pub name_span: Span,
+    pub origin: Origin,
+    /// Repository-relative path of the file that defines it.
+    pub path: String,
+    /// Where the definition starts (the file, or the list entry).
+    pub span: Span,
+    /// The stream's values (without `name` and `environments`).
+    pub values: Node,
+    pub environment_blocks: Vec<EnvironmentBlock>,
+}
+
+#[derive(Debug)]
+pub struct EnvironmentBlock {
+    pub environment: String,
+    pub key_span: Span,
+    pub values: Node,
+}
+
+impl StreamDef {
+    pub fn applies_to(&self, environment: &str) -> bool {
+        match &self.origin {
+            Origin::EnvironmentList(e) => e == environment,
+            _ => true,
+        }
+    }
+}
+
+impl Repository {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.iter().map(|e| e.name.as_str()).collect()
+    }
+}
+
+/// Decodes and parses every values file of the snapshot. Findings go to
+/// `diagnostics`; files with fatal problems are left out of the model.
+pub fn load(
+    snapshot: &Snapshot,
+    sources: &mut Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Repository {
+    // Register texts first (ids are needed in spans), then parse in parallel.
+    let mut pending = Vec::new();
+    for file in snapshot.under("values").filter(|f| is_yaml(&f.path)) {
+        let kind = match classify(&file.path) {
+            Some(kind) => kind,
+            None => continue,
+        };
+        match &file.content {
+            Content::Bytes(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => pending.push((kind, sources.add(&file.path, text))),
+                Err(e) => {
+                    let text = String::from_utf8_lossy(bytes).into_owned();
+                    let at = e.valid_up_to();
+                    let id = sources.add(&file.path, text);
+                    diagnostics.push(
+                        Diagnostic::error("yaml/not-utf8", "the file is not UTF-8 text")
+                            .at(Span::new(id, at..at + 1), "this byte is not valid UTF-8")
+                            .help("save the file as UTF-8 (Latin-1 and UTF-16 files are not accepted)"),
+                    );
+                }
+            },
+            Content::OutsideRoot { target } => {
+                let id = sources.add(&file.path, "");
+                diagnostics.push(
+                    Diagnostic::error(
+                        "repo/outside-root",
+                        format!("`{}` resolves outside the repository", file.path),
+                    )
+                    .at(Span::file_start(id), "symlink")
+                    .note(format!("it points to {target}"))
+                    .help("copy the file into the repository: sluice reads only files the repository holds, so a review sees every value"),
+                );
+            }
+            Content::Unreadable { reason } => {
+                let id = sources.add(&file.path, "");
+                diagnostics.push(
+                    Diagnostic::error(
+                        "repo/unreadable",
+                        format!("cannot read `{}`: {reason}", file.path),
+                    )
+                    .at(Span::file_start(id), "unreadable"),
+                );
+            }
+        }
+    }
+    let parsed: Vec<(FileKind, FileId, Result<Node, Diagnostic>)> = pending
+        .par_iter()
+        .map(|&(kind, id)| (kind, id, yaml::parse(id, &sources.get(id).text)))
+        .collect();
+
+    let mut files = Vec::new();
+    for (_, file, result) in &parsed {
+        if let Ok(root) = result {
+            redact_credentials(root, *file, sources);
+        }
+    }
+    for (kind, file, result) in parsed {
+        match result {
+            Ok(root) if root.as_map().is_some() => files.push(ParsedFile { kind, file, root }),
+            Ok(root) => diagnostics.push(
+                Diagnostic::error(
+                    "yaml/not-a-mapping",
+                    format!("a values file must be a mapping, but this one is a {}", root.type_name()),
+                )
+                .at(root.span, format!("a {} at the top level", root.type_name()))
+                .help(match root.value {
+                    Value::Seq(_) => "write `key: value` pairs at the top level; a list of streams goes under a `streams:` key",
+                    _ => "write `key: value` pairs at the top level",
+                }),
+            ),
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    build(files, sources, diagnostics)
+}
+
+/// Values of credential-looking keys are never shown in a snippet, even
+/// when a finding about a neighbouring key shows their line.
+fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
+    match &node.value {
+        Value::Map(entries) => {
+            for e in entries {
+                let scalar = !matches!(e.value.value, Value::Map(_) | Value::Seq(_));
+                if scalar && crate::secret::looks_like_credential(&e.key) {
+                    sources.redact(file, e.value.span.range());
+                } else {
+                    redact_credentials(&e.value, file, sources);
+                }
+            }
+        }
+        Value::Seq(items) => items
+            .iter()
+            .for_each(|i| redact_credentials(i, file, sources)),
+        _ => {}
+    }
+}
+
+fn classify(path: &str) -> Option<FileKind> {
+    let rest = path.strip_prefix("values/")?;
+    if rest == "common.yaml" || rest == "common.yml" {
+        Some(FileKind::Common)
+    } else if rest.starts_with("environments/") && !rest["environments/".len()..].contains('/') {
+        Some(FileKind::Environment)
+    } else if rest.starts_with("streams/") {
+        Some(FileKind::Stream)
+    } else {
+        None
+    }
+}
+
+fn stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml"))
+        .unwrap_or(name)
+}
+
+/// DNS-1035 label, at most 63 characters: what spark-operator accepts as
+/// an application name.
+pub fn is_dns1035(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+fn without_keys(node: &Node, keys: &[&str]) -> Node {
+    match &node.value {
+        Value::Map(entries) => Node::new(
+            node.span,
+            Value::Map(
+                entries
+                    .iter()
+                    .filter(|e| !keys.contains(&e.key.as_str()))
+                    .cloned()
+                    .collect(),
+            ),
+        ),
+        _ => node.clone(),
+    }
+}
+
+fn build(
+    files: Vec<ParsedFile>,
+    sources: &Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Repository {
+    let mut repo = Repository {
+        common: None,
+        common_values: None,
+        environments: Vec::new(),
+        streams: Vec::new(),
+        files: Vec::new(),
+    };
+    // Environments first: stream definitions refer to them.
+    for f in files.iter().filter(|f| f.kind == FileKind::Environment) {
+        let path = sources.path(f.file);
+        let name = stem(path).to_owned();
+        if !is_dns1035(&name) {
+            diagnostics.push(
+                Diagnostic::error("repo/invalid-file-name", format!("`{name}` is not a valid environment name"))
+                    .at(Span::file_start(f.file), "the environment's name is this file's name")
+                    .help("name environment files with lower-case letters, digits and '-', starting with a letter (dev.yaml, prod-eu.yaml)"),
+            );
+            continue;
+        }
+        let text_of = |key: &str| f.root.get(key).and_then(Node::as_str).map(str::to_owned);
+        repo.environments.push(Environment {
+            name,
+            file: f.file,
+            namespace: text_of("namespace"),
+            kube_context: text_of("kubeContext"),
+            protected: matches!(
+                f.root.get("protected").map(|n| &n.value),
+                Some(Value::Bool(true))
+            ),
+            values: without_keys(&f.root, ENVIRONMENT_KEYS),
+            root: f.root.clone(),
+        });
+    }
+    repo.environments.sort_by(|a, b| a.name.cmp(&b.name));
+    let env_names: Vec<String> = repo.environments.iter().map(|e| e.name.clone()).collect();
+
+    for f in &files {
+        let path = sources.path(f.file).to_owned();
+        match f.kind {
+            FileKind::Common => {
+                repo.common_values = Some(without_keys(&f.root, COMMON_KEYS));
+                list_streams(
+                    &f.root,
+                    &path,
+                    Origin::CommonList,
+                    &env_names,
+                    &mut repo.streams,
+                    diagnostics,
+                );
+            }
+            FileKind::Environment => {
+                let name = stem(&path).to_owned();
+                if env_names.contains(&name) {
+                    list_streams(
+                        &f.root,
+                        &path,
+                        Origin::EnvironmentList(name),
+                        &env_names,
+                        &mut repo.streams,
+                        diagnostics,
+                    );
+                }
+            }
+            FileKind::Stream => {
+                let (name, name_span) = match f.root.get("name") {
+                    Some(node) => match node.as_str() {
+                        Some(name) => (name.to_owned(), node.span),
+                        // A non-string name is a schema finding; fall back to the stem.
+                        None => (stem(&path).to_owned(), Span::file_start(f.file)),
+                    },
+                    None => (stem(&path).to_owned(), Span::file_start(f.file)),
+                };
+                if let Some(def) = stream_def(
+                    &f.root,
+                    name,
+                    name_span,
+                    Origin::File,
+                    &path,
+                    Span::file_start(f.file),
+                    &env_names,
+                    diagnostics,
+                ) {
+                    repo.streams.push(def);
+                }
+            }
+        }
+    }
+    repo.common = files
+        .iter()
+        .position(|f| f.kind == FileKind::Common)
+        .map(|i| ParsedFile {
+            kind: FileKind::Common,
+            file: files[i].file,
+            root: files[i].root.clone(),
+        });
+    repo.streams.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.path.cmp(&b.path))
+            .then(a.span.start.cmp(&b.span.start))
+    });
+    check_duplicates(&repo, diagnostics);
+    repo.files = files;
+    repo
+}
+
+fn list_streams(
+    root: &Node,
+    path: &str,
+    origin: Origin,
+    env_names: &[String],
+    streams: &mut Vec<StreamDef>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(Value::Seq(items)) = root.get("streams").map(|n| &n.value) else {
+        return; // a non-list `streams:` is a schema finding
+    };
+    for item in items {
+        let Some(name_node) = item.get("name") else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
+        if let Some(def) = stream_def(
+            item,
+            name.to_owned(),
+            name_node.span,
+            origin.clone(),
+            path,
+            item.span,
+            env_names,
+            diagnostics,
+        ) {
+            streams.push(def);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stream_def(
+    node: &Node,
+    name: String,
+    name_span: Span,
+    origin: Origin,
+    path: &str,
+    span: Span,
+    env_names: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<StreamDef> {
+    if !is_dns1035(&name) {
+        let why = if name.len() > 63 {
+            format!("it is {} characters long; the limit is 63", name.len())
+        } else {
+            "it must be lower-case letters, digits and '-', start with a letter and not end with '-'".to_owned()
+        };
+        let label = if name_span.start == 0 && name_span.end == 0 && origin == Origin::File {
+            "the stream's name is this file's name"
+        } else {
+            "invalid name"
+        };
+        diagnostics.push(
+            Diagnostic::error("values/stream-name", format!("`{name}` is not a valid stream name"))
+                .at(name_span, label)
+                .note(why)
+                .note("spark-operator names pods and services after the stream, so it accepts only DNS-1035 labels")
+                .help(format!("try `{}`", suggest_name(&name))),
+        );
+        return None;
+    }
+    let mut environment_blocks = Vec::new();
+    if let Some(entries) = node.get("environments").and_then(Node::as_map) {
+        for entry in entries {
+            if !env_names.contains(&entry.key) {
+                let mut d = Diagnostic::error(
+                    "values/unknown-environment",
+                    format!(
+                        "stream `{name}` overrides environment `{}`, which has no file",
+                        entry.key
+                    ),
+                )
+                .at(entry.key_span, "no values/environments/ file has this name");
+                d = match crate::suggest::closest(&entry.key, env_names.iter().map(String::as_str))
+                {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("the environments are: {}", env_names.join(", "))),
+                };
+                diagnostics.push(d);
+                continue;
+            }
+            environment_blocks.push(EnvironmentBlock {
+                environment: entry.key.clone(),
+                key_span: entry.key_span,
+                values: entry.value.clone(),
+            });
+        }
+    }
+    Some(StreamDef {
+        name,
+        name_span,
+        origin,
+        path: path.to_owned(),
+        span,
+        values: without_keys(node, STREAM_KEYS),
+        environment_blocks,
+    })
+}
+
+/// A valid name close to an invalid one, for the help line.
+fn suggest_name(name: &str) -> String {
+    let mut out: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    let mut out = out.trim_matches('-').to_owned();
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out.insert_str(0, "s-");
+    }
+    out.truncate(63);
+    out.trim_end_matches('-').to_owned()
+}
+
+/// A name defined twice for one environment is an error naming both places.
+fn check_duplicates(repo: &Repository, diagnostics: &mut Vec<Diagnostic>) {
+    for group in repo.streams.chunk_by(|a, b| a.name == b.name) {
+        for (i, later) in group.iter().enumerate().skip(1) {
+            let Some(earlier) = group[..i].iter().find(|e| {
+                repo.environments
+                    .iter()
+                    .any(|env| e.applies_to(&env.name) && later.applies_to(&env.name))
+            }) else {
+                continue;
+            };
+            diagnostics.push(
+                Diagnostic::error("values/duplicate-stream", format!("stream `{}` is defined twice", later.name))
+                    .at(later.name_span, "defined again here")
+                    .also(earlier.name_span, "first defined here")
+                    .note(format!("both definitions apply to {}", shared_envs(repo, earlier, later)))
+                    .help("keep one definition; put per-environment differences in the stream's `environments:` block"),
+            );
+        }
+    }
+}
+
+fn shared_envs(repo: &Repository, a: &StreamDef, b: &StreamDef) -> String {
+    let names: Vec<&str> = repo
+        .environments
+        .iter()
+        .filter(|e| a.applies_to(&e.name) && b.applies_to(&e.name))
+        .map(|e| e.name.as_str())
+        .collect();
+    match names.as_slice() {
+        [one] => format!("environment `{one}`"),
+        _ => format!("environments {}", names.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns1035() {
+        for ok in ["orders", "a", "orders-v2", &"a".repeat(63)] {
+            assert!(is_dns1035(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Orders",
+            "2fast",
+            "orders-",
+            "orders_v2",
+            "ord.ers",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_dns1035(bad), "{bad}");
+        }
+        assert_eq!(suggest_name("Orders_V2"), "orders-v2");
+        assert_eq!(suggest_name("2fast"), "s-2fast");
+    }
+}

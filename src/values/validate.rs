@@ -1,0 +1,663 @@
+//! Validate values against the values schema and map every violation back
+//! to the file, line and column that caused it (pure).
+//!
+//! One schema document (`schemas/values.schema.json`, embedded; a
+//! repository's own copy overrides it) describes the effective values of a
+//! stream in an environment at its root, and each kind of file in `$defs`.
+//! Files are checked on their own (so a typo in `common.yaml` is found even
+//! if no stream uses it) and the merged values of every stream ×
+//! environment are checked again (required keys, and values that only go
+//! wrong in combination).
+
+use super::repo::FileKind;
+use super::yaml::Node;
+use crate::diag::Diagnostic;
+use crate::secret;
+use crate::source::{Sources, Span};
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{Draft, Validator};
+use serde_json::Value as Json;
+
+/// The built-in schema.
+pub const BUILTIN_SCHEMA: &str = include_str!("../../schemas/values.schema.json");
+
+pub struct Schema {
+    doc: Json,
+    effective: Validator,
+    common: Option<Validator>,
+    environment: Option<Validator>,
+    stream: Option<Validator>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SchemaError {
+    pub message: String,
+}
+
+impl Schema {
+    pub fn builtin() -> Schema {
+        Schema::parse(BUILTIN_SCHEMA).expect("the built-in values schema compiles")
+    }
+
+    /// Compiles a schema document (the built-in one, or a repository's).
+    pub fn parse(text: &str) -> Result<Schema, SchemaError> {
+        let doc: Json = serde_json::from_str(text).map_err(|e| SchemaError {
+            message: format!(
+                "invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        })?;
+        let compile = |doc: &Json| {
+            jsonschema::options()
+                .with_draft(Draft::Draft202012)
+                .build(doc)
+                .map_err(|e| SchemaError {
+                    message: format!("the schema does not compile: {e}"),
+                })
+        };
+        let def = |name: &str| -> Result<Option<Validator>, SchemaError> {
+            if doc.pointer(&format!("/$defs/{name}")).is_none() {
+                return Ok(None);
+            }
+            let mut sub = doc.clone();
+            if let Json::Object(map) = &mut sub {
+                for key in [
+                    "required",
+                    "if",
+                    "then",
+                    "else",
+                    "unevaluatedProperties",
+                    "properties",
+                    "additionalProperties",
+                    "allOf",
+                    "anyOf",
+                    "oneOf",
+                    "type",
+                ] {
+                    map.remove(key);
+                }
+                map.insert("$ref".into(), Json::String(format!("#/$defs/{name}")));
+            }
+            compile(&sub).map(Some)
+        };
+        Ok(Schema {
+            effective: compile(&doc)?,
+            common: def("commonFile")?,
+            environment: def("environmentFile")?,
+            stream: def("streamFile")?,
+            doc,
+        })
+    }
+
+    /// Checks one values file on its own.
+    pub fn check_file(&self, kind: FileKind, root: &Node, sources: &Sources) -> Vec<Diagnostic> {
+        let (validator, def) = match kind {
+            FileKind::Common => (&self.common, "commonFile"),
+            FileKind::Environment => (&self.environment, "environmentFile"),
+            FileKind::Stream => (&self.stream, "streamFile"),
+        };
+        let Some(validator) = validator else {
+            return Vec::new();
+        };
+        let instance = root.to_json();
+        let start = vec![
+            self.doc
+                .pointer(&format!("/$defs/{def}"))
+                .unwrap_or(&Json::Null),
+        ];
+        validator
+            .iter_errors(&instance)
+            .flat_map(|e| {
+                self.diagnose(
+                    &e,
+                    root,
+                    &start,
+                    Span::file_start(root.span.file),
+                    sources,
+                    kind,
+                )
+            })
+            .collect()
+    }
+
+    /// Checks the merged values of one stream in one environment.
+    /// `anchor` is where "missing key" findings point (the stream's name).
+    pub fn check_effective(
+        &self,
+        values: &Node,
+        anchor: Span,
+        sources: &Sources,
+    ) -> Vec<Diagnostic> {
+        let instance = values.to_json();
+        if self.effective.is_valid(&instance) {
+            return Vec::new();
+        }
+        let start = vec![&self.doc];
+        self.effective
+            .iter_errors(&instance)
+            .flat_map(|e| self.diagnose(&e, values, &start, anchor, sources, FileKind::Stream))
+            .collect()
+    }
+
+    fn diagnose(
+        &self,
+        error: &jsonschema::ValidationError<'_>,
+        tree: &Node,
+        start: &[&Json],
+        anchor: Span,
+        sources: &Sources,
+        kind: FileKind,
+    ) -> Vec<Diagnostic> {
+        let pointer = error.instance_path().as_str().to_owned();
+        let walk = tree.walk(&pointer);
+        let secret = secret::pointer_is_secret(&pointer);
+        let path = dotted(&pointer);
+        let found = describe(walk.node, secret);
+        let at = walk.caret();
+        let keyword_schema = self.keyword_schema(error.schema_path().as_str());
+        let hint = keyword_schema
+            .and_then(|s| s.get("x-sluice-help"))
+            .and_then(Json::as_str);
+        let mut out = Vec::new();
+        let d = match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                let known = known_keys(&self.doc, start, &pointer);
+                for key in unexpected {
+                    let key_span = walk.node.entry(key).map_or(at, |e| e.key_span);
+                    let place = if path.is_empty() {
+                        "at the top level".to_owned()
+                    } else {
+                        format!("in `{path}`")
+                    };
+                    let mut d = Diagnostic::error(
+                        "values/unknown-key",
+                        format!("unknown key `{key}` {place}"),
+                    )
+                    .at(key_span, "not a known key here");
+                    let candidates = known.iter().map(String::as_str);
+                    d = match crate::suggest::closest(key, candidates) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if !known.is_empty() && known.len() <= 16 => {
+                            d.help(format!("the keys allowed here are: {}", known.join(", ")))
+                        }
+                        None => d.help("see schemas/values.schema.json, or the values table in the README, for the keys allowed here"),
+                    };
+                    if kind == FileKind::Environment && path.is_empty() && key == "kubecontext" {
+                        d = d.note("keys are case-sensitive");
+                    }
+                    out.push(with_provenance(d, walk.node, sources));
+                }
+                return out;
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => article(&t.to_string()),
+                    TypeKind::Multiple(set) => set
+                        .iter()
+                        .map(|t| article(&t.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
+                let mut d = Diagnostic::error(
+                    "values/type",
+                    format!("`{}` must be {expected}, not {found}", or_root(&path)),
+                )
+                .at(at, format!("expected {expected}"));
+                if let (Some(text), false) = (walk.node.as_str(), secret) {
+                    if (expected.contains("integer") && text.parse::<i64>().is_ok())
+                        || (expected.contains("boolean") && (text == "true" || text == "false"))
+                        || (expected.contains("number") && text.parse::<f64>().is_ok())
+                    {
+                        d = d.help(format!("remove the quotes: {text}"));
+                    }
+                }
+                if d.help.is_none() {
+                    if let Some(hint) = hint {
+                        d = d.help(hint.to_owned());
+                    }
+                }
+                d
+            }
+            ValidationErrorKind::Enum { options } => {
+                let allowed: Vec<String> = options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(show_json)
+                    .collect();
+                let mut d = Diagnostic::error(
+                    "values/enum",
+                    format!(
+                        "`{}` must be one of {}, not {found}",
+                        or_root(&path),
+                        allowed.join(", ")
+                    ),
+                )
+                .at(at, "not an allowed value");
+                let text = walk.node.to_json();
+                let text = text
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| show_json(&text));
+                let plain: Vec<String> = options
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|o| {
+                        o.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| show_json(o))
+                    })
+                    .collect();
+                d = match crate::suggest::closest(&text, plain.iter().map(String::as_str)) {
+                    Some(s) if !secret => d.help(format!("did you mean `{s}`?")),
+                    _ => d.help(format!("allowed values: {}", allowed.join(", "))),
+                };
+                d
+            }
+            ValidationErrorKind::Pattern { .. } => {
+                let what = keyword_schema
+                    .and_then(|s| s.get("x-sluice-format"))
+                    .and_then(Json::as_str);
+                let message = match what {
+                    Some(what) => format!("`{}` must be {what}, not {found}", or_root(&path)),
+                    None => format!(
+                        "`{}` does not have the required format: {found}",
+                        or_root(&path)
+                    ),
+                };
+                let mut d = Diagnostic::error("values/format", message).at(at, "invalid format");
+                if let Some(fix) = memory_fix(walk.node.as_str()).filter(|_| !secret) {
+                    d = d.help(format!(
+                        "write `{fix}`: {}",
+                        hint.unwrap_or("Spark reads JVM memory units")
+                    ));
+                } else if let Some(hint) = hint {
+                    d = d.help(format!("expected {hint}"));
+                }
+                if path.ends_with("name") || pointer == "/name" {
+                    d.code = "values/stream-name";
+                }
+                d
+            }
+            ValidationErrorKind::Required { property } => {
+                let key = property.as_str().unwrap_or("?");
+                let full = if path.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let span = if pointer.is_empty() { anchor } else { at };
+                let mut d = Diagnostic::error("values/required", format!("`{full}` is required"))
+                    .at(
+                        span,
+                        if pointer.is_empty() {
+                            "for this stream".to_owned()
+                        } else {
+                            format!("`{key}` missing here")
+                        },
+                    );
+                if let Some(desc) = self.describe_key(start, &pointer, key) {
+                    d = d.note(format!("`{full}`: {desc}"));
+                }
+                d = d.help(match (full.as_str(), kind) {
+                    ("namespace", FileKind::Environment) => "add `namespace: <the Kubernetes namespace of this environment>` to the file".to_owned(),
+                    ("mainClass", _) => "set `mainClass` (Scala and Java streams), or `type: Python`".to_owned(),
+                    _ => format!("set `{full}` in common.yaml, the environment file or the stream's file"),
+                });
+                d
+            }
+            ValidationErrorKind::Minimum { limit }
+            | ValidationErrorKind::ExclusiveMinimum { limit }
+            | ValidationErrorKind::Maximum { limit }
+            | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                let word = match error.kind() {
+                    ValidationErrorKind::Minimum { .. } => "at least",
+                    ValidationErrorKind::ExclusiveMinimum { .. } => "greater than",
+                    ValidationErrorKind::Maximum { .. } => "at most",
+                    _ => "less than",
+                };
+                Diagnostic::error(
+                    "values/range",
+                    format!("`{}` must be {word} {limit}, not {found}", or_root(&path)),
+                )
+                .at(at, format!("must be {word} {limit}"))
+            }
+            ValidationErrorKind::MaxLength { limit } | ValidationErrorKind::MinLength { limit } => {
+                let word = if matches!(error.kind(), ValidationErrorKind::MaxLength { .. }) {
+                    "at most"
+                } else {
+                    "at least"
+                };
+                let mut d = Diagnostic::error(
+                    "values/range",
+                    format!(
+                        "`{}` must be {word} {limit} characters long",
+                        or_root(&path)
+                    ),
+                )
+                .at(at, format!("{word} {limit} characters"));
+                if path.ends_with("name") {
+                    d.code = "values/stream-name";
+                }
+                d
+            }
+            _ => Diagnostic::error(
+                "values/invalid",
+                format!("`{}` is invalid: {}", or_root(&path), masked(error, secret)),
+            )
+            .at(at, "here"),
+        };
+        let mut d = with_provenance(d, walk.node, sources);
+        if d.notes.is_empty() {
+            if let Some(desc) = self.describe_pointer(start, &pointer) {
+                d = d.note(format!("`{}`: {desc}", or_root(&path)));
+            }
+        }
+        out.push(d);
+        out
+    }
+
+    /// The schema object holding the failing keyword (for `x-sluice-help`).
+    fn keyword_schema(&self, schema_path: &str) -> Option<&Json> {
+        let mut segments: Vec<String> = schema_path.split('/').skip(1).map(unescape).collect();
+        segments.pop();
+        let mut node = &self.doc;
+        for seg in segments {
+            node = match node.get(&seg) {
+                Some(next) if seg != "$ref" => next,
+                _ if seg == "$ref" => resolve_ref(&self.doc, node)?,
+                _ => node
+                    .as_array()
+                    .and_then(|a| a.get(seg.parse::<usize>().ok()?))?,
+            };
+        }
+        Some(node)
+    }
+
+    fn describe_pointer(&self, start: &[&Json], pointer: &str) -> Option<String> {
+        subschemas(&self.doc, start, pointer)
+            .iter()
+            .find_map(|s| s.get("description").and_then(Json::as_str))
+            .map(str::to_owned)
+    }
+
+    fn describe_key(&self, start: &[&Json], pointer: &str, key: &str) -> Option<String> {
+        self.describe_pointer(start, &format!("{pointer}/{key}"))
+    }
+}
+
+/// Adds "overrides ..." context when the offending value replaced another.
+fn with_provenance(mut d: Diagnostic, node: &Node, sources: &Sources) -> Diagnostic {
+    if let Some(&old) = node.overrides.first() {
+        let set_in = sources.path(node.span.file).to_owned();
+        let old_at = sources.location(old).to_string();
+        d = d.also(old, format!("overridden by {set_in}")).note(format!(
+            "{} the one at {old_at} (this value is set in {set_in})",
+            crate::diag::OVERRIDES_NOTE
+        ));
+    }
+    d
+}
+
+fn masked(error: &jsonschema::ValidationError<'_>, secret: bool) -> String {
+    if secret {
+        format!("the value fails `{}`", error.kind().keyword())
+    } else {
+        error.to_string()
+    }
+}
+
+/// `4Gi` → `4g`: the one memory mistake everybody makes.
+fn memory_fix(text: Option<&str>) -> Option<String> {
+    let text = text?.trim();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let letter = match unit {
+        "Ki" | "K" | "KB" | "Ki B" => "k",
+        "Mi" | "M" | "MB" | "MiB" => "m",
+        "Gi" | "G" | "GB" | "GiB" => "g",
+        "Ti" | "T" | "TB" | "TiB" => "t",
+        "ki" | "kib" | "KiB" => "k",
+        "mi" | "mib" => "m",
+        "gi" | "gib" => "g",
+        _ => return None,
+    };
+    Some(format!("{digits}{letter}"))
+}
+
+fn article(t: &str) -> String {
+    let t = match t {
+        "object" => "mapping",
+        "array" => "list",
+        other => other,
+    };
+    if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {t}")
+    } else {
+        format!("a {t}")
+    }
+}
+
+fn describe(node: &Node, secret: bool) -> String {
+    use super::yaml::Value;
+    if secret {
+        return format!(
+            "{} (value hidden: the key looks like a credential)",
+            article(node.type_name())
+        );
+    }
+    match &node.value {
+        Value::String(s) if s.chars().count() <= 60 => format!("the string `{s}`"),
+        Value::Number(n) => format!("{} `{n}`", article(node.type_name())),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Null => "null".to_owned(),
+        _ => article(node.type_name()),
+    }
+}
+
+fn show_json(v: &Json) -> String {
+    match v {
+        Json::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+fn or_root(path: &str) -> &str {
+    if path.is_empty() { "(the file)" } else { path }
+}
+
+fn unescape(seg: &str) -> String {
+    seg.replace("~1", "/").replace("~0", "~")
+}
+
+/// `/executor/env/0` → `executor.env[0]`.
+pub fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = unescape(seg);
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+fn resolve_ref<'a>(doc: &'a Json, node: &'a Json) -> Option<&'a Json> {
+    let reference = node.get("$ref")?.as_str()?;
+    doc.pointer(reference.strip_prefix('#')?)
+}
+
+/// Every schema object that applies at `pointer`, starting from `start`,
+/// following `$ref`, `allOf`, `if/then/else`, `properties`,
+/// `additionalProperties` and `items`.
+fn subschemas<'a>(doc: &'a Json, start: &[&'a Json], pointer: &str) -> Vec<&'a Json> {
+    let mut current: Vec<&Json> = expand(doc, start);
+    for seg in pointer.split('/').skip(1) {
+        let seg = unescape(seg);
+        let mut next = Vec::new();
+        for s in &current {
+            if let Some(p) = s.get("properties").and_then(|p| p.get(&seg)) {
+                next.push(p);
+            } else if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
+                next.push(a);
+            }
+            if seg.parse::<usize>().is_ok() {
+                if let Some(items) = s.get("items") {
+                    next.push(items);
+                }
+            }
+        }
+        current = expand(doc, &next);
+    }
+    current
+}
+
+fn expand<'a>(doc: &'a Json, schemas: &[&'a Json]) -> Vec<&'a Json> {
+    let mut out: Vec<&Json> = Vec::new();
+    let mut stack: Vec<&Json> = schemas.to_vec();
+    while let Some(s) = stack.pop() {
+        if out.iter().any(|o| std::ptr::eq(*o, s)) || out.len() > 64 {
+            continue;
+        }
+        out.push(s);
+        if let Some(r) = resolve_ref(doc, s) {
+            stack.push(r);
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(list) = s.get(key).and_then(Json::as_array) {
+                stack.extend(list.iter());
+            }
+        }
+        for key in ["then", "else"] {
+            if let Some(sub) = s.get(key) {
+                stack.push(sub);
+            }
+        }
+    }
+    out
+}
+
+/// The keys the schema allows at `pointer`, for "did you mean".
+fn known_keys(doc: &Json, start: &[&Json], pointer: &str) -> Vec<String> {
+    let mut keys: Vec<String> = subschemas(doc, start, pointer)
+        .iter()
+        .filter_map(|s| s.get("properties").and_then(Json::as_object))
+        .flat_map(|p| p.keys().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_schema_compiles_and_documents_every_key() {
+        let schema = Schema::builtin();
+        fn walk(path: &str, v: &Json, missing: &mut Vec<String>) {
+            if let Some(props) = v.get("properties").and_then(Json::as_object) {
+                for (k, p) in props {
+                    let here = format!("{path}.{k}");
+                    if p.get("description").is_none() || p.get("examples").is_none() {
+                        missing.push(here.clone());
+                    }
+                    walk(&here, p, missing);
+                }
+            }
+            for key in ["items", "additionalProperties", "else", "then"] {
+                if let Some(sub) = v.get(key).filter(|s| s.is_object()) {
+                    walk(path, sub, missing);
+                }
+            }
+            if let Some(defs) = v.get("$defs").and_then(Json::as_object) {
+                for (name, d) in defs {
+                    walk(&format!("#{name}"), d, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk("", &schema.doc, &mut missing);
+        let missing: Vec<_> = missing
+            .into_iter()
+            .filter(|m| !m.contains("restartPolicy."))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys without description or examples: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_example_validates_against_its_own_schema() {
+        let schema = Schema::builtin();
+        let mut checked = 0;
+        let mut stack = vec![&schema.doc];
+        while let Some(s) = stack.pop() {
+            let standalone = !s.to_string().contains("\"$ref\"");
+            if let (Some(examples), true) = (s.get("examples").and_then(Json::as_array), standalone)
+            {
+                let v = jsonschema::options()
+                    .with_draft(Draft::Draft202012)
+                    .build(&strip_examples(s))
+                    .unwrap();
+                for e in examples {
+                    assert!(v.is_valid(e), "example {e} fails {s}");
+                    checked += 1;
+                }
+            }
+            if let Json::Object(map) = s {
+                stack.extend(map.values());
+            }
+        }
+        assert!(checked > 80, "only {checked} examples checked");
+    }
+
+    fn strip_examples(s: &Json) -> Json {
+        let mut s = s.clone();
+        if let Json::Object(m) = &mut s {
+            m.remove("examples");
+        }
+        s
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(dotted(""), "");
+        assert_eq!(dotted("/executor/memory"), "executor.memory");
+        assert_eq!(dotted("/tolerations/0/key"), "tolerations[0].key");
+        assert_eq!(dotted("/sparkConf/spark.sql.x"), "sparkConf.spark.sql.x");
+    }
+
+    #[test]
+    fn memory_fixes() {
+        assert_eq!(memory_fix(Some("4Gi")).as_deref(), Some("4g"));
+        assert_eq!(memory_fix(Some("512Mi")).as_deref(), Some("512m"));
+        assert_eq!(memory_fix(Some("lots")), None);
+    }
+
+    #[test]
+    fn known_keys_follow_refs() {
+        let schema = Schema::builtin();
+        let keys = known_keys(&schema.doc, &[&schema.doc], "/executor");
+        assert!(
+            keys.contains(&"memory".to_owned()) && keys.contains(&"instances".to_owned()),
+            "{keys:?}"
+        );
+        let keys = known_keys(&schema.doc, &[&schema.doc], "");
+        assert!(keys.contains(&"sparkConf".to_owned()));
+    }
+}
