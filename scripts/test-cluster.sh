@@ -34,7 +34,7 @@
 #     etcd are taken from that folder.
 #   * Otherwise kube-apiserver v1.20.2 is built ONCE from Debian bookworm's
 #     `kubernetes` source package (1.20.5+really1.20.2) with Debian's Go 1.19
-#     (~11 min on 2 cores) and cached outside the repository at
+#     (~2.5 min measured on 2 cores) and cached outside the repository at
 #     ${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}/kube-apiserver-1.20.2/kube-apiserver
 #     and etcd is Debian's etcd-server (3.4.x, /usr/bin/etcd).
 #   The script installs every Debian package it needs itself (needs root, or
@@ -224,7 +224,7 @@ build_kube_apiserver() {
   rm -rf "${work}"; mkdir -p "${work}"
 
   log "building kube-apiserver ${K8S_VERSION} from Debian source ${src_ver}"
-  log "  (one-off, ~11 min on 2 cores; log: ${build_log})"
+  log "  (one-off, a few minutes on 2 cores; log: ${build_log})"
   local t0=${SECONDS}
   # (As root, apt warns that the download is "performed unsandboxed" because
   # _apt cannot write the dir: harmless.)
@@ -557,7 +557,7 @@ EOF
   while ((SECONDS < deadline)); do
     established="$(kcurl GET "${base}/${CRD_NAME}" 2>/dev/null | "${PY}" -c '
 import json, sys
-c = json.load(sys.stdin).get("status", {}).get("conditions", [])
+c = (json.load(sys.stdin).get("status") or {}).get("conditions") or []
 print("yes" if any(x["type"] == "Established" and x["status"] == "True" for x in c) else "")' || true)"
     [[ "${established}" == "yes" ]] && kcurl GET /apis/sparkoperator.k8s.io/v1beta2 >/dev/null 2>&1 && break
     sleep 0.5

@@ -256,7 +256,14 @@ pub fn normalize(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Dia
             {
                 // One value (say a --set flag) can override different values
                 // in different streams: then no single "overrides" is right.
-                *varied |= last.secondary != d.secondary;
+                // A finding without context (from checking a file on its
+                // own) takes the context of its twin from the merged values.
+                if last.secondary.is_empty() && !d.secondary.is_empty() && !*varied {
+                    last.secondary = d.secondary;
+                    last.notes = d.notes;
+                } else if !d.secondary.is_empty() && last.secondary != d.secondary {
+                    *varied = true;
+                }
                 last.subjects.extend(d.subjects);
             }
             _ => merged.push((d, false)),

@@ -98,7 +98,10 @@ impl SetFlags {
         for (flag, text, typed) in flags {
             let id = sources.add(flag, text.as_str());
             match set::parse(id, text, typed) {
-                Ok(layer) => layers.push(layer),
+                Ok(layer) => {
+                    crate::values::repo::redact_credentials(&layer, id, sources);
+                    layers.push(layer);
+                }
                 Err(d) => bad.push(d),
             }
         }

@@ -1,7 +1,7 @@
 //! Every check of the values stage, for the selected environments (pure).
 
 use super::effective::{self, Effective};
-use super::repo::Repository;
+use super::repo::{FileKind, Origin, Repository, StreamDef};
 use super::validate::Schema;
 use super::yaml::{Node, Value};
 use crate::diag::Diagnostic;
@@ -41,10 +41,29 @@ pub fn check<'r>(
         })
         .collect();
     diagnostics.extend(found.into_iter().flatten());
+    let selected: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
     let file_findings: Vec<Vec<Diagnostic>> = repo
         .files
         .par_iter()
-        .map(|f| schema.check_file(f.kind, &f.root, sources))
+        .filter(|f| match f.kind {
+            // An environment that is not selected is not checked.
+            FileKind::Environment => repo
+                .environments
+                .iter()
+                .any(|e| e.file == f.file && selected.contains(&e.name.as_str())),
+            _ => true,
+        })
+        .map(|f| {
+            let def = repo
+                .streams
+                .iter()
+                .find(|d| d.origin == Origin::File && d.span.file == f.file);
+            schema
+                .check_file(f.kind, &f.root, sources)
+                .into_iter()
+                .filter_map(|(pointer, d)| attribute(d, &pointer, def, &selected))
+                .collect()
+        })
         .collect();
     diagnostics.extend(file_findings.into_iter().flatten());
     for env in environments {
@@ -64,6 +83,34 @@ pub fn check<'r>(
         }
     }
     (diagnostics, effective)
+}
+
+/// A finding in a stream's file concerns that stream in the selected
+/// environments, or only in one if it is inside its `environments:` block
+/// (and none if that environment is not selected).
+fn attribute(
+    d: Diagnostic,
+    pointer: &str,
+    def: Option<&StreamDef>,
+    selected: &[&str],
+) -> Option<Diagnostic> {
+    let block = pointer.strip_prefix("/environments/").map(|rest| {
+        rest.split('/')
+            .next()
+            .unwrap_or(rest)
+            .replace("~1", "/")
+            .replace("~0", "~")
+    });
+    if let Some(env) = &block {
+        if !selected.contains(&env.as_str()) {
+            return None;
+        }
+    }
+    let Some(def) = def else { return Some(d) };
+    let envs = selected
+        .iter()
+        .filter(|e| block.as_deref().is_none_or(|b| b == **e) && def.applies_to(e));
+    Some(envs.fold(d, |d, e| d.subject(&def.name, e)))
 }
 
 /// Credential-looking keys with literal values where Spark or the pods would

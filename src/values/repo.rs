@@ -143,7 +143,8 @@ pub fn load(
                     let id = sources.add(&file.path, text);
                     diagnostics.push(
                         Diagnostic::error("yaml/not-utf8", "the file is not UTF-8 text")
-                            .at(Span::new(id, at..at + 1), "this byte is not valid UTF-8")
+                            // The invalid byte shows as U+FFFD, three bytes long.
+                            .at(Span::new(id, at..at + '\u{FFFD}'.len_utf8()), "this byte is not valid UTF-8")
                             .help("save the file as UTF-8 (Latin-1 and UTF-16 files are not accepted)"),
                     );
                 }
@@ -205,7 +206,7 @@ pub fn load(
 
 /// Values of credential-looking keys are never shown in a snippet, even
 /// when a finding about a neighbouring key shows their line.
-fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
+pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
     match &node.value {
         Value::Map(entries) => {
             for e in entries {

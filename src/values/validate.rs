@@ -91,8 +91,14 @@ impl Schema {
         })
     }
 
-    /// Checks one values file on its own.
-    pub fn check_file(&self, kind: FileKind, root: &Node, sources: &Sources) -> Vec<Diagnostic> {
+    /// Checks one values file on its own. Each finding comes with the JSON
+    /// pointer it is about (to tell which environment block it is in).
+    pub fn check_file(
+        &self,
+        kind: FileKind,
+        root: &Node,
+        sources: &Sources,
+    ) -> Vec<(String, Diagnostic)> {
         let (validator, def) = match kind {
             FileKind::Common => (&self.common, "commonFile"),
             FileKind::Environment => (&self.environment, "environmentFile"),
@@ -101,23 +107,33 @@ impl Schema {
         let Some(validator) = validator else {
             return Vec::new();
         };
-        let instance = root.to_json();
+        // In a layer, `key: null` deletes the key (Helm's rule): not a type error.
+        let instance = without_nulls(root.to_json());
         let start = vec![
             self.doc
                 .pointer(&format!("/$defs/{def}"))
                 .unwrap_or(&Json::Null),
         ];
+        let anchor = Span::file_start(root.span.file);
         validator
             .iter_errors(&instance)
+            // Stream names are checked (once) when the repository is loaded.
+            .filter(|e| !is_stream_name(e.instance_path().as_str(), kind))
             .flat_map(|e| {
-                self.diagnose(
-                    &e,
-                    root,
-                    &start,
-                    Span::file_start(root.span.file),
-                    sources,
-                    kind,
-                )
+                let pointer = e.instance_path().as_str().to_owned();
+                self.diagnose(&e, root, &start, anchor, sources, kind)
+                    .into_iter()
+                    .map(move |d| (pointer.clone(), d))
+            })
+            .map(|(pointer, mut d)| {
+                if let Some(p) = d
+                    .primary
+                    .as_mut()
+                    .filter(|p| p.message == "for this stream")
+                {
+                    p.message = "missing in this file".to_owned();
+                }
+                (pointer, d)
             })
             .collect()
     }
@@ -153,7 +169,7 @@ impl Schema {
         let pointer = error.instance_path().as_str().to_owned();
         let walk = tree.walk(&pointer);
         let secret = secret::pointer_is_secret(&pointer);
-        let path = dotted(&pointer);
+        let path = dotted(values_pointer(&pointer));
         let found = describe(walk.node, secret);
         let at = walk.caret();
         let keyword_schema = self.keyword_schema(error.schema_path().as_str());
@@ -390,6 +406,27 @@ impl Schema {
     }
 }
 
+fn is_stream_name(pointer: &str, kind: FileKind) -> bool {
+    let entry = pointer
+        .strip_prefix("/streams/")
+        .and_then(|rest| rest.split_once('/'));
+    (kind == FileKind::Stream && pointer == "/name")
+        || entry.is_some_and(|(index, key)| key == "name" && index.parse::<usize>().is_ok())
+}
+
+fn without_nulls(value: Json) -> Json {
+    match value {
+        Json::Object(map) => Json::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 /// Adds "overrides ..." context when the offending value replaced another.
 fn with_provenance(mut d: Diagnostic, node: &Node, sources: &Sources) -> Diagnostic {
     if let Some(&old) = node.overrides.first() {
@@ -475,6 +512,25 @@ fn or_root(path: &str) -> &str {
 
 fn unescape(seg: &str) -> String {
     seg.replace("~1", "/").replace("~0", "~")
+}
+
+/// The part of a file's pointer that is a values key: the same finding in
+/// a stream's `environments.prod` block, in a `streams:` list entry or in the
+/// merged values reads `executor.memory` in all three.
+fn values_pointer(pointer: &str) -> &str {
+    let strip = |p: &str, prefix: &str| -> Option<usize> {
+        let rest = p.strip_prefix(prefix)?;
+        let seg = rest.split('/').next()?;
+        Some(prefix.len() + seg.len())
+    };
+    let mut p = pointer;
+    if let Some(n) = strip(p, "/streams/").filter(|&n| p[9..n].parse::<usize>().is_ok()) {
+        p = &p[n..];
+    }
+    if let Some(n) = strip(p, "/environments/") {
+        p = &p[n..];
+    }
+    p
 }
 
 /// `/executor/env/0` → `executor.env[0]`.
@@ -632,6 +688,18 @@ mod tests {
             m.remove("examples");
         }
         s
+    }
+
+    #[test]
+    fn values_pointers() {
+        assert_eq!(
+            values_pointer("/environments/prod/executor/memory"),
+            "/executor/memory"
+        );
+        assert_eq!(values_pointer("/streams/3/environments/dev/sink"), "/sink");
+        assert_eq!(values_pointer("/streams/3/name"), "/name");
+        assert_eq!(values_pointer("/streams"), "/streams");
+        assert_eq!(values_pointer("/environments"), "/environments");
     }
 
     #[test]

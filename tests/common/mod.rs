@@ -1,0 +1,101 @@
+//! Shared helpers: build a small streams repository in a temporary
+//! directory and run the real `sluice` binary against it.
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A minimal valid repository: two environments, two streams.
+pub const BASE: &[(&str, &str)] = &[
+    (
+        "values/common.yaml",
+        "spark:\n  version: \"3.5.1\"\n  image: registry.example.com/spark:1.0.0\napplicationFile: local:///opt/app.jar\nrestartPolicy: Always\ndriver:\n  cores: 1\n  memory: 2g\nexecutor:\n  cores: 2\n  instances: 2\n  memory: 4g\n",
+    ),
+    ("values/environments/dev.yaml", "namespace: streams-dev\n"),
+    (
+        "values/environments/prod.yaml",
+        "namespace: streams-prod\nprotected: true\n",
+    ),
+    (
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\narguments: [--topic, orders]\n",
+    ),
+    (
+        "values/streams/payments.yaml",
+        "mainClass: com.example.Payments\n",
+    ),
+];
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// The base repository with `files` written over it (`None` deletes).
+    pub fn with(files: &[(&str, Option<&str>)]) -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, text) in BASE {
+            write(dir.path(), path, text.as_bytes());
+        }
+        let repo = Repo { dir };
+        for (path, text) in files {
+            match text {
+                Some(text) => repo.write(path, text.as_bytes()),
+                None => {
+                    let _ = std::fs::remove_file(repo.path().join(path));
+                }
+            }
+        }
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, path: &str, bytes: &[u8]) {
+        write(self.path(), path, bytes);
+    }
+
+    /// `sluice -C <repo> --color never <args>`, with a hang guard.
+    pub fn sluice(&self, args: &[&str]) -> Output {
+        sluice_in(self.path(), args)
+    }
+}
+
+fn write(root: &Path, path: &str, bytes: &[u8]) {
+    let full = root.join(path);
+    std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+    std::fs::write(full, bytes).unwrap();
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn sluice_in(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::cargo_bin("sluice")
+        .unwrap()
+        .arg("-C")
+        .arg(dir)
+        .args(["--color", "never"])
+        .args(args)
+        .env_remove("CI_MERGE_REQUEST_DIFF_BASE_SHA")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("sluice runs");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The repository root (for the example streams repository in `values/`).
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
