@@ -61,6 +61,18 @@ Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage
 (an unknown environment, a malformed --set, no values/ directory).")]
     Lint(LintArgs),
 
+    /// Show the effective values of streams in an environment, and which
+    /// file and line set each one.
+    #[command(after_help = "\
+Examples:
+  sluice values --env prod --stream orders --provenance
+  sluice values --env dev --set executor.instances=4 --format json
+
+Each document is one stream's values after merging, lowest first:
+common.yaml < environments/ENV.yaml < streams/STREAM.yaml <
+its `environments: {ENV: ...}` block < --set flags.")]
+    Values(ValuesArgs),
+
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -96,6 +108,41 @@ struct LintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]
     format: LintFormatArg,
+}
+
+#[derive(Debug, Args)]
+struct ValuesArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    /// Only this stream (repeatable); named streams are shown even when
+    /// disabled. Default: every enabled stream.
+    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    streams: Vec<String>,
+
+    /// Override a value, in Helm's syntax (repeatable; applied last).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+
+    /// Like --set, but every value stays a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    set_strings: Vec<String>,
+
+    /// Comment every value with the file and line that set it, and what it
+    /// overrode.
+    #[arg(long)]
+    provenance: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
+    format: ValuesFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ValuesFormatArg {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -136,6 +183,22 @@ pub fn main() -> ExitCode {
                     LintFormatArg::Json => LintFormat::Json,
                     LintFormatArg::Junit => LintFormat::Junit,
                     LintFormatArg::Codequality => LintFormat::CodeQuality,
+                },
+            },
+        ),
+        Command::Values(args) => commands::values::run(
+            &global,
+            &commands::values::ValuesOptions {
+                environment: args.environment,
+                streams: args.streams,
+                sets: commands::SetFlags {
+                    typed: args.sets,
+                    strings: args.set_strings,
+                },
+                provenance: args.provenance,
+                format: match args.format {
+                    ValuesFormatArg::Yaml => commands::values::ValuesFormat::Yaml,
+                    ValuesFormatArg::Json => commands::values::ValuesFormat::Json,
                 },
             },
         ),

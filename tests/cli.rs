@@ -358,3 +358,15 @@ fn a_repository_schema_overrides_the_builtin_one() {
         out.stdout
     );
 }
+
+#[test]
+fn readme_documents_every_diagnostic_code() {
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    for (code, severity, _) in sluice::diag::CODES {
+        let row = format!("| `{code}` | {} |", severity.as_str());
+        assert!(
+            readme.contains(&row),
+            "README lacks the row for {code} ({row})"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! the cluster), runs the pure stages, and reports.
 
 pub mod lint;
+pub mod values;
 
 pub use lint::{Loaded, load};
 

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod effective;
 pub mod merge;
+pub mod print;
 pub mod repo;
 pub mod set;
 pub mod validate;

@@ -140,10 +140,11 @@ impl Node {
                     key_span = Some(e.key_span);
                     &e.value
                 }),
-                Value::Seq(items) => segment.parse::<usize>().ok().and_then(|i| {
-                    key_span = None;
-                    items.get(i)
-                }),
+                Value::Seq(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .inspect(|_| key_span = None),
                 _ => None,
             };
             match next {
@@ -528,6 +529,36 @@ mod tests {
 
     fn walk_key(node: &Node, key: &str) -> Span {
         node.entry(key).unwrap().key_span
+    }
+
+    /// JSON pointer → where the caret goes (line, column): scalars at the
+    /// value, containers at their key, missing keys at the deepest parent.
+    #[test]
+    fn pointer_to_span_table() {
+        let text = "spark:\n  version: \"3.5\"\ntolerations:\n  - key: a\n    effect: NoSchedule\nsparkConf:\n  spark.a/b~c: x\nargs: [--x, 1]\n";
+        let file = crate::source::SourceFile::new("t.yaml", text);
+        let node = parse_ok(text);
+        let cases: &[(&str, (usize, usize), bool)] = &[
+            ("/spark/version", (2, 12), true),
+            ("/spark", (1, 1), true),
+            ("/tolerations/0/effect", (5, 13), true),
+            ("/tolerations/0", (4, 5), true),
+            ("/tolerations", (3, 1), true),
+            ("/sparkConf/spark.a~1b~0c", (7, 16), true),
+            ("/args/1", (8, 13), true),
+            ("/spark/image", (1, 1), false),
+            ("/tolerations/3/key", (3, 1), false),
+            ("", (1, 1), true),
+        ];
+        for (pointer, (line, column), complete) in cases {
+            let walk = node.walk(pointer);
+            assert_eq!(walk.complete, *complete, "{pointer}");
+            assert_eq!(
+                file.line_col(walk.caret().start as usize),
+                (*line, *column),
+                "{pointer}"
+            );
+        }
     }
 
     #[test]

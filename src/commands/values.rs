@@ -1,0 +1,111 @@
+//! `sluice values`: the effective values of streams in an environment, with
+//! the file and line that set each one ("why is this 8g?").
+
+use super::lint::select;
+use super::{Exit, Global, SetFlags, UsageError};
+use crate::diag::{self, Diagnostic};
+use crate::values::check::check;
+use crate::values::print;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValuesFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct ValuesOptions {
+    pub environment: String,
+    pub streams: Vec<String>,
+    pub sets: SetFlags,
+    pub provenance: bool,
+    pub format: ValuesFormat,
+}
+
+pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
+    let mut loaded = super::load(global)?;
+    let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
+    let sets = options.sets.parse(&mut loaded.sources, global)?;
+    let (found, effective) = check(
+        &loaded.repo,
+        &environments,
+        &sets,
+        &loaded.schema,
+        &loaded.sources,
+    );
+    loaded.diagnostics.extend(found);
+    for name in &options.streams {
+        if !effective.iter().any(|e| e.name() == name) {
+            let known: Vec<&str> = effective.iter().map(|e| e.name()).collect();
+            let mut err = UsageError::new(format!(
+                "no stream `{name}` in environment `{}`; its streams are: {}",
+                options.environment,
+                known.join(", ")
+            ));
+            if let Some(s) = crate::suggest::closest(name, known.iter().copied()) {
+                err = err.help(format!("did you mean `{s}`?"));
+            }
+            return Err(err.into());
+        }
+    }
+    let chosen: Vec<_> = effective
+        .iter()
+        .filter(|e| {
+            if options.streams.is_empty() {
+                e.enabled()
+            } else {
+                options.streams.iter().any(|s| s == e.name())
+            }
+        })
+        .collect();
+    let out = match options.format {
+        ValuesFormat::Yaml => {
+            let mut out = String::new();
+            for e in &chosen {
+                out.push_str(&format!(
+                    "---\n# stream `{}` in environment `{}`",
+                    e.name(),
+                    e.environment.name
+                ));
+                if !e.enabled() {
+                    out.push_str(" (disabled: `enabled: false`)");
+                }
+                out.push('\n');
+                out.push_str(&print::to_yaml(
+                    &e.values,
+                    options.provenance.then_some(&loaded.sources),
+                ));
+            }
+            out
+        }
+        ValuesFormat::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = chosen
+                .iter()
+                .map(|e| {
+                    (
+                        e.name().to_owned(),
+                        crate::values::print::redacted_json(&e.values),
+                    )
+                })
+                .collect();
+            let mut out = serde_json::to_string_pretty(&map)?;
+            out.push('\n');
+            out
+        }
+    };
+    // Findings go to stderr, so stdout stays a clean document.
+    let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
+    let styled = global.styled(true);
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
+        eprint!(
+            "{}",
+            crate::report::human::render(d, &loaded.sources, styled)
+        );
+    }
+    super::print(&out)?;
+    Ok(if diagnostics.iter().any(Diagnostic::is_error) {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
+}

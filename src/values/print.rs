@@ -1,0 +1,207 @@
+//! Print effective values as YAML, optionally with a comment on every value
+//! naming the file and line that set it and what it overrode (pure).
+
+use super::yaml::{Node, Value};
+use crate::secret;
+use crate::source::Sources;
+
+/// Renders `node` (a mapping) as YAML. With `sources`, every scalar and
+/// list gets a `# file:line` comment; values of credential-looking keys are
+/// replaced by `<hidden>`.
+pub fn to_yaml(node: &Node, sources: Option<&Sources>) -> String {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    emit_map(node, 0, sources, &mut lines, false);
+    let width = lines
+        .iter()
+        .map(|(l, c)| if c.is_empty() { 0 } else { l.chars().count() })
+        .max()
+        .unwrap_or(0)
+        .min(60);
+    let mut out = String::new();
+    for (line, comment) in lines {
+        out.push_str(&line);
+        if !comment.is_empty() {
+            let pad = width.saturating_sub(line.chars().count()) + 2;
+            out.push_str(&" ".repeat(pad));
+            out.push_str("# ");
+            out.push_str(&comment);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn origin(node: &Node, sources: Option<&Sources>) -> String {
+    let Some(sources) = sources else {
+        return String::new();
+    };
+    let here = sources.location(node.span);
+    let mut text = format!("{}:{}", here.path, here.line);
+    if !node.overrides.is_empty() {
+        let old: Vec<String> = node
+            .overrides
+            .iter()
+            .map(|s| {
+                let l = sources.location(*s);
+                format!("{}:{}", l.path, l.line)
+            })
+            .collect();
+        text.push_str(&format!(" (overrides {})", old.join(", ")));
+    }
+    text
+}
+
+fn emit_map(
+    node: &Node,
+    indent: usize,
+    sources: Option<&Sources>,
+    lines: &mut Vec<(String, String)>,
+    first_inline: bool,
+) {
+    let Value::Map(entries) = &node.value else {
+        return;
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let pad = if i == 0 && first_inline {
+            String::new()
+        } else {
+            " ".repeat(indent)
+        };
+        let key = scalar(&serde_json::Value::String(entry.key.clone()));
+        let value = &entry.value;
+        let hidden = sources.is_some()
+            && secret::looks_like_credential(&entry.key)
+            && !matches!(value.value, Value::Map(_) | Value::Seq(_));
+        match &value.value {
+            Value::Map(m) if !m.is_empty() => {
+                lines.push((format!("{pad}{key}:"), String::new()));
+                emit_map(value, indent + 2, sources, lines, false);
+            }
+            Value::Seq(items) if !items.is_empty() => {
+                lines.push((format!("{pad}{key}:"), origin(value, sources)));
+                emit_seq(value, indent + 2, lines);
+            }
+            _ if hidden => lines.push((
+                format!("{pad}{key}: <hidden>"),
+                format!("{} (credential-looking key)", origin(value, sources)),
+            )),
+            _ => lines.push((
+                format!("{pad}{key}: {}", inline(value)),
+                origin(value, sources),
+            )),
+        }
+    }
+}
+
+fn emit_seq(node: &Node, indent: usize, lines: &mut Vec<(String, String)>) {
+    let Value::Seq(items) = &node.value else {
+        return;
+    };
+    let pad = " ".repeat(indent);
+    for item in items {
+        match &item.value {
+            Value::Map(m) if !m.is_empty() => {
+                let start = lines.len();
+                emit_map(item, indent + 2, None, lines, true);
+                if let Some(first) = lines.get_mut(start) {
+                    first.0 = format!("{pad}- {}", first.0);
+                }
+            }
+            Value::Seq(s) if !s.is_empty() => {
+                lines.push((format!("{pad}-"), String::new()));
+                emit_seq(item, indent + 2, lines);
+            }
+            _ => lines.push((format!("{pad}- {}", inline(item)), String::new())),
+        }
+    }
+}
+
+/// The values as JSON, with the values of credential-looking keys hidden.
+pub fn redacted_json(node: &Node) -> serde_json::Value {
+    match &node.value {
+        Value::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|e| {
+                    let scalar = !matches!(e.value.value, Value::Map(_) | Value::Seq(_));
+                    let v = if scalar && secret::looks_like_credential(&e.key) {
+                        serde_json::Value::String("<hidden>".to_owned())
+                    } else {
+                        redacted_json(&e.value)
+                    };
+                    (e.key.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Seq(items) => items.iter().map(redacted_json).collect(),
+        _ => node.to_json(),
+    }
+}
+
+/// A scalar, or an empty collection, on one line.
+fn inline(node: &Node) -> String {
+    match &node.value {
+        Value::Map(_) => "{}".to_owned(),
+        Value::Seq(_) => "[]".to_owned(),
+        _ => scalar(&node.to_json()),
+    }
+}
+
+/// One scalar as YAML, quoted where a YAML 1.1 reader (kubectl) would
+/// otherwise read it as something else.
+pub fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) if s.contains('\n') || s.contains('\r') => {
+            serde_json::to_string(s).expect("strings serialize")
+        }
+        _ => serde_saphyr::to_string(value)
+            .map(|s| s.trim_end_matches('\n').to_owned())
+            .unwrap_or_else(|_| value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{FileId, Sources};
+    use crate::values::{merge::merge_all, yaml::parse};
+
+    #[test]
+    fn round_trips_and_quotes_what_yaml_1_1_would_misread() {
+        let text = "a: 'on'\nb: '0755'\nc: 'true'\nd: ''\ne: [1, x]\nf: {g: {h: 'null'}}\ni: []\nj: \"two\\nlines\"\nk:\n  - {x: 1, y: [2]}\n";
+        let node = parse(FileId(0), text).unwrap();
+        let printed = to_yaml(&node, None);
+        let back = parse(FileId(1), &printed).unwrap();
+        assert_eq!(back.to_json(), node.to_json(), "{printed}");
+        assert!(
+            printed.contains("a: \"on\"") || printed.contains("a: 'on'"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn provenance_comments_and_hidden_credentials() {
+        let mut sources = Sources::new();
+        let a = sources.add(
+            "values/common.yaml",
+            "executor:\n  memory: 2g\nsparkConf:\n  fs.s3a.secret.key: abc\n",
+        );
+        let b = sources.add("values/streams/orders.yaml", "executor:\n  memory: 4g\n");
+        let layers = [
+            parse(a, &sources.get(a).text).unwrap(),
+            parse(b, &sources.get(b).text).unwrap(),
+        ];
+        let merged = merge_all(
+            crate::values::yaml::Node::empty_map(crate::source::Span::file_start(b)),
+            &layers,
+        );
+        let printed = to_yaml(&merged, Some(&sources));
+        assert!(printed.contains("memory: 4g  "), "{printed}");
+        assert!(
+            printed.contains("# values/streams/orders.yaml:2 (overrides values/common.yaml:2)"),
+            "{printed}"
+        );
+        assert!(printed.contains("fs.s3a.secret.key: <hidden>"), "{printed}");
+        assert!(!printed.contains("abc"), "{printed}");
+    }
+}
