@@ -61,6 +61,21 @@ Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage
 (an unknown environment, a malformed --set, no values/ directory).")]
     Lint(LintArgs),
 
+    /// Render the manifests of an environment: multi-document YAML on
+    /// stdout, or one file per object with --output-dir.
+    #[command(after_help = "\
+Examples:
+  sluice render --env dev
+  sluice render --env prod --stream orders --stream payments
+  sluice render --env prod --output-dir rendered/prod      one file per object: <stream>/<kind>.yaml
+  sluice render --env dev --set spark.image=registry/spark:1.15.0-rc1 | kubectl diff -f -
+
+Output is byte-for-byte deterministic (ordered by stream, then kind). On
+any error nothing is written and stdout stays empty (exit code 2).
+--output-dir replaces the directory as a whole, atomically, and only if it
+is empty or was written by sluice render.")]
+    Render(RenderArgs),
+
     /// Show the effective values of streams in an environment, and which
     /// file and line set each one.
     #[command(after_help = "\
@@ -105,9 +120,44 @@ struct LintArgs {
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     set_strings: Vec<String>,
 
+    /// Check the rendered SparkApplications against this CRD file (for
+    /// example the exact version the cluster runs) instead of sluice's
+    /// built-in schema.
+    #[arg(long, value_name = "FILE")]
+    crd: Option<PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]
     format: LintFormatArg,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    /// Only this stream (repeatable). Default: every enabled stream.
+    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    streams: Vec<String>,
+
+    /// Override a value in every stream, in Helm's syntax (repeatable;
+    /// applied last).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+
+    /// Like --set, but every value stays a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    set_strings: Vec<String>,
+
+    /// Write one file per object under DIR (`<stream>/<kind>.yaml`)
+    /// instead of printing.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
+    format: ValuesFormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +224,7 @@ pub fn main() -> ExitCode {
             &global,
             &commands::lint::LintOptions {
                 environments: args.environments,
+                crd: args.crd,
                 sets: commands::SetFlags {
                     typed: args.sets,
                     strings: args.set_strings,
@@ -183,6 +234,22 @@ pub fn main() -> ExitCode {
                     LintFormatArg::Json => LintFormat::Json,
                     LintFormatArg::Junit => LintFormat::Junit,
                     LintFormatArg::Codequality => LintFormat::CodeQuality,
+                },
+            },
+        ),
+        Command::Render(args) => commands::render::run(
+            &global,
+            &commands::render::RenderOptions {
+                environment: args.environment,
+                streams: args.streams,
+                sets: commands::SetFlags {
+                    typed: args.sets,
+                    strings: args.set_strings,
+                },
+                output_dir: args.output_dir,
+                format: match args.format {
+                    ValuesFormatArg::Yaml => commands::render::RenderFormat::Yaml,
+                    ValuesFormatArg::Json => commands::render::RenderFormat::Json,
                 },
             },
         ),
@@ -207,8 +274,7 @@ pub fn main() -> ExitCode {
             Ok(Exit::Success)
         }
         Command::Schema => {
-            print!("{}", crate::values::validate::BUILTIN_SCHEMA);
-            Ok(Exit::Success)
+            commands::print(crate::values::validate::BUILTIN_SCHEMA).map(|()| Exit::Success)
         }
     };
     commands::finish(result, &global)

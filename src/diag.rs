@@ -159,6 +159,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a file could not be read",
     ),
     (
+        "repo/conflicting-files",
+        Severity::Error,
+        "two files define the same environment or common values (`.yaml` and `.yml`)",
+    ),
+    (
         "repo/no-environments",
         Severity::Error,
         "values/environments/ holds no environment file",
@@ -225,6 +230,41 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a credential-looking key holds a literal value",
     ),
     (
+        "render/template",
+        Severity::Error,
+        "a template does not compile or fails to render (with the template line)",
+    ),
+    (
+        "render/invalid-output",
+        Severity::Error,
+        "a template rendered text that is not YAML mappings",
+    ),
+    (
+        "manifest/missing-field",
+        Severity::Error,
+        "a rendered object lacks apiVersion, kind, metadata.name or metadata.namespace",
+    ),
+    (
+        "manifest/wrong-namespace",
+        Severity::Error,
+        "a rendered object is not in its environment's namespace",
+    ),
+    (
+        "manifest/invalid-name",
+        Severity::Error,
+        "a rendered object's name breaks Kubernetes' naming rules",
+    ),
+    (
+        "manifest/duplicate",
+        Severity::Error,
+        "two rendered objects have the same kind and name",
+    ),
+    (
+        "manifest/schema",
+        Severity::Error,
+        "a rendered SparkApplication fails the SparkApplication schema (built-in or --crd)",
+    ),
+    (
         "schema/invalid",
         Severity::Error,
         "the repository's own values schema does not compile",
@@ -269,7 +309,7 @@ pub fn normalize(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Dia
             _ => merged.push((d, false)),
         }
     }
-    merged
+    let merged: Vec<Diagnostic> = merged
         .into_iter()
         .map(|(mut d, varied)| {
             d.subjects.sort();
@@ -286,7 +326,52 @@ pub fn normalize(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Dia
             }
             d
         })
-        .collect()
+        .collect();
+    across_streams(merged)
+}
+
+/// Findings about rendered output (a template mistake, a schema the
+/// templates break) repeat for every stream they touch: one finding per
+/// code and message, pointing at the first stream and naming the others.
+fn across_streams(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let per_stream =
+        |d: &Diagnostic| d.code.starts_with("manifest/") || d.code.starts_with("render/");
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    let mut index: std::collections::HashMap<(&'static str, String), usize> =
+        std::collections::HashMap::new();
+    for d in diagnostics {
+        if !per_stream(&d) {
+            out.push(d);
+            continue;
+        }
+        match index.get(&(d.code, d.message.clone())) {
+            Some(&i) => out[i].subjects.extend(d.subjects),
+            None => {
+                index.insert((d.code, d.message.clone()), out.len());
+                out.push(d);
+            }
+        }
+    }
+    for d in out.iter_mut().filter(|d| per_stream(d)) {
+        d.subjects.sort();
+        d.subjects.dedup();
+        let streams: std::collections::BTreeSet<&str> =
+            d.subjects.iter().map(|s| s.stream.as_str()).collect();
+        if streams.len() > 1 {
+            let shown: Vec<&str> = streams.iter().take(8).copied().collect();
+            let more = streams.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            d.notes.insert(
+                0,
+                format!("in {} streams: {}{more}", streams.len(), shown.join(", ")),
+            );
+        }
+    }
+    out
 }
 
 /// Counts by severity, for summaries and exit codes.

@@ -133,3 +133,78 @@ fn read_one(canonical_root: &Path, root: &Path, rel: &Path) -> File {
         },
     }
 }
+
+/// The marker file that makes a directory sluice's to replace.
+pub const OUTPUT_MARKER: &str = ".sluice-render";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(
+        "`{0}` exists and was not written by `sluice render` (no {OUTPUT_MARKER} file in it); refusing to replace it"
+    )]
+    Foreign(PathBuf),
+    #[error("cannot write `{path}`: {source}")]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// Writes `files` (relative path, content) as the whole content of `dir`,
+/// atomically: everything goes to a fresh sibling directory first, which
+/// then replaces `dir` by rename. On any error `dir` is left as it was.
+pub fn write_output_dir(dir: &Path, files: &[(String, String)]) -> Result<(), OutputError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| OutputError::Write { path, source }
+    };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_none();
+        if !empty && !dir.join(OUTPUT_MARKER).exists() {
+            return Err(OutputError::Foreign(dir.to_owned()));
+        }
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_owned());
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempdir_in(&parent)
+        .map_err(io(&parent))?;
+    for (rel, content) in files {
+        let path = staging.path().join(rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).map_err(io(p))?;
+        }
+        std::fs::write(&path, content).map_err(io(&path))?;
+    }
+    std::fs::write(
+        staging.path().join(OUTPUT_MARKER),
+        "written by `sluice render`; the whole directory is replaced on the next run\n",
+    )
+    .map_err(io(staging.path()))?;
+    let staged = staging.keep();
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+        if let Err(source) = std::fs::rename(&staged, dir) {
+            let _ = std::fs::rename(&old, dir);
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(OutputError::Write {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else if let Err(source) = std::fs::rename(&staged, dir) {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(OutputError::Write {
+            path: dir.to_owned(),
+            source,
+        });
+    }
+    Ok(())
+}

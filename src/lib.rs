@@ -1,9 +1,12 @@
 //! sluice: values files → validated, rendered spark-operator manifests.
 
+pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod crd;
 pub mod diag;
 pub mod fs;
+pub mod render;
 pub mod report;
 pub mod secret;
 pub mod snapshot;

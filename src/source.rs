@@ -53,8 +53,15 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> SourceFile {
         let text: Arc<str> = text.into();
+        // `\n`, `\r\n` and a lone `\r` (old Mac files) all end a line, as
+        // they do for the YAML parser.
+        let bytes = text.as_bytes();
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                line_starts.push(i + 1);
+            }
+        }
         SourceFile {
             path: path.into(),
             text,
@@ -64,9 +71,16 @@ impl SourceFile {
     }
 
     /// The text to show in a snippet: redacted ranges become `*`, one per
-    /// character, so columns stay aligned.
+    /// character, so columns stay aligned; a lone `\r` line end becomes
+    /// `\n` (same length) so the snippet's line numbers match ours.
     pub fn shown_text(&self) -> std::borrow::Cow<'_, str> {
-        if self.redactions.is_empty() {
+        let lone_cr = self
+            .text
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'\r' && w[1] != b'\n')
+            || self.text.ends_with('\r');
+        if self.redactions.is_empty() && !lone_cr {
             return std::borrow::Cow::Borrowed(&self.text);
         }
         let mut out = String::with_capacity(self.text.len());
@@ -74,19 +88,39 @@ impl SourceFile {
         let mut ranges = self.redactions.clone();
         ranges.sort_by_key(|r| r.start);
         for r in ranges {
-            if r.start < last || r.end > self.text.len() {
+            if r.start < last
+                || r.end > self.text.len()
+                || !self.text.is_char_boundary(r.start)
+                || !self.text.is_char_boundary(r.end)
+            {
                 continue;
             }
             out.push_str(&self.text[last..r.start]);
             // Keep line breaks so line numbers stay right.
             for c in self.text[r.clone()].chars() {
-                out.push(if c == '\n' { '\n' } else { '*' });
+                out.push(if c == '\n' || c == '\r' { c } else { '*' });
             }
             last = r.end;
         }
         out.push_str(&self.text[last..]);
         // Byte offsets must stay valid for spans: pad multi-byte characters.
-        std::borrow::Cow::Owned(pad_to(&self.text, out))
+        let mut out = pad_to(&self.text, out);
+        if lone_cr {
+            let bytes: Vec<u8> = out
+                .as_bytes()
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| {
+                    if b == b'\r' && out.as_bytes().get(i + 1) != Some(&b'\n') {
+                        b'\n'
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            out = String::from_utf8(bytes).expect("ASCII for ASCII keeps UTF-8 valid");
+        }
+        std::borrow::Cow::Owned(out)
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.

@@ -255,6 +255,72 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "template-error",
+            "render/template",
+            "templates/sparkapplication.yaml.j2:3:",
+            &[(
+                "templates/sparkapplication.yaml.j2",
+                "apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nmetadata: {name: {{ stream.nmae | tojson }}}\n",
+            )],
+        ),
+        case(
+            "template-invalid-output",
+            "render/invalid-output",
+            "templates/extra.yaml.j2:1:",
+            &[("templates/extra.yaml.j2", "kind: [unclosed\n")],
+        ),
+        case(
+            "manifest-missing-name",
+            "manifest/missing-field",
+            "values/streams/orders.yaml:1:",
+            &[(
+                "templates/extra.yaml.j2",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: {{ environment.namespace | tojson }}\n",
+            )],
+        ),
+        case(
+            "manifest-wrong-namespace",
+            "manifest/wrong-namespace",
+            "values/streams/orders.yaml:1:",
+            &[(
+                "templates/extra.yaml.j2",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ stream.name | tojson }}\n  namespace: kube-system\n",
+            )],
+        ),
+        case(
+            "manifest-invalid-name",
+            "manifest/invalid-name",
+            "values/streams/orders.yaml:1:",
+            &[(
+                "templates/extra.yaml.j2",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ (stream.name ~ \"_Config\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\n",
+            )],
+        ),
+        case(
+            "manifest-duplicate",
+            "manifest/duplicate",
+            "values/streams/payments.yaml:1:",
+            &[(
+                "templates/extra.yaml.j2",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: {{ environment.namespace | tojson }}\n",
+            )],
+        ),
+        case(
+            "manifest-schema",
+            "manifest/schema",
+            "values/streams/orders.yaml:1:",
+            &[(
+                "templates/sparkapplication.yaml.j2",
+                &format!("{}  driverr: {{}}\n", sluice::render::BUILTIN_TEMPLATE),
+            )],
+        ),
+        case(
+            "conflicting-files",
+            "repo/conflicting-files",
+            "values/environments/dev.yml:1:",
+            &[("values/environments/dev.yml", "namespace: other\n")],
+        ),
+        case(
             "invalid-environment-file-name",
             "repo/invalid-file-name",
             "values/environments/Prod.yaml:1:",

@@ -44,7 +44,7 @@ fn usage_errors_exit_2() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("error[set/syntax]: `novalue` has no `=`"),
+            .contains("error[set/syntax]: this --set item has no `=`"),
         "{}",
         out.stderr
     );

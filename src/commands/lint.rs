@@ -2,13 +2,16 @@
 //! findings in one run.
 
 use super::{Exit, Global, SetFlags, UsageError};
+use crate::check::ManifestSchema;
 use crate::diag::{self, Diagnostic, Subject};
 use crate::report::{self, Coverage};
 use crate::snapshot::Content;
 use crate::source::{Sources, Span};
 use crate::values::check::check;
+use crate::values::effective::Effective;
 use crate::values::repo::{self, Environment, Repository};
 use crate::values::validate::Schema;
+use std::collections::HashSet;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum LintFormat {
 #[derive(Clone, Debug)]
 pub struct LintOptions {
     pub environments: Vec<String>,
+    /// Check SparkApplications against this CRD instead of the built-in schema.
+    pub crd: Option<std::path::PathBuf>,
     pub sets: SetFlags,
     pub format: LintFormat,
 }
@@ -38,7 +43,70 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         &loaded.schema,
         &loaded.sources,
     );
+    // Streams whose values are already wrong are not rendered: their
+    // findings would only repeat.
+    // The same goes for environments whose file is wrong, and for streams
+    // defined twice.
+    let errors = || {
+        found
+            .iter()
+            .chain(&loaded.diagnostics)
+            .filter(|d| d.is_error())
+    };
+    let broken: HashSet<&Subject> = errors().flat_map(|d| &d.subjects).collect();
+    let broken_files: HashSet<_> = errors()
+        .filter_map(|d| d.primary.as_ref())
+        .map(|l| l.span.file)
+        .collect();
+    let twice: HashSet<&str> = loaded
+        .repo
+        .streams
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            loaded
+                .repo
+                .streams
+                .iter()
+                .skip(i + 1)
+                .any(|o| o.name == s.name)
+        })
+        .map(|(_, s)| s.name.as_str())
+        .collect();
+    let renderable: Vec<&Effective> = effective
+        .iter()
+        .filter(|e| {
+            e.enabled()
+                && !twice.contains(e.name())
+                && !broken_files.contains(&e.environment.file)
+                && !broken.contains(&Subject {
+                    stream: e.name().to_owned(),
+                    environment: e.environment.name.clone(),
+                })
+        })
+        .collect();
+    let manifest_schema = match &options.crd {
+        None => ManifestSchema::builtin(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError::new(format!("cannot read the CRD `{}`: {e}", path.display()))
+            })?;
+            ManifestSchema::from_crd(&text, &path.display().to_string()).map_err(|e| {
+                UsageError::new(format!("`{}` is not a usable SparkApplication CRD: {e}", path.display()))
+                    .help("pass the sparkoperator.k8s.io_sparkapplications.yaml CRD, e.g. from `kubectl get crd sparkapplications.sparkoperator.k8s.io -o yaml`")
+            })?
+        }
+    };
+    let (manifests, rendered) = super::render::render_all(
+        &renderable,
+        &loaded.templates,
+        &manifest_schema,
+        &loaded.sources,
+    );
+    global.trace(|| format!("lint: rendered and checked {} objects", manifests.len()));
+    drop(manifests);
     loaded.diagnostics.extend(found);
+    loaded.diagnostics.extend(rendered);
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
     global.trace(|| {
         format!(
@@ -140,6 +208,7 @@ pub struct Loaded {
     pub sources: Sources,
     pub repo: Repository,
     pub schema: Schema,
+    pub templates: crate::render::Templates,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -190,10 +259,37 @@ pub fn load(global: &Global) -> anyhow::Result<Loaded> {
                     }
                 }
             }
-            _ => Schema::builtin(),
+            Content::OutsideRoot { target } => {
+                let id = sources.add(&file.path, "");
+                diagnostics.push(
+                    Diagnostic::error(
+                        "repo/outside-root",
+                        format!("`{}` resolves outside the repository", file.path),
+                    )
+                    .at(Span::file_start(id), "symlink")
+                    .note(format!(
+                        "it points to {target}; the built-in schema was used instead"
+                    ))
+                    .help("copy the schema into the repository"),
+                );
+                Schema::builtin()
+            }
+            Content::Unreadable { reason } => {
+                let id = sources.add(&file.path, "");
+                diagnostics.push(
+                    Diagnostic::error(
+                        "repo/unreadable",
+                        format!("cannot read `{}`: {reason}", file.path),
+                    )
+                    .at(Span::file_start(id), "unreadable")
+                    .note("the built-in schema was used instead"),
+                );
+                Schema::builtin()
+            }
         },
         None => Schema::builtin(),
     };
+    let templates = crate::render::Templates::load(&snapshot, &mut sources, &mut diagnostics);
     global.trace(|| {
         format!(
             "load: {} files in {:.1?}",
@@ -205,6 +301,7 @@ pub fn load(global: &Global) -> anyhow::Result<Loaded> {
         sources,
         repo,
         schema,
+        templates,
         diagnostics,
     })
 }

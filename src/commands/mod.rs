@@ -2,6 +2,7 @@
 //! the cluster), runs the pure stages, and reports.
 
 pub mod lint;
+pub mod render;
 pub mod values;
 
 pub use lint::{Loaded, load};
@@ -103,7 +104,10 @@ impl SetFlags {
                     crate::values::repo::redact_credentials(&layer, id, sources);
                     layers.push(layer);
                 }
-                Err(d) => bad.push(d),
+                Err(d) => {
+                    crate::values::repo::redact_scanned(id, sources);
+                    bad.push(d);
+                }
             }
         }
         if bad.is_empty() {

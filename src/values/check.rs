@@ -32,8 +32,9 @@ pub fn check<'r>(
             let mut found = Vec::new();
             if e.enabled() {
                 found.extend(schema.check_effective(&e.values, effective::anchor(e.def), sources));
-                found.extend(literal_secrets(&e.values));
             }
+            // A credential in a disabled stream is still committed.
+            found.extend(literal_secrets(&e.values));
             found
                 .into_iter()
                 .map(|d| d.subject(e.name(), &e.environment.name))
@@ -119,7 +120,11 @@ fn literal_secrets(values: &Node) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut check_map = |map: Option<&Node>, path: &str, help: &str| {
         for entry in map.and_then(Node::as_map).into_iter().flatten() {
-            let literal = matches!(entry.value.value, Value::String(ref s) if !s.is_empty() && !s.starts_with("${"));
+            let literal = match &entry.value.value {
+                Value::String(s) => !s.is_empty() && !s.starts_with("${"),
+                Value::Number(_) => true,
+                _ => false,
+            };
             if literal && secret::looks_like_credential(&entry.key) {
                 out.push(
                     Diagnostic::error(

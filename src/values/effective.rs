@@ -7,6 +7,7 @@ use super::merge::merge_all;
 use super::repo::{Environment, Repository, StreamDef};
 use super::yaml::{Entry, Node, Value};
 use crate::source::Span;
+use rayon::prelude::*;
 
 /// One stream in one environment.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ pub fn compute<'r>(
     sets: &[Node],
 ) -> Vec<Effective<'r>> {
     repo.streams
-        .iter()
+        .par_iter()
         .filter(|def| def.applies_to(&environment.name))
         .map(|def| Effective {
             def,

@@ -69,10 +69,16 @@ fn emit_map(
         };
         let key = scalar(&serde_json::Value::String(entry.key.clone()));
         let value = &entry.value;
-        let hidden = sources.is_some()
-            && secret::looks_like_credential(&entry.key)
-            && !matches!(value.value, Value::Map(_) | Value::Seq(_));
+        // Never shown, whatever its shape.
+        let hidden = is_hidden(node, &entry.key);
         match &value.value {
+            _ if hidden => lines.push((
+                format!("{pad}{key}: <hidden>"),
+                match sources {
+                    Some(_) => format!("{} (credential-looking key)", origin(value, sources)),
+                    None => String::new(),
+                },
+            )),
             Value::Map(m) if !m.is_empty() => {
                 lines.push((format!("{pad}{key}:"), String::new()));
                 emit_map(value, indent + 2, sources, lines, false);
@@ -116,6 +122,18 @@ fn emit_seq(node: &Node, indent: usize, lines: &mut Vec<(String, String)>) {
     }
 }
 
+/// Whether the value under `key` in `map` is never shown: a
+/// credential-looking key, or the `value` of a Kubernetes-style
+/// `{name: DB_PASSWORD, value: ...}` entry.
+fn is_hidden(map: &Node, key: &str) -> bool {
+    secret::looks_like_credential(key)
+        || (key == "value"
+            && map
+                .get("name")
+                .and_then(Node::as_str)
+                .is_some_and(secret::looks_like_credential))
+}
+
 /// The values as JSON, with the values of credential-looking keys hidden.
 pub fn redacted_json(node: &Node) -> serde_json::Value {
     match &node.value {
@@ -123,8 +141,7 @@ pub fn redacted_json(node: &Node) -> serde_json::Value {
             entries
                 .iter()
                 .map(|e| {
-                    let scalar = !matches!(e.value.value, Value::Map(_) | Value::Seq(_));
-                    let v = if scalar && secret::looks_like_credential(&e.key) {
+                    let v = if is_hidden(node, &e.key) {
                         serde_json::Value::String("<hidden>".to_owned())
                     } else {
                         redacted_json(&e.value)

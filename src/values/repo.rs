@@ -136,11 +136,17 @@ pub fn load(
         };
         match &file.content {
             Content::Bytes(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) => pending.push((kind, sources.add(&file.path, text))),
+                // A byte-order mark is not content: drop it, so columns
+                // match what an editor shows.
+                Ok(text) => pending.push((
+                    kind,
+                    sources.add(&file.path, text.strip_prefix('\u{FEFF}').unwrap_or(text)),
+                )),
                 Err(e) => {
                     let text = String::from_utf8_lossy(bytes).into_owned();
                     let at = e.valid_up_to();
                     let id = sources.add(&file.path, text);
+                    redact_scanned(id, sources);
                     diagnostics.push(
                         Diagnostic::error("yaml/not-utf8", "the file is not UTF-8 text")
                             // The invalid byte shows as U+FFFD, three bytes long.
@@ -180,8 +186,10 @@ pub fn load(
 
     let mut files = Vec::new();
     for (_, file, result) in &parsed {
-        if let Ok(root) = result {
-            redact_credentials(root, *file, sources);
+        match result {
+            Ok(root) => redact_credentials(root, *file, sources),
+            // The parser could not say where values are: scan the lines.
+            Err(_) => redact_scanned(*file, sources),
         }
     }
     for (kind, file, result) in parsed {
@@ -209,10 +217,16 @@ pub fn load(
 pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
     match &node.value {
         Value::Map(entries) => {
+            // Kubernetes-style `{name: DB_PASSWORD, value: ...}`.
+            let named_secret = node
+                .get("name")
+                .and_then(Node::as_str)
+                .is_some_and(crate::secret::looks_like_credential);
             for e in entries {
-                let scalar = !matches!(e.value.value, Value::Map(_) | Value::Seq(_));
-                if scalar && crate::secret::looks_like_credential(&e.key) {
-                    sources.redact(file, e.value.span.range());
+                if crate::secret::looks_like_credential(&e.key)
+                    || (named_secret && e.key == "value")
+                {
+                    redact_all(&e.value, file, sources);
                 } else {
                     redact_credentials(&e.value, file, sources);
                 }
@@ -222,6 +236,25 @@ pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
             .iter()
             .for_each(|i| redact_credentials(i, file, sources)),
         _ => {}
+    }
+}
+
+/// Every scalar under a credential-looking key.
+fn redact_all(node: &Node, file: FileId, sources: &mut Sources) {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .for_each(|e| redact_all(&e.value, file, sources)),
+        Value::Seq(items) => items.iter().for_each(|i| redact_all(i, file, sources)),
+        _ => sources.redact(file, node.span.range()),
+    }
+}
+
+/// Redacts what a line scan finds, for text the parser rejected.
+pub fn redact_scanned(file: FileId, sources: &mut Sources) {
+    let ranges = crate::secret::scan(&sources.get(file).text);
+    for r in ranges {
+        sources.redact(file, r);
     }
 }
 
@@ -274,10 +307,37 @@ fn without_keys(node: &Node, keys: &[&str]) -> Node {
 }
 
 fn build(
-    files: Vec<ParsedFile>,
+    mut files: Vec<ParsedFile>,
     sources: &Sources,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Repository {
+    // `common.yaml` beside `common.yml`, or `dev.yaml` beside `dev.yml`:
+    // which one counts would be a guess.
+    let mut kept: Vec<(FileKind, String, FileId)> = Vec::new();
+    files.retain(|f| {
+        if f.kind == FileKind::Stream {
+            return true;
+        }
+        let stem = stem(sources.path(f.file)).to_owned();
+        if let Some((_, _, first)) = kept.iter().find(|(k, s, _)| *k == f.kind && *s == stem) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "repo/conflicting-files",
+                    format!(
+                        "`{}` and `{}` define the same thing",
+                        sources.path(*first),
+                        sources.path(f.file)
+                    ),
+                )
+                .at(Span::file_start(f.file), "ignored")
+                .also(Span::file_start(*first), "used")
+                .help("keep one of the two files (sluice reads `.yaml` and `.yml` alike)"),
+            );
+            return false;
+        }
+        kept.push((f.kind, stem, f.file));
+        true
+    });
     let mut repo = Repository {
         common: None,
         common_values: None,
@@ -429,8 +489,9 @@ fn stream_def(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<StreamDef> {
     if !is_dns1035(&name) {
-        let why = if name.len() > 63 {
-            format!("it is {} characters long; the limit is 63", name.len())
+        let length = name.chars().count();
+        let why = if length > 63 {
+            format!("it is {length} characters long; the limit is 63")
         } else {
             "it must be lower-case letters, digits and '-', start with a letter and not end with '-'".to_owned()
         };
@@ -468,10 +529,16 @@ fn stream_def(
                 diagnostics.push(d);
                 continue;
             }
+            // An empty block (`prod:` with nothing under it) is an empty
+            // layer, as an empty values file is.
+            let values = match entry.value.value {
+                Value::Null => Node::empty_map(entry.value.span),
+                _ => entry.value.clone(),
+            };
             environment_blocks.push(EnvironmentBlock {
                 environment: entry.key.clone(),
                 key_span: entry.key_span,
-                values: entry.value.clone(),
+                values,
             });
         }
     }

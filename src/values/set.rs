@@ -15,17 +15,38 @@ use crate::source::{FileId, Span};
 pub fn parse(file: FileId, text: &str, typed: bool) -> Result<Node, Diagnostic> {
     let mut root = Node::empty_map(Span::new(file, 0..text.len()));
     for (start, assignment) in split_top_level(text) {
+        // `a=1,` is fine, as in Helm.
+        if assignment.is_empty() {
+            continue;
+        }
         let Some(eq) = find_unescaped(assignment, '=') else {
+            // The text is not echoed: it may be a credential.
             return Err(error(
                 file,
                 start..start + assignment.len(),
-                format!("`{assignment}` has no `=`"),
+                "this --set item has no `=`".to_owned(),
                 "write key.path=value, for example --set executor.instances=4",
             ));
         };
         let (key_text, value_text) = (&assignment[..eq], &assignment[eq + 1..]);
         let value_start = start + eq + 1;
         let path = parse_path(file, key_text, start)?;
+        if let Some(Segment::Index(_, span)) = path.first() {
+            return Err(error(
+                file,
+                span.range(),
+                "a --set key cannot start with a list index".to_owned(),
+                "start with a key: name[0]=value",
+            ));
+        }
+        if path.len() > super::yaml::MAX_DEPTH {
+            return Err(error(
+                file,
+                start..start + key_text.len(),
+                format!("this key is nested {} levels deep", path.len()),
+                &format!("values nest at most {} levels", super::yaml::MAX_DEPTH),
+            ));
+        }
         let value_span = Span::new(file, value_start..value_start + value_text.len());
         let value = parse_value(value_text, value_span, typed);
         insert(&mut root, &path, value, file)?;
@@ -44,17 +65,19 @@ enum Segment {
     Index(usize, Span),
 }
 
-/// Splits on commas outside `{...}` that are not escaped.
+/// Splits on commas that are not escaped and not inside a `{...}` list
+/// value (a list only opens right after `=`, as in Helm).
 fn split_top_level(text: &str) -> Vec<(usize, &str)> {
     let mut parts = Vec::new();
-    let (mut depth, mut start, mut escaped) = (0usize, 0usize, false);
+    let (mut in_list, mut start, mut escaped, mut prev) = (false, 0usize, false, '\0');
     for (i, c) in text.char_indices() {
+        let last = std::mem::replace(&mut prev, c);
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
+            '{' if last == '=' => in_list = true,
+            '}' if in_list => in_list = false,
+            ',' if !in_list => {
                 parts.push((start, &text[start..i]));
                 start = i + 1;
             }
@@ -193,23 +216,30 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// Helm's typing of `--set` values.
+/// Helm's typing of `--set` values (strvals.typedVal, exactly).
 fn scalar(text: &str, typed: bool) -> Value {
     if !typed {
         return Value::String(text.to_owned());
     }
-    match text {
-        "true" => return Value::Bool(true),
-        "false" => return Value::Bool(false),
-        "null" => return Value::Null,
-        "0" => return Value::Number(0.into()),
-        _ => {}
+    if text.eq_ignore_ascii_case("true") {
+        return Value::Bool(true);
     }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if !digits.starts_with('0') && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-    {
-        if let Ok(n) = text.parse::<i64>() {
-            return Value::Number(n.into());
+    if text.eq_ignore_ascii_case("false") {
+        return Value::Bool(false);
+    }
+    if text.eq_ignore_ascii_case("null") {
+        return Value::Null;
+    }
+    if text == "0" {
+        return Value::Number(0.into());
+    }
+    if !text.is_empty() && !text.starts_with('0') {
+        // Go's ParseInt: an optional sign, then decimal digits.
+        let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(n) = text.trim_start_matches('+').parse::<i64>() {
+                return Value::Number(n.into());
+            }
         }
     }
     Value::String(text.to_owned())
@@ -284,6 +314,15 @@ mod tests {
                 json!({"v": "007", "w": -3, "x": "1.5", "y": 0}),
             ),
             (
+                "a=TRUE,b=False,c=NULL,d=+3,e=-007,f=-0",
+                json!({"a": true, "b": false, "c": null, "d": 3, "e": -7, "f": 0}),
+            ),
+            (
+                "labels.a=x{y,executor.instances=7",
+                json!({"labels": {"a": "x{y"}, "executor": {"instances": 7}}),
+            ),
+            ("a=1,", json!({"a": 1})),
+            (
                 "arguments={--topic,orders}",
                 json!({"arguments": ["--topic", "orders"]}),
             ),
@@ -314,12 +353,15 @@ mod tests {
 
     #[test]
     fn malformed_flags_are_located() {
+        let deep = format!("{}=1", vec!["a"; 10_000].join("."));
         for (text, at) in [
             ("novalue", 0..7),
             ("a..b=1", 2..3),
             ("a[x]=1", 1..4),
             ("a[1=2", 1..3),
             ("=1", 0..1),
+            ("[0]=x", 0..3),
+            (deep.as_str(), 0..19_999),
         ] {
             let d = parse(FileId(0), text, true).expect_err(text);
             assert_eq!(d.code, "set/syntax");

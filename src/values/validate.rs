@@ -440,12 +440,13 @@ fn with_provenance(mut d: Diagnostic, node: &Node, sources: &Sources) -> Diagnos
     d
 }
 
-fn masked(error: &jsonschema::ValidationError<'_>, secret: bool) -> String {
-    if secret {
-        format!("the value fails `{}`", error.kind().keyword())
-    } else {
-        error.to_string()
-    }
+/// What a rare schema violation says, without the instance (which can be
+/// a whole mapping, credentials included).
+fn masked(error: &jsonschema::ValidationError<'_>, _secret: bool) -> String {
+    format!(
+        "the value fails the schema's `{}` rule",
+        error.kind().keyword()
+    )
 }
 
 /// `4Gi` → `4g`: the one memory mistake everybody makes.

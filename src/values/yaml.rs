@@ -228,7 +228,13 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
         return Ok(Node::empty_map(Span::file_start(file)));
     }
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options()) {
-        Ok(raw) => Ok(convert(file, text, raw)),
+        Ok(raw) => {
+            let node = convert(file, text, raw);
+            match duplicate_key(&node) {
+                Some(d) => Err(d),
+                None => Ok(node),
+            }
+        }
         Err(err) => Err(syntax_diagnostic(file, text, &err)),
     }
 }
@@ -336,8 +342,10 @@ fn location_span(file: FileId, text: &str, location: &serde_saphyr::Location) ->
     Span::new(file, start..start)
 }
 
+/// Where a node's text is: for a value reached through an alias or a
+/// merge key, the anchored definition (that is the text to fix).
 fn spanned_span<T>(file: FileId, text: &str, spanned: &Spanned<T>) -> Span {
-    location_span(file, text, &spanned.referenced)
+    location_span(file, text, &spanned.defined)
 }
 
 fn convert(file: FileId, text: &str, raw: Spanned<Raw>) -> Node {
@@ -365,6 +373,30 @@ fn convert(file: FileId, text: &str, raw: Spanned<Raw>) -> Node {
         ),
     };
     Node::new(span, value)
+}
+
+/// Keys that differ in YAML (`1`, `"1"`, `1.0`) but are the same text once
+/// stringified, as Kubernetes and sluice see them.
+fn duplicate_key(node: &Node) -> Option<Diagnostic> {
+    match &node.value {
+        Value::Map(entries) => {
+            let mut seen: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                if let Some(first) = seen.insert(e.key.as_str(), i).map(|j| &entries[j]) {
+                    return Some(
+                        Diagnostic::error("yaml/duplicate-key", format!("duplicate key `{}`", e.key))
+                            .at(e.key_span, "the same key as above, once read as text")
+                            .also(first.key_span, "first set here")
+                            .help("keys are compared as text: `1`, `\"1\"` and `1.0` are the same key; keep one"),
+                    );
+                }
+            }
+            entries.iter().find_map(|e| duplicate_key(&e.value))
+        }
+        Value::Seq(items) => items.iter().find_map(duplicate_key),
+        _ => None,
+    }
 }
 
 /// The parser's view of a node, before spans are resolved to file offsets.
@@ -494,7 +526,12 @@ impl Visitor<'_> for KeyVisitor {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
-        Ok(Key(v.to_string()))
+        // `1.0` is the key `1` once stringified, as in Helm.
+        Ok(Key(if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{}", v as i64)
+        } else {
+            v.to_string()
+        }))
     }
 
     fn visit_unit<E>(self) -> Result<Key, E> {

@@ -1,0 +1,357 @@
+//! The render stage: effective values → Kubernetes objects (pure).
+//!
+//! minijinja renders each stream's templates with strict undefined
+//! variables and no auto-escaping; the output is parsed back at once, so a
+//! template that produces broken YAML is reported against the template, and
+//! sluice's own labels and annotations are added to every object afterwards.
+
+pub mod derive;
+
+use crate::diag::Diagnostic;
+use crate::snapshot::{Content, Snapshot};
+use crate::source::{FileId, Sources, Span};
+use crate::values::effective::Effective;
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Map, Value, json};
+
+/// The built-in SparkApplication template.
+pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/sparkapplication.yaml.j2");
+pub const MAIN_TEMPLATE: &str = "sparkapplication.yaml.j2";
+
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const LABEL_ENVIRONMENT: &str = "sluice.dev/environment";
+pub const LABEL_STREAM: &str = "sluice.dev/stream";
+pub const ANNOTATION_SOURCE: &str = "sluice.dev/source";
+
+/// One rendered object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub stream: String,
+    pub environment: String,
+    pub kind: String,
+    pub name: String,
+    /// The template it came from.
+    pub template: String,
+    pub object: Value,
+}
+
+/// The compiled templates of a repository: the built-in SparkApplication
+/// template unless `templates/sparkapplication.yaml.j2` overrides it, plus
+/// every other `templates/*.yaml.j2` (rendered once per stream). Other
+/// `*.j2` files can be included or imported but are not rendered.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Templates rendered per stream, main first, then by name.
+    pub rendered: Vec<String>,
+    files: Vec<(String, FileId)>,
+}
+
+impl Templates {
+    pub fn load(
+        snapshot: &Snapshot,
+        sources: &mut Sources,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Manifests are YAML, not HTML: never escape values.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // minijinja's own `tojson` turns an undefined value into `null`
+        // even in strict mode: a typo (`values.sinkk | tojson`) would render
+        // silently. This one refuses, and emits plain JSON (valid YAML).
+        env.add_filter(
+            "tojson",
+            |value: &minijinja::Value| -> Result<String, minijinja::Error> {
+                if value.is_undefined() {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::UndefinedError,
+                        "`tojson` was given an undefined value",
+                    ));
+                }
+                serde_json::to_string(value).map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        "cannot write the value as JSON",
+                    )
+                    .with_source(e)
+                })
+            },
+        );
+        let mut files = Vec::new();
+        let mut sources_of: Vec<(String, String)> = Vec::new();
+        for file in snapshot.under("templates") {
+            let name = file.path.trim_start_matches("templates/").to_owned();
+            match &file.content {
+                Content::Bytes(bytes) => match String::from_utf8(bytes.clone()) {
+                    Ok(text) => sources_of.push((name, text)),
+                    Err(_) => {
+                        let id = sources.add(&file.path, "");
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "render/template",
+                                format!("template `{}` is not UTF-8 text", file.path),
+                            )
+                            .at(Span::file_start(id), "here"),
+                        );
+                    }
+                },
+                _ => {
+                    let id = sources.add(&file.path, "");
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "repo/unreadable",
+                            format!("cannot read template `{}`", file.path),
+                        )
+                        .at(Span::file_start(id), "here"),
+                    );
+                }
+            }
+        }
+        if !sources_of.iter().any(|(n, _)| n == MAIN_TEMPLATE) {
+            sources_of.push((MAIN_TEMPLATE.to_owned(), BUILTIN_TEMPLATE.to_owned()));
+        }
+        let mut rendered = Vec::new();
+        for (name, text) in sources_of {
+            let path = if snapshot.get(&format!("templates/{name}")).is_some() {
+                format!("templates/{name}")
+            } else {
+                format!("<built-in>/templates/{name}")
+            };
+            let id = sources.add(&path, text.as_str());
+            files.push((name.clone(), id));
+            match env.add_template_owned(name.clone(), text) {
+                Ok(()) if name.ends_with(".yaml.j2") || name.ends_with(".yml.j2") => {
+                    rendered.push(name)
+                }
+                Ok(()) => {}
+                Err(e) => diagnostics.push(template_error(&e, id, sources)),
+            }
+        }
+        rendered.sort_by(|a, b| {
+            (a != MAIN_TEMPLATE)
+                .cmp(&(b != MAIN_TEMPLATE))
+                .then(a.cmp(b))
+        });
+        Templates {
+            env,
+            rendered,
+            files,
+        }
+    }
+
+    fn file(&self, name: &str) -> Option<FileId> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+    }
+
+    /// Renders every template for one stream in one environment.
+    pub fn render(
+        &self,
+        e: &Effective<'_>,
+        sources: &Sources,
+    ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+        let values = context_values(&e.values.to_json());
+        let context = json!({
+            "stream": {"name": e.name(), "source": e.def.path},
+            "environment": {"name": e.environment.name, "namespace": e.environment.namespace, "protected": e.environment.protected},
+            "derived": derive::derive(e.name(), &values),
+            "values": values,
+        });
+        let mut manifests = Vec::new();
+        let mut errors = Vec::new();
+        for name in &self.rendered {
+            let Ok(template) = self.env.get_template(name) else {
+                continue;
+            };
+            let text = match template.render(minijinja::value::Serde(&context)) {
+                Ok(text) => text,
+                Err(err) => {
+                    let file = self.file(err.name().unwrap_or(name)).or(self.file(name));
+                    errors.push(match file {
+                        Some(id) => template_error(&err, id, sources),
+                        None => Diagnostic::error("render/template", err.to_string()),
+                    });
+                    continue;
+                }
+            };
+            match parse_output(&text) {
+                Ok(objects) => {
+                    for object in objects {
+                        manifests.push(finish(object, e, name));
+                    }
+                }
+                Err(message) => {
+                    let mut d = Diagnostic::error(
+                        "render/invalid-output",
+                        format!("template `{name}` rendered invalid YAML: {message}"),
+                    )
+                    .note(format!("the rendered text was:\n{}", number_lines(&text)))
+                    .help("quote values with `| tojson`, which always produces valid YAML");
+                    if let Some(id) = self.file(name) {
+                        d = d.at(Span::file_start(id), "this template");
+                    }
+                    errors.push(d.subject(e.name(), &e.environment.name));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(manifests)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The values a template sees: the merged values, minus sluice's own
+/// switches that are not the operator's business.
+fn context_values(values: &Value) -> Value {
+    let mut values = values.clone();
+    if let Value::Object(map) = &mut values {
+        map.remove("lint");
+    }
+    values
+}
+
+fn number_lines(text: &str) -> String {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:>4} | {l}", i + 1))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn template_error(err: &minijinja::Error, file: FileId, sources: &Sources) -> Diagnostic {
+    let src = sources.get(file);
+    let span = match (err.range(), err.line()) {
+        (Some(range), _) if range.end <= src.text.len() => Span::new(file, range),
+        (_, Some(line)) => {
+            let start = src.offset_of(line, 1);
+            Span::new(file, start..start + src.line_text(line).len())
+        }
+        _ => Span::file_start(file),
+    };
+    let mut message = err
+        .detail()
+        .map_or_else(|| err.kind().to_string(), str::to_owned);
+    if err.kind() == minijinja::ErrorKind::UndefinedError && err.detail().is_none() {
+        message = "undefined value".to_owned();
+    }
+    let help = match err.kind() {
+        minijinja::ErrorKind::UndefinedError => {
+            "optional values need a guard: `{% if values.key is defined %}` or `values.key | default(...)`"
+        }
+        minijinja::ErrorKind::SyntaxError => "check the `{{ }}` and `{% %}` tags around this line",
+        _ => "see the minijinja documentation for this template construct",
+    };
+    Diagnostic::error("render/template", format!("template error: {message}"))
+        .at(span, "here")
+        .help(help)
+}
+
+/// Parses a template's output: zero or more YAML documents, each a mapping.
+fn parse_output(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true, underscored_numbers_as_strings: true })
+        .map_err(|e| e.without_snippet().to_string())?;
+    docs.into_iter()
+        .filter(|d| !d.is_null())
+        .map(|d| {
+            if d.is_object() {
+                Ok(d)
+            } else {
+                Err("a rendered document is not a mapping".to_owned())
+            }
+        })
+        .collect()
+}
+
+/// Adds sluice's labels and annotation, whatever the template did.
+fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
+    if let Value::Object(map) = &mut object {
+        let metadata = map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !metadata.is_object() {
+            *metadata = Value::Object(Map::new());
+        }
+        let Value::Object(metadata) = metadata else {
+            unreachable!()
+        };
+        let labels = metadata
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !labels.is_object() {
+            *labels = Value::Object(Map::new());
+        }
+        if let Value::Object(labels) = labels {
+            labels.insert(LABEL_MANAGED_BY.into(), "sluice".into());
+            labels.insert(LABEL_ENVIRONMENT.into(), e.environment.name.clone().into());
+            labels.insert(LABEL_STREAM.into(), e.name().into());
+        }
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !annotations.is_object() {
+            *annotations = Value::Object(Map::new());
+        }
+        if let Value::Object(annotations) = annotations {
+            annotations.insert(ANNOTATION_SOURCE.into(), e.def.path.clone().into());
+        }
+    }
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    Manifest {
+        stream: e.name().to_owned(),
+        environment: e.environment.name.clone(),
+        kind,
+        name,
+        template: template.to_owned(),
+        object,
+    }
+}
+
+/// Multi-document YAML in a stable order (by stream, then kind, then name).
+pub fn to_yaml(manifests: &[Manifest]) -> String {
+    let mut out = String::new();
+    for m in manifests {
+        out.push_str("---\n");
+        out.push_str(&format!(
+            "# Source: {} (stream {}, environment {})\n",
+            m.template, m.stream, m.environment
+        ));
+        out.push_str(&object_yaml(&m.object));
+    }
+    out
+}
+
+pub fn object_yaml(object: &Value) -> String {
+    let mut text = serde_saphyr::to_string(object).expect("JSON values serialize as YAML");
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Sorts manifests into output order: by environment, stream, kind (the
+/// SparkApplication first) and name.
+pub fn sort(manifests: &mut [Manifest]) {
+    let key = |m: &Manifest| {
+        (
+            m.environment.clone(),
+            m.stream.clone(),
+            m.kind != "SparkApplication",
+            m.kind.clone(),
+            m.name.clone(),
+        )
+    };
+    manifests.sort_by_cached_key(key);
+}
