@@ -6,6 +6,7 @@
 //! sluice's own labels and annotations are added to every object afterwards.
 
 pub mod derive;
+pub mod fast_yaml;
 
 use crate::diag::Diagnostic;
 use crate::snapshot::{Content, Snapshot};
@@ -252,6 +253,32 @@ fn template_error(err: &minijinja::Error, file: FileId, sources: &Sources) -> Di
 
 /// Parses a template's output: zero or more YAML documents, each a mapping.
 fn parse_output(text: &str) -> Result<Vec<Value>, String> {
+    if let Some(docs) = fast_yaml::parse(text) {
+        // Debug builds (the test suite) check every fast read against the
+        // full parser.
+        #[cfg(debug_assertions)]
+        {
+            let full: Vec<Value> = serde_saphyr::from_multiple_with_options::<Value>(text, serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true, underscored_numbers_as_strings: true })
+                .expect("text the fast reader accepts is YAML")
+                .into_iter()
+                .filter(|d| !d.is_null())
+                .collect();
+            assert_eq!(
+                docs, full,
+                "fast YAML reader disagrees with the full parser on:\n{text}"
+            );
+        }
+        return docs
+            .into_iter()
+            .map(|d| {
+                if d.is_object() {
+                    Ok(d)
+                } else {
+                    Err("a rendered document is not a mapping".to_owned())
+                }
+            })
+            .collect();
+    }
     let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true, underscored_numbers_as_strings: true })
         .map_err(|e| e.without_snippet().to_string())?;
     docs.into_iter()
