@@ -9,7 +9,6 @@ use crate::render::Manifest;
 use crate::source::Span;
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
-use std::collections::HashMap;
 
 pub const BUILTIN_SPARKAPPLICATION_SCHEMA: &str =
     include_str!("../schemas/sparkapplication.schema.json");
@@ -77,99 +76,150 @@ impl ManifestSchema {
     }
 }
 
-/// Checks the rendered objects of one environment. `anchor` gives, per
-/// stream, where findings point (the stream's definition).
-pub fn check(
-    manifests: &[Manifest],
-    namespace: Option<&str>,
-    schema: &ManifestSchema,
-    anchor: &dyn Fn(&str) -> Option<Span>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let mut seen: HashMap<(String, String, String), &Manifest> = HashMap::new();
-    for m in manifests {
-        let at = |d: Diagnostic| {
-            let d = d
-                .subject(&m.stream, &m.environment)
-                .note(format!("rendered by template `{}`", m.template));
-            match anchor(&m.stream) {
-                Some(span) => d.at(span, format!("stream `{}`", m.stream)),
-                None => d,
-            }
-        };
-        // No stream or environment in the message: the same template
-        // mistake in 1000 streams is one finding (see diag::normalize).
-        let what = format!(
-            "the rendered {}",
-            if m.kind.is_empty() { "object" } else { &m.kind }
-        );
-        for (pointer, field) in [
-            ("/apiVersion", "apiVersion"),
-            ("/kind", "kind"),
-            ("/metadata/name", "metadata.name"),
-        ] {
-            if !m
+/// Identifies a rendered object, for the duplicate check across streams.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub environment: String,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub stream: String,
+    pub template: String,
+}
+
+impl ObjectKey {
+    pub fn of(m: &Manifest) -> ObjectKey {
+        ObjectKey {
+            environment: m.environment.clone(),
+            api_version: m
                 .object
-                .pointer(pointer)
-                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-            {
-                out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `{field}`"))
-                    .help("every Kubernetes object needs apiVersion, kind and metadata.name; check the template")));
-            }
-        }
-        match m.object.pointer("/metadata/namespace").and_then(Value::as_str) {
-            None => out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `metadata.namespace`"))
-                .help("set `namespace: {{ environment.namespace | tojson }}` in the template's metadata"))),
-            Some(ns) if namespace.is_some_and(|n| n != ns) => out.push(at(Diagnostic::error(
-                "manifest/wrong-namespace",
-                format!("{what} is in namespace `{ns}`, not the environment's `{}`", namespace.unwrap_or_default()),
-            )
-            .help("an environment deploys into its own namespace only; use `environment.namespace` in the template"))),
-            _ => {}
-        }
-        if !m.name.is_empty() && !name_is_valid(&m.kind, &m.name) {
-            let rule = if m.kind == "SparkApplication" {
-                "a DNS-1035 label of at most 63 characters"
-            } else {
-                "a DNS-1123 subdomain of at most 253 characters"
-            };
-            out.push(at(Diagnostic::error(
-                "manifest/invalid-name",
-                format!("{what} has the invalid name `{}`", m.name),
-            )
-            .note(format!("a {} name must be {rule}", m.kind))));
-        }
-        let key = (
-            m.object
                 .get("apiVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned(),
-            m.kind.clone(),
-            m.name.clone(),
-        );
-        if let Some(first) = seen.get(&key) {
-            out.push(at(Diagnostic::error(
-                "manifest/duplicate",
-                format!(
-                    "{what} is named `{}`, like the {} of stream `{}`",
-                    m.name, first.kind, first.stream
-                ),
-            )
-            .help(
-                "derive object names from the stream: `{{ stream.name }}-...`",
-            )));
-        } else {
-            seen.insert(key, m);
+            kind: m.kind.clone(),
+            name: m.name.clone(),
+            stream: m.stream.clone(),
+            template: m.template.clone(),
         }
-        if m.kind == "SparkApplication" {
-            for (path, message) in schema.violations(&m.object) {
-                out.push(at(Diagnostic::error(
-                    "manifest/schema",
-                    format!("{what} fails the schema at `{path}`: {message}"),
+    }
+}
+
+fn located(
+    d: Diagnostic,
+    stream: &str,
+    environment: &str,
+    template: &str,
+    anchor: Option<Span>,
+) -> Diagnostic {
+    let d = d
+        .subject(stream, environment)
+        .note(format!("rendered by template `{template}`"));
+    match anchor {
+        Some(span) => d.at(span, format!("stream `{stream}`")),
+        None => d,
+    }
+}
+
+/// Checks one rendered object. `anchor` is where findings point (the
+/// stream's definition). No stream or environment goes in a message: the
+/// same template mistake in 1000 streams is one finding (diag::normalize).
+pub fn check_object(
+    m: &Manifest,
+    namespace: Option<&str>,
+    schema: &ManifestSchema,
+    anchor: Option<Span>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let at = |d: Diagnostic| located(d, &m.stream, &m.environment, &m.template, anchor);
+    let what = format!(
+        "the rendered {}",
+        if m.kind.is_empty() { "object" } else { &m.kind }
+    );
+    for (pointer, field) in [
+        ("/apiVersion", "apiVersion"),
+        ("/kind", "kind"),
+        ("/metadata/name", "metadata.name"),
+    ] {
+        if !m
+            .object
+            .pointer(pointer)
+            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        {
+            out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `{field}`"))
+                .help("every Kubernetes object needs apiVersion, kind and metadata.name; check the template")));
+        }
+    }
+    match m.object.pointer("/metadata/namespace").and_then(Value::as_str) {
+        None => out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `metadata.namespace`"))
+            .help("set `namespace: {{ environment.namespace | tojson }}` in the template's metadata"))),
+        Some(ns) if namespace.is_some_and(|n| n != ns) => out.push(at(Diagnostic::error(
+            "manifest/wrong-namespace",
+            format!("{what} is in namespace `{ns}`, not the environment's `{}`", namespace.unwrap_or_default()),
+        )
+        .help("an environment deploys into its own namespace only; use `environment.namespace` in the template"))),
+        _ => {}
+    }
+    if !m.name.is_empty() && !name_is_valid(&m.kind, &m.name) {
+        let rule = if m.kind == "SparkApplication" {
+            "a DNS-1035 label of at most 63 characters"
+        } else {
+            "a DNS-1123 subdomain of at most 253 characters"
+        };
+        out.push(at(Diagnostic::error(
+            "manifest/invalid-name",
+            format!("{what} has the invalid name `{}`", m.name),
+        )
+        .note(format!("a {} name must be {rule}", m.kind))));
+    }
+    if m.kind == "SparkApplication" && !schema.is_valid(&m.object) {
+        for (path, message) in schema.violations(&m.object) {
+            out.push(at(Diagnostic::error(
+                "manifest/schema",
+                format!("{what} fails the schema at `{path}`: {message}"),
+            )
+            .note(format!("checked against {}", schema.origin))));
+        }
+    }
+    out
+}
+
+/// Two objects of an environment with the same kind and name would
+/// overwrite each other in the cluster.
+pub fn duplicates(
+    keys: &mut [ObjectKey],
+    anchor: &dyn Fn(&str) -> Option<Span>,
+) -> Vec<Diagnostic> {
+    keys.sort();
+    let mut out = Vec::new();
+    for pair in keys.windows(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        let same = (
+            &first.environment,
+            &first.api_version,
+            &first.kind,
+            &first.name,
+        ) == (
+            &second.environment,
+            &second.api_version,
+            &second.kind,
+            &second.name,
+        );
+        if same && !second.name.is_empty() {
+            out.push(located(
+                Diagnostic::error(
+                    "manifest/duplicate",
+                    format!(
+                        "the rendered {} is named `{}`, like the {} of stream `{}`",
+                        second.kind, second.name, first.kind, first.stream
+                    ),
                 )
-                .note(format!("checked against {}", schema.origin))));
-            }
+                .help("derive object names from the stream: `{{ stream.name }}-...`"),
+                &second.stream,
+                &second.environment,
+                &second.template,
+                anchor(&second.stream),
+            ));
         }
     }
     out

@@ -2,13 +2,12 @@
 //! findings in one run.
 
 use super::{Exit, Global, SetFlags, UsageError};
-use crate::check::ManifestSchema;
+use crate::check::{ManifestSchema, ObjectKey};
 use crate::diag::{self, Diagnostic, Subject};
 use crate::report::{self, Coverage};
 use crate::snapshot::Content;
 use crate::source::{Sources, Span};
 use crate::values::check::check;
-use crate::values::effective::Effective;
 use crate::values::repo::{self, Environment, Repository};
 use crate::values::validate::Schema;
 use std::collections::HashSet;
@@ -36,55 +35,6 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, &options.environments)?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let (found, effective) = check(
-        &loaded.repo,
-        &environments,
-        &sets,
-        &loaded.schema,
-        &loaded.sources,
-    );
-    // Streams whose values are already wrong are not rendered: their
-    // findings would only repeat.
-    // The same goes for environments whose file is wrong, and for streams
-    // defined twice.
-    let errors = || {
-        found
-            .iter()
-            .chain(&loaded.diagnostics)
-            .filter(|d| d.is_error())
-    };
-    let broken: HashSet<&Subject> = errors().flat_map(|d| &d.subjects).collect();
-    let broken_files: HashSet<_> = errors()
-        .filter_map(|d| d.primary.as_ref())
-        .map(|l| l.span.file)
-        .collect();
-    let twice: HashSet<&str> = loaded
-        .repo
-        .streams
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| {
-            loaded
-                .repo
-                .streams
-                .iter()
-                .skip(i + 1)
-                .any(|o| o.name == s.name)
-        })
-        .map(|(_, s)| s.name.as_str())
-        .collect();
-    let renderable: Vec<&Effective> = effective
-        .iter()
-        .filter(|e| {
-            e.enabled()
-                && !twice.contains(e.name())
-                && !broken_files.contains(&e.environment.file)
-                && !broken.contains(&Subject {
-                    stream: e.name().to_owned(),
-                    environment: e.environment.name.clone(),
-                })
-        })
-        .collect();
     let manifest_schema = match &options.crd {
         None => ManifestSchema::builtin(),
         Some(path) => {
@@ -97,39 +47,68 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
             })?
         }
     };
-    let (manifests, rendered) = super::render::render_all(
-        &renderable,
-        &loaded.templates,
-        &manifest_schema,
+    // Streams defined twice are not rendered: which definition would it be?
+    let twice: HashSet<&str> = loaded
+        .repo
+        .streams
+        .windows(2)
+        .filter(|w| w[0].name == w[1].name)
+        .map(|w| w[0].name.as_str())
+        .collect();
+    // Every stream whose values are sound is rendered and its objects
+    // checked as soon as its values are checked; only findings and object
+    // keys are kept.
+    let (found, outcomes) = check(
+        &loaded.repo,
+        &environments,
+        &sets,
+        &loaded.schema,
         &loaded.sources,
+        |e, ok| {
+            if !(ok && e.enabled() && !twice.contains(e.name())) {
+                return (Vec::new(), Vec::new());
+            }
+            let (manifests, found) =
+                super::render::render_one(e, &loaded.templates, &manifest_schema, &loaded.sources);
+            (
+                found,
+                manifests.iter().map(ObjectKey::of).collect::<Vec<_>>(),
+            )
+        },
     );
-    global.trace(|| format!("lint: rendered and checked {} objects", manifests.len()));
-    drop(manifests);
     loaded.diagnostics.extend(found);
-    loaded.diagnostics.extend(rendered);
+    let mut keys = Vec::new();
+    let mut cases = Vec::new();
+    for o in outcomes {
+        let (found, objects) = o.result;
+        loaded.diagnostics.extend(found);
+        keys.extend(objects);
+        if o.enabled {
+            cases.push((
+                Subject {
+                    stream: o.stream,
+                    environment: o.environment,
+                },
+                o.path,
+            ));
+        }
+    }
+    global.trace(|| format!("lint: rendered and checked {} objects", keys.len()));
+    loaded.diagnostics.extend(crate::check::duplicates(
+        &mut keys,
+        &super::render::anchor_in(&loaded.repo),
+    ));
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
     global.trace(|| {
         format!(
             "lint: {} streams x environments checked in {:.1?}",
-            effective.len(),
+            cases.len(),
             started.elapsed()
         )
     });
 
     let coverage = Coverage {
-        cases: effective
-            .iter()
-            .filter(|e| e.enabled())
-            .map(|e| {
-                (
-                    Subject {
-                        stream: e.name().to_owned(),
-                        environment: e.environment.name.clone(),
-                    },
-                    e.def.path.clone(),
-                )
-            })
-            .collect(),
+        cases,
         environments: environments.iter().map(|e| e.name.clone()).collect(),
         files: loaded.repo.files.len(),
     };

@@ -3,12 +3,11 @@
 
 use super::lint::select;
 use super::{Exit, Global, SetFlags, UsageError};
-use crate::check::{self, ManifestSchema};
+use crate::check::{self, ManifestSchema, ObjectKey};
 use crate::diag::{self, Diagnostic};
 use crate::render::{self, Manifest, Templates};
 use crate::source::Sources;
 use crate::values::effective::Effective;
-use rayon::prelude::*;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,72 +25,52 @@ pub struct RenderOptions {
     pub format: RenderFormat,
 }
 
-/// Renders the enabled streams among `effective` and checks the result.
-/// Returns the manifests in output order and the findings.
-pub fn render_all(
-    effective: &[&Effective<'_>],
+/// Renders one stream's objects and checks each on its own (the check
+/// across streams is `check::duplicates`).
+pub fn render_one(
+    e: &Effective<'_>,
     templates: &Templates,
     schema: &ManifestSchema,
     sources: &Sources,
 ) -> (Vec<Manifest>, Vec<Diagnostic>) {
-    let results: Vec<Result<Vec<Manifest>, Vec<Diagnostic>>> = effective
-        .par_iter()
-        .map(|e| templates.render(e, sources))
-        .collect();
-    let mut manifests = Vec::new();
-    let mut diagnostics = Vec::new();
-    for r in results {
-        match r {
-            Ok(m) => manifests.extend(m),
-            Err(d) => diagnostics.extend(d),
+    match templates.render(e, sources) {
+        Ok(manifests) => {
+            let namespace = e.environment.namespace.as_deref();
+            let found = manifests
+                .iter()
+                .flat_map(|m| check::check_object(m, namespace, schema, Some(e.def.name_span)))
+                .collect();
+            (manifests, found)
         }
+        Err(found) => (Vec::new(), found),
     }
-    render::sort(&mut manifests);
-    // Group by environment for the namespace check.
-    let mut start = 0;
-    while start < manifests.len() {
-        let env = manifests[start].environment.clone();
-        let end = start
-            + manifests[start..]
-                .iter()
-                .take_while(|m| m.environment == env)
-                .count();
-        let namespace = effective
+}
+
+/// Where findings about a stream point: its (first) definition.
+pub fn anchor_in<'a>(
+    repo: &'a crate::values::repo::Repository,
+) -> impl Fn(&str) -> Option<crate::source::Span> + 'a {
+    move |stream| {
+        repo.streams
             .iter()
-            .find(|e| e.environment.name == env)
-            .and_then(|e| e.environment.namespace.as_deref());
-        let anchor = |stream: &str| {
-            effective
-                .iter()
-                .find(|e| e.name() == stream)
-                .map(|e| e.def.name_span)
-        };
-        diagnostics.extend(check::check(
-            &manifests[start..end],
-            namespace,
-            schema,
-            &anchor,
-        ));
-        start = end;
+            .find(|d| d.name == stream)
+            .map(|d| d.name_span)
     }
-    (manifests, diagnostics)
 }
 
 pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let (found, effective) = crate::values::check::check(
-        &loaded.repo,
-        &environments,
-        &sets,
-        &loaded.schema,
-        &loaded.sources,
-    );
-    loaded.diagnostics.extend(found);
+    let known: Vec<&str> = loaded
+        .repo
+        .streams
+        .iter()
+        .filter(|d| d.applies_to(&options.environment))
+        .map(|d| d.name.as_str())
+        .collect();
     for name in &options.streams {
-        if !effective.iter().any(|e| e.name() == name) {
-            let known: Vec<&str> = effective.iter().map(|e| e.name()).collect();
+        if !known.contains(&name.as_str()) {
             let mut err = UsageError::new(format!(
                 "no stream `{name}` in environment `{}`; its streams are: {}",
                 options.environment,
@@ -103,26 +82,40 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
             return Err(err.into());
         }
     }
-    let chosen: Vec<&Effective> = effective
-        .iter()
-        .filter(|e| {
-            e.enabled()
-                && (options.streams.is_empty() || options.streams.iter().any(|s| s == e.name()))
-        })
-        .collect();
-    // Bad values stop here: rendering them would only repeat the findings.
-    let errors_before = loaded.diagnostics.iter().any(Diagnostic::is_error);
-    let (manifests, found) = if errors_before {
-        (Vec::new(), Vec::new())
-    } else {
-        render_all(
-            &chosen,
-            &loaded.templates,
-            &ManifestSchema::builtin(),
-            &loaded.sources,
-        )
-    };
+    let schema = ManifestSchema::builtin();
+    let chosen =
+        |name: &str| options.streams.is_empty() || options.streams.iter().any(|s| s == name);
+    // Each stream is rendered, checked and serialized as soon as its values
+    // are checked; only the text is kept.
+    let (found, outcomes) = crate::values::check::check(
+        &loaded.repo,
+        &environments,
+        &sets,
+        &loaded.schema,
+        &loaded.sources,
+        |e, ok| {
+            if !(ok && e.enabled() && chosen(e.name())) {
+                return (Vec::new(), Vec::new());
+            }
+            let (manifests, found) = render_one(e, &loaded.templates, &schema, &loaded.sources);
+            let files: Vec<(ObjectKey, String)> = manifests
+                .iter()
+                .map(|m| (ObjectKey::of(m), serialize(m, options.format)))
+                .collect();
+            (found, files)
+        },
+    );
     loaded.diagnostics.extend(found);
+    let mut objects: Vec<(ObjectKey, String)> = Vec::new();
+    for o in outcomes {
+        let (found, files) = o.result;
+        loaded.diagnostics.extend(found);
+        objects.extend(files);
+    }
+    let mut keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
+    loaded
+        .diagnostics
+        .extend(check::duplicates(&mut keys, &anchor_in(&loaded.repo)));
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
     let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
@@ -149,19 +142,39 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
         }
         .into());
     }
+    // Stable order: by stream, then kind (the SparkApplication first), then name.
+    objects.sort_by(|(a, _), (b, _)| {
+        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
+            &b.stream,
+            b.kind != "SparkApplication",
+            &b.kind,
+            &b.name,
+        ))
+    });
     match &options.output_dir {
         None => {
             let text = match options.format {
-                RenderFormat::Yaml => render::to_yaml(&manifests),
+                RenderFormat::Yaml => objects
+                    .iter()
+                    .map(|(k, text)| {
+                        format!(
+                            "---\n# Source: {} (stream {}, environment {})\n{text}",
+                            k.template, k.stream, k.environment
+                        )
+                    })
+                    .collect::<String>(),
                 RenderFormat::Json => {
-                    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": manifests.iter().map(|m| &m.object).collect::<Vec<_>>()});
-                    format!("{}\n", serde_json::to_string_pretty(&list)?)
+                    let items: Vec<&str> = objects.iter().map(|(_, t)| t.trim_end()).collect();
+                    format!(
+                        "{{\n\"apiVersion\": \"v1\",\n\"kind\": \"List\",\n\"items\": [\n{}\n]\n}}\n",
+                        items.join(",\n")
+                    )
                 }
             };
             super::print(&text)?;
         }
         Some(dir) => {
-            let files = output_files(&manifests, options.format);
+            let files = output_files(&objects, options.format);
             crate::fs::write_output_dir(dir, &files)?;
             global.trace(|| format!("render: wrote {} files to {}", files.len(), dir.display()));
             eprintln!(
@@ -175,34 +188,37 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+fn serialize(m: &Manifest, format: RenderFormat) -> String {
+    match format {
+        RenderFormat::Yaml => render::object_yaml(&m.object),
+        RenderFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&m.object).expect("JSON serializes")
+        ),
+    }
+}
+
 /// `<stream>/<kind>.yaml`, or `<stream>/<kind>-<name>.yaml` when a stream
 /// has several objects of one kind.
-fn output_files(manifests: &[Manifest], format: RenderFormat) -> Vec<(String, String)> {
+fn output_files(objects: &[(ObjectKey, String)], format: RenderFormat) -> Vec<(String, String)> {
     let ext = match format {
         RenderFormat::Yaml => "yaml",
         RenderFormat::Json => "json",
     };
-    manifests
+    objects
         .iter()
-        .map(|m| {
-            let kind = m.kind.to_lowercase();
-            let same_kind = manifests
+        .map(|(k, text)| {
+            let kind = k.kind.to_lowercase();
+            let same_kind = objects
                 .iter()
-                .filter(|o| o.stream == m.stream && o.kind == m.kind)
+                .filter(|(o, _)| o.stream == k.stream && o.kind == k.kind)
                 .count();
             let file = if same_kind > 1 {
-                format!("{}/{kind}-{}.{ext}", m.stream, m.name)
+                format!("{}/{kind}-{}.{ext}", k.stream, k.name)
             } else {
-                format!("{}/{kind}.{ext}", m.stream)
+                format!("{}/{kind}.{ext}", k.stream)
             };
-            let body = match format {
-                RenderFormat::Yaml => render::object_yaml(&m.object),
-                RenderFormat::Json => format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&m.object).expect("JSON serializes")
-                ),
-            };
-            (file, body)
+            (file, text.clone())
         })
         .collect()
 }

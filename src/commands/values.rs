@@ -26,17 +26,15 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let (found, effective) = check(
-        &loaded.repo,
-        &environments,
-        &sets,
-        &loaded.schema,
-        &loaded.sources,
-    );
-    loaded.diagnostics.extend(found);
+    let known: Vec<&str> = loaded
+        .repo
+        .streams
+        .iter()
+        .filter(|d| d.applies_to(&options.environment))
+        .map(|d| d.name.as_str())
+        .collect();
     for name in &options.streams {
-        if !effective.iter().any(|e| e.name() == name) {
-            let known: Vec<&str> = effective.iter().map(|e| e.name()).collect();
+        if !known.contains(&name.as_str()) {
             let mut err = UsageError::new(format!(
                 "no stream `{name}` in environment `{}`; its streams are: {}",
                 options.environment,
@@ -48,49 +46,70 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
             return Err(err.into());
         }
     }
-    let chosen: Vec<_> = effective
-        .iter()
-        .filter(|e| {
-            if options.streams.is_empty() {
+    let named = |name: &str| options.streams.iter().any(|s| s == name);
+    let (found, outcomes) = check(
+        &loaded.repo,
+        &environments,
+        &sets,
+        &loaded.schema,
+        &loaded.sources,
+        |e, _| {
+            let shown = if options.streams.is_empty() {
                 e.enabled()
             } else {
-                options.streams.iter().any(|s| s == e.name())
+                named(e.name())
+            };
+            if !shown {
+                return None;
             }
-        })
-        .collect();
-    let out = match options.format {
-        ValuesFormat::Yaml => {
-            let mut out = String::new();
-            for e in &chosen {
-                out.push_str(&format!(
-                    "---\n# stream `{}` in environment `{}`",
-                    e.name(),
-                    e.environment.name
-                ));
-                if !e.enabled() {
-                    out.push_str(" (disabled: `enabled: false`)");
+            Some(match options.format {
+                ValuesFormat::Yaml => {
+                    let mut out = format!(
+                        "---\n# stream `{}` in environment `{}`",
+                        e.name(),
+                        e.environment.name
+                    );
+                    if !e.enabled() {
+                        out.push_str(" (disabled: `enabled: false`)");
+                    }
+                    out.push('\n');
+                    out.push_str(&print::to_yaml(
+                        &e.values,
+                        options.provenance.then_some(&loaded.sources),
+                    ));
+                    Shown::Text(out)
                 }
-                out.push('\n');
-                out.push_str(&print::to_yaml(
-                    &e.values,
-                    options.provenance.then_some(&loaded.sources),
-                ));
-            }
-            out
-        }
+                ValuesFormat::Json => {
+                    Shown::Json(e.name().to_owned(), print::redacted_json(&e.values))
+                }
+            })
+        },
+    );
+    loaded.diagnostics.extend(found);
+    let shown: Vec<Shown> = outcomes.into_iter().filter_map(|o| o.result).collect();
+    let out = match options.format {
+        ValuesFormat::Yaml => shown
+            .into_iter()
+            .map(|s| {
+                if let Shown::Text(t) = s {
+                    t
+                } else {
+                    String::new()
+                }
+            })
+            .collect(),
         ValuesFormat::Json => {
-            let map: serde_json::Map<String, serde_json::Value> = chosen
-                .iter()
-                .map(|e| {
-                    (
-                        e.name().to_owned(),
-                        crate::values::print::redacted_json(&e.values),
-                    )
+            let map: serde_json::Map<String, serde_json::Value> = shown
+                .into_iter()
+                .filter_map(|s| {
+                    if let Shown::Json(k, v) = s {
+                        Some((k, v))
+                    } else {
+                        None
+                    }
                 })
                 .collect();
-            let mut out = serde_json::to_string_pretty(&map)?;
-            out.push('\n');
-            out
+            format!("{}\n", serde_json::to_string_pretty(&map)?)
         }
     };
     // Findings go to stderr, so stdout stays a clean document.
@@ -108,4 +127,9 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
     } else {
         Exit::Success
     })
+}
+
+enum Shown {
+    Text(String),
+    Json(String, serde_json::Value),
 }

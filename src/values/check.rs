@@ -1,47 +1,40 @@
 //! Every check of the values stage, for the selected environments (pure).
 
 use super::effective::{self, Effective};
-use super::repo::{FileKind, Origin, Repository, StreamDef};
+use super::repo::{Environment, FileKind, Origin, Repository, StreamDef};
 use super::validate::Schema;
 use super::yaml::{Node, Value};
 use crate::diag::Diagnostic;
 use crate::secret;
-use crate::source::{Sources, Span};
+use crate::source::{FileId, Sources, Span};
 use rayon::prelude::*;
 
+/// What the values stage found for one stream in one environment, with
+/// what the caller's per-stream step made of it.
+#[derive(Debug)]
+pub struct Outcome<R> {
+    pub stream: String,
+    pub environment: String,
+    /// The file that defines the stream.
+    pub path: String,
+    pub enabled: bool,
+    pub result: R,
+}
+
 /// Checks every values file on its own, then the effective values of every
-/// stream in each of `environments`. Returns the findings and the effective
-/// values (for the stages after this one).
-pub fn check<'r>(
+/// stream in each of `environments`, calling `each` on every stream's
+/// effective values as soon as they are checked (with `true` when neither
+/// they nor the environment's file have errors). The effective values are
+/// dropped right after, so memory stays flat however many streams there
+/// are. Outcomes come in environment, then stream order.
+pub fn check<'r, R: Send>(
     repo: &'r Repository,
-    environments: &[&'r super::repo::Environment],
+    environments: &[&'r Environment],
     sets: &[Node],
     schema: &Schema,
     sources: &Sources,
-) -> (Vec<Diagnostic>, Vec<Effective<'r>>) {
-    let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    let effective: Vec<Effective<'r>> = environments
-        .iter()
-        .flat_map(|env| effective::compute(repo, env, sets))
-        .collect();
-    // Effective findings first: when a file finding is the same, the
-    // effective one carries the richer "overrides" context.
-    let found: Vec<Vec<Diagnostic>> = effective
-        .par_iter()
-        .map(|e| {
-            let mut found = Vec::new();
-            if e.enabled() {
-                found.extend(schema.check_effective(&e.values, effective::anchor(e.def), sources));
-            }
-            // A credential in a disabled stream is still committed.
-            found.extend(literal_secrets(&e.values));
-            found
-                .into_iter()
-                .map(|d| d.subject(e.name(), &e.environment.name))
-                .collect()
-        })
-        .collect();
-    diagnostics.extend(found.into_iter().flatten());
+    each: impl Fn(&Effective<'r>, bool) -> R + Sync,
+) -> (Vec<Diagnostic>, Vec<Outcome<R>>) {
     let selected: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
     let file_findings: Vec<Vec<Diagnostic>> = repo
         .files
@@ -66,13 +59,67 @@ pub fn check<'r>(
                 .collect()
         })
         .collect();
-    diagnostics.extend(file_findings.into_iter().flatten());
+    let file_findings: Vec<Diagnostic> = file_findings.into_iter().flatten().collect();
+    let broken_env_files: Vec<FileId> = file_findings
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.primary.as_ref().map(|l| l.span.file))
+        .collect();
+
+    let pairs: Vec<(&Environment, &StreamDef)> = environments
+        .iter()
+        .flat_map(|env| {
+            repo.streams
+                .iter()
+                .filter(|d| d.applies_to(&env.name))
+                .map(move |d| (*env, d))
+        })
+        .collect();
+    let per_stream: Vec<(Vec<Diagnostic>, Outcome<R>)> = pairs
+        .par_iter()
+        .map(|&(environment, def)| {
+            let e = Effective {
+                def,
+                environment,
+                values: effective::values_of(repo, def, environment, sets),
+            };
+            let mut found = Vec::new();
+            if e.enabled() {
+                found.extend(schema.check_effective(&e.values, effective::anchor(def), sources));
+            }
+            // A credential in a disabled stream is still committed.
+            found.extend(literal_secrets(&e.values));
+            let ok = !found.iter().any(Diagnostic::is_error)
+                && !broken_env_files.contains(&environment.file);
+            let result = each(&e, ok);
+            let found = found
+                .into_iter()
+                .map(|d| d.subject(&def.name, &environment.name))
+                .collect();
+            let outcome = Outcome {
+                stream: def.name.clone(),
+                environment: environment.name.clone(),
+                path: def.path.clone(),
+                enabled: e.enabled(),
+                result,
+            };
+            (found, outcome)
+        })
+        .collect();
+    // Merged-values findings first: when a file finding is the same, the
+    // merged one carries the richer "overrides" context.
+    let mut diagnostics = Vec::new();
+    let mut outcomes = Vec::with_capacity(per_stream.len());
+    for (found, outcome) in per_stream {
+        diagnostics.extend(found);
+        outcomes.push(outcome);
+    }
+    diagnostics.extend(file_findings);
     for env in environments {
-        let enabled = effective
+        if !outcomes
             .iter()
-            .filter(|e| e.environment.name == env.name && e.enabled())
-            .count();
-        if enabled == 0 {
+            .any(|o| o.environment == env.name && o.enabled)
+        {
             diagnostics.push(
                 Diagnostic::warning(
                     "values/no-streams",
@@ -83,7 +130,7 @@ pub fn check<'r>(
             );
         }
     }
-    (diagnostics, effective)
+    (diagnostics, outcomes)
 }
 
 /// A finding in a stream's file concerns that stream in the selected
