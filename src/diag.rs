@@ -265,6 +265,67 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a rendered SparkApplication fails the SparkApplication schema (built-in or --crd)",
     ),
     (
+        "rule/restart-never",
+        Severity::Warning,
+        "a stream with restart policy Never",
+    ),
+    (
+        "rule/on-failure-retries",
+        Severity::Warning,
+        "OnFailure with a small retry count",
+    ),
+    (
+        "rule/memory-overhead",
+        Severity::Warning,
+        "memoryOverhead below Spark's own minimum",
+    ),
+    (
+        "rule/core-request",
+        Severity::Info,
+        "cores that fill a node, without a coreRequest",
+    ),
+    ("rule/no-core-limit", Severity::Info, "no coreLimit"),
+    (
+        "rule/shuffle-tracking",
+        Severity::Error,
+        "dynamic allocation without shuffle tracking",
+    ),
+    (
+        "rule/shared-checkpoint",
+        Severity::Error,
+        "two streams with the same checkpoint location",
+    ),
+    (
+        "rule/shared-sink",
+        Severity::Warning,
+        "two streams writing to the same sink",
+    ),
+    (
+        "rule/mutable-image",
+        Severity::Error,
+        "`latest` or no image tag in a protected environment",
+    ),
+    (
+        "rule/local-application-file",
+        Severity::Error,
+        "an application file on the submitting machine",
+    ),
+    (
+        "rule/forbidden-spark-conf",
+        Severity::Error,
+        "a sparkConf key spark-operator v2.5 rejects",
+    ),
+    (
+        "rule/gang-scheduling",
+        Severity::Info,
+        "many executors without a batch scheduler",
+    ),
+    (
+        "rule/tmpfs-headroom",
+        Severity::Warning,
+        "tmpfs local dirs without memory headroom",
+    ),
+    (
         "schema/invalid",
         Severity::Error,
         "the repository's own values schema does not compile",

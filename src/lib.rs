@@ -8,6 +8,7 @@ pub mod diag;
 pub mod fs;
 pub mod render;
 pub mod report;
+pub mod rules;
 pub mod secret;
 pub mod snapshot;
 pub mod source;

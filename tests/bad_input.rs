@@ -376,6 +376,8 @@ fn every_diagnostic_code_has_a_fixture() {
     let mut covered: Vec<&str> = cases().iter().map(|c| c.code).collect();
     // Covered by the file-system cases below.
     covered.extend(["yaml/not-utf8", "repo/outside-root", "repo/unreadable"]);
+    // Every rule has its own fixture in tests/rules.rs.
+    covered.extend(sluice::rules::RULES);
     let missing: Vec<&str> = CODES
         .iter()
         .map(|(c, ..)| *c)

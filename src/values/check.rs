@@ -75,7 +75,7 @@ pub fn check<'r, R: Send>(
                 .map(move |d| (*env, d))
         })
         .collect();
-    let per_stream: Vec<(Vec<Diagnostic>, Outcome<R>)> = pairs
+    let per_stream: Vec<(Vec<Diagnostic>, Option<crate::rules::Facts>, Outcome<R>)> = pairs
         .par_iter()
         .map(|&(environment, def)| {
             let e = Effective {
@@ -91,11 +91,17 @@ pub fn check<'r, R: Send>(
             found.extend(literal_secrets(&e.values));
             let ok = !found.iter().any(Diagnostic::is_error)
                 && !broken_env_files.contains(&environment.file);
-            let result = each(&e, ok);
-            let found = found
+            let mut found: Vec<Diagnostic> = found
                 .into_iter()
                 .map(|d| d.subject(&def.name, &environment.name))
                 .collect();
+            // The Spark-on-Kubernetes rules need sound values.
+            let facts = (ok && e.enabled()).then(|| {
+                let (rules_found, facts) = crate::rules::check_stream(&e);
+                found.extend(rules_found);
+                facts
+            });
+            let result = each(&e, ok);
             let outcome = Outcome {
                 stream: def.name.clone(),
                 environment: environment.name.clone(),
@@ -103,17 +109,21 @@ pub fn check<'r, R: Send>(
                 enabled: e.enabled(),
                 result,
             };
-            (found, outcome)
+            (found, facts, outcome)
         })
         .collect();
     // Merged-values findings first: when a file finding is the same, the
     // merged one carries the richer "overrides" context.
     let mut diagnostics = Vec::new();
     let mut outcomes = Vec::with_capacity(per_stream.len());
-    for (found, outcome) in per_stream {
+    let mut facts = Vec::new();
+    for (found, f, outcome) in per_stream {
         diagnostics.extend(found);
+        facts.extend(f);
         outcomes.push(outcome);
     }
+    diagnostics.extend(crate::rules::check_across(&facts));
+    let mut diagnostics = crate::rules::suppress(diagnostics, &facts);
     diagnostics.extend(file_findings);
     for env in environments {
         if !outcomes

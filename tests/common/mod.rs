@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const BASE: &[(&str, &str)] = &[
     (
         "values/common.yaml",
-        "spark:\n  version: \"3.5.1\"\n  image: registry.example.com/spark:1.0.0\napplicationFile: local:///opt/app.jar\nrestartPolicy: Always\ndriver:\n  cores: 1\n  memory: 2g\nexecutor:\n  cores: 2\n  instances: 2\n  memory: 4g\n",
+        "spark:\n  version: \"3.5.1\"\n  image: registry.example.com/spark:1.0.0\napplicationFile: local:///opt/app.jar\nrestartPolicy: Always\ndriver:\n  cores: 1\n  coreLimit: \"1\"\n  memory: 2g\nexecutor:\n  cores: 2\n  coreLimit: \"2\"\n  instances: 2\n  memory: 4g\n",
     ),
     ("values/environments/dev.yaml", "namespace: streams-dev\n"),
     (
