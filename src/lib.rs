@@ -12,5 +12,6 @@ pub mod rules;
 pub mod secret;
 pub mod snapshot;
 pub mod source;
+pub mod stats;
 pub mod suggest;
 pub mod values;

@@ -89,11 +89,11 @@ fn show_mib(mib: f64) -> String {
 pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     let v = &e.values;
     let anchor = e.def.name_span;
-    let json = v.to_json();
+    let json = &e.json;
     let mut out = Vec::new();
 
     // Restart policy.
-    let policy = derive::restart_policy(&json);
+    let policy = derive::restart_policy(json);
     let policy_type = policy
         .get("type")
         .and_then(|t| t.as_str())
@@ -205,7 +205,7 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
 
     // Image tags in protected environments.
     if e.environment.protected {
-        if let Some(image) = derive::image(&json) {
+        if let Some(image) = derive::image(json) {
             let last = image.rsplit('/').next().unwrap_or(&image);
             let tag = last
                 .split_once('@')
@@ -348,20 +348,17 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         s.as_str()
             .map(|t| (t.trim_end_matches('/').to_owned(), s.span))
     });
-    let checkpoint = derive::derive(e.name(), &json)
-        .pointer("/sparkConf/spark.sql.streaming.checkpointLocation")
-        .and_then(|c| c.as_str())
-        .map(|c| {
-            let span = [
-                "/checkpointLocation",
-                "/sparkConf/spark.sql.streaming.checkpointLocation",
-                "/sink",
-            ]
-            .iter()
-            .find(|p| v.walk(p).complete)
-            .map_or(anchor, |p| span_of(v, p, anchor));
-            (c.trim_end_matches('/').to_owned(), span)
-        });
+    let checkpoint = derive::checkpoint(e.name(), json).map(|c| {
+        let span = [
+            "/sparkConf/spark.sql.streaming.checkpointLocation",
+            "/checkpointLocation",
+            "/sink",
+        ]
+        .iter()
+        .find(|p| v.walk(p).complete)
+        .map_or(anchor, |p| span_of(v, p, anchor));
+        (c.trim_end_matches('/').to_owned(), span)
+    });
     let facts = Facts {
         stream: e.name().to_owned(),
         environment: e.environment.name.clone(),

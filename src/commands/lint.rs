@@ -101,9 +101,10 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
     global.trace(|| {
         format!(
-            "lint: {} streams x environments checked in {:.1?}",
+            "lint: {} streams x environments checked in {:.1?} (CPU time: {})",
             cases.len(),
-            started.elapsed()
+            started.elapsed(),
+            crate::stats::summary()
         )
     });
 

@@ -33,12 +33,15 @@ pub fn render_one(
     schema: &ManifestSchema,
     sources: &Sources,
 ) -> (Vec<Manifest>, Vec<Diagnostic>) {
-    match templates.render(e, sources) {
+    match crate::stats::RENDER.time(|| templates.render(e, sources)) {
         Ok(manifests) => {
             let namespace = e.environment.namespace.as_deref();
             let found = manifests
                 .iter()
-                .flat_map(|m| check::check_object(m, namespace, schema, Some(e.def.name_span)))
+                .flat_map(|m| {
+                    crate::stats::CHECK
+                        .time(|| check::check_object(m, namespace, schema, Some(e.def.name_span)))
+                })
                 .collect();
             (manifests, found)
         }
@@ -116,6 +119,13 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
     loaded
         .diagnostics
         .extend(check::duplicates(&mut keys, &anchor_in(&loaded.repo)));
+    global.trace(|| {
+        format!(
+            "render: {} objects (CPU time: {})",
+            objects.len(),
+            crate::stats::summary()
+        )
+    });
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
     let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {

@@ -111,6 +111,26 @@ pub fn restart_policy(values: &Value) -> Value {
     policy
 }
 
+/// The checkpoint location a stream ends up with: its own sparkConf
+/// setting, else `checkpointLocation`, else derived from `sink`.
+pub fn checkpoint(stream: &str, values: &Value) -> Option<String> {
+    values
+        .pointer("/sparkConf/spark.sql.streaming.checkpointLocation")
+        .map(text)
+        .or_else(|| {
+            values
+                .get("checkpointLocation")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            values
+                .get("sink")
+                .and_then(Value::as_str)
+                .map(|s| checkpoint_for(s, stream))
+        })
+}
+
 fn spark_conf(stream: &str, values: &Value) -> Map<String, Value> {
     let mut conf = strings(values.get("sparkConf"));
     let mut set = |key: String, value: String| {

@@ -13,7 +13,7 @@ use crate::snapshot::{Content, Snapshot};
 use crate::source::{FileId, Sources, Span};
 use crate::values::effective::Effective;
 use minijinja::{Environment, UndefinedBehavior};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The built-in SparkApplication template.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/sparkapplication.yaml.j2");
@@ -153,13 +153,20 @@ impl Templates {
         e: &Effective<'_>,
         sources: &Sources,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
-        let values = context_values(&e.values.to_json());
-        let context = json!({
-            "stream": {"name": e.name(), "source": e.def.path},
-            "environment": {"name": e.environment.name, "namespace": e.environment.namespace, "protected": e.environment.protected},
-            "derived": derive::derive(e.name(), &values),
-            "values": values,
-        });
+        let derived = derive::derive(e.name(), &e.json);
+        let context = Context {
+            stream: StreamContext {
+                name: e.name(),
+                source: &e.def.path,
+            },
+            environment: EnvironmentContext {
+                name: &e.environment.name,
+                namespace: e.environment.namespace.as_deref(),
+                protected: e.environment.protected,
+            },
+            derived: &derived,
+            values: &e.json,
+        };
         let mut manifests = Vec::new();
         let mut errors = Vec::new();
         for name in &self.rendered {
@@ -205,14 +212,27 @@ impl Templates {
     }
 }
 
-/// The values a template sees: the merged values, minus sluice's own
-/// switches that are not the operator's business.
-fn context_values(values: &Value) -> Value {
-    let mut values = values.clone();
-    if let Value::Object(map) = &mut values {
-        map.remove("lint");
-    }
-    values
+/// What a template sees (serialized by reference: the values are not
+/// copied before minijinja reads them).
+#[derive(serde::Serialize)]
+struct Context<'a> {
+    stream: StreamContext<'a>,
+    environment: EnvironmentContext<'a>,
+    derived: &'a Value,
+    values: &'a Value,
+}
+
+#[derive(serde::Serialize)]
+struct StreamContext<'a> {
+    name: &'a str,
+    source: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct EnvironmentContext<'a> {
+    name: &'a str,
+    namespace: Option<&'a str>,
+    protected: bool,
 }
 
 fn number_lines(text: &str) -> String {

@@ -78,14 +78,19 @@ pub fn check<'r, R: Send>(
     let per_stream: Vec<(Vec<Diagnostic>, Option<crate::rules::Facts>, Outcome<R>)> = pairs
         .par_iter()
         .map(|&(environment, def)| {
+            let values =
+                crate::stats::MERGE.time(|| effective::values_of(repo, def, environment, sets));
             let e = Effective {
                 def,
                 environment,
-                values: effective::values_of(repo, def, environment, sets),
+                json: values.to_json(),
+                values,
             };
             let mut found = Vec::new();
             if e.enabled() {
-                found.extend(schema.check_effective(&e.values, effective::anchor(def), sources));
+                found.extend(crate::stats::VALIDATE.time(|| {
+                    schema.check_effective(&e.values, &e.json, effective::anchor(def), sources)
+                }));
             }
             // A credential in a disabled stream is still committed.
             found.extend(literal_secrets(&e.values));
@@ -97,7 +102,8 @@ pub fn check<'r, R: Send>(
                 .collect();
             // The Spark-on-Kubernetes rules need sound values.
             let facts = (ok && e.enabled()).then(|| {
-                let (rules_found, facts) = crate::rules::check_stream(&e);
+                let (rules_found, facts) =
+                    crate::stats::RULES.time(|| crate::rules::check_stream(&e));
                 found.extend(rules_found);
                 facts
             });

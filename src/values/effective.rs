@@ -3,8 +3,8 @@
 //! Lowest first: `common.yaml` < `environments/E.yaml` < the stream's
 //! definition < its `environments: {E: ...}` block < `--set` flags.
 
-use super::merge::merge_all;
-use super::repo::{Environment, Repository, StreamDef};
+use super::merge::{merge, merge_skipping};
+use super::repo::{Environment, Repository, STREAM_KEYS, StreamDef};
 use super::yaml::{Entry, Node, Value};
 use crate::source::Span;
 use rayon::prelude::*;
@@ -15,6 +15,8 @@ pub struct Effective<'r> {
     pub def: &'r StreamDef,
     pub environment: &'r Environment,
     pub values: Node,
+    /// `values` as plain JSON, for the schema, the rules and the templates.
+    pub json: serde_json::Value,
 }
 
 impl Effective<'_> {
@@ -41,10 +43,14 @@ pub fn compute<'r>(
     repo.streams
         .par_iter()
         .filter(|def| def.applies_to(&environment.name))
-        .map(|def| Effective {
-            def,
-            environment,
-            values: values_of(repo, def, environment, sets),
+        .map(|def| {
+            let values = values_of(repo, def, environment, sets);
+            Effective {
+                def,
+                environment,
+                json: values.to_json(),
+                values,
+            }
         })
         .collect()
 }
@@ -55,19 +61,22 @@ pub fn values_of(
     environment: &Environment,
     sets: &[Node],
 ) -> Node {
-    let block = def
-        .environment_blocks
-        .iter()
-        .filter(|b| b.environment == environment.name)
-        .map(|b| &b.values);
-    let layers = repo
+    let mut values = Node::empty_map(def.span);
+    for layer in repo
         .common_values
         .iter()
         .chain(std::iter::once(&environment.values))
-        .chain(std::iter::once(&def.values))
-        .chain(block)
-        .chain(sets.iter());
-    let mut values = merge_all(Node::empty_map(def.span), layers);
+    {
+        values = merge(values, layer);
+    }
+    // The definition without its structure keys, then its block.
+    values = merge_skipping(values, &def.node, STREAM_KEYS);
+    if let Some(block) = def.block(&environment.name) {
+        values = merge(values, block);
+    }
+    for layer in sets {
+        values = merge(values, layer);
+    }
     // The name is the definition's, whatever a layer says.
     if let Value::Map(entries) = &mut values.value {
         entries.retain(|e| e.key != "name");

@@ -11,6 +11,12 @@ use std::collections::HashMap;
 
 /// Merges `over` onto `base`.
 pub fn merge(base: Node, over: &Node) -> Node {
+    merge_skipping(base, over, &[])
+}
+
+/// Merges `over` onto `base`, leaving out `over`'s top-level keys in
+/// `skip` (a stream definition's `name` and `environments`).
+pub fn merge_skipping(base: Node, over: &Node, skip: &[&str]) -> Node {
     match (base.value, &over.value) {
         (Value::Map(entries), Value::Map(over_entries)) => {
             let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
@@ -25,6 +31,9 @@ pub fn merge(base: Node, over: &Node) -> Node {
                         .collect()
                 });
             for over_entry in over_entries {
+                if skip.contains(&over_entry.key.as_str()) {
+                    continue;
+                }
                 let existing = match &index {
                     Some(ix) => ix.get(&over_entry.key).copied(),
                     None => slots

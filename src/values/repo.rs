@@ -11,6 +11,7 @@ use crate::diag::Diagnostic;
 use crate::snapshot::{Content, Snapshot, is_yaml};
 use crate::source::{FileId, Sources, Span};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// Keys of an environment file that describe the target, not values.
 pub const ENVIRONMENT_KEYS: &[&str] = &[
@@ -51,7 +52,8 @@ pub enum FileKind {
 pub struct ParsedFile {
     pub kind: FileKind,
     pub file: FileId,
-    pub root: Node,
+    /// Shared with the stream it defines (a stream file is kept once).
+    pub root: Arc<Node>,
 }
 
 #[derive(Debug)]
@@ -64,7 +66,7 @@ pub struct Environment {
     /// The file's values overrides (without the target keys).
     pub values: Node,
     /// The whole file.
-    pub root: Node,
+    pub root: Arc<Node>,
 }
 
 /// Where a stream is defined.
@@ -89,19 +91,21 @@ pub struct StreamDef {
     pub path: String,
     /// Where the definition starts (the file, or the list entry).
     pub span: Span,
-    /// The stream's values (without `name` and `environments`).
-    pub values: Node,
-    pub environment_blocks: Vec<EnvironmentBlock>,
-}
-
-#[derive(Debug)]
-pub struct EnvironmentBlock {
-    pub environment: String,
-    pub key_span: Span,
-    pub values: Node,
+    /// The definition: a stream file's root or a list entry, with its
+    /// `name` and `environments` keys (skipped when merging).
+    pub node: Arc<Node>,
 }
 
 impl StreamDef {
+    /// The `environments: {E: ...}` block for `environment`, if any (an
+    /// empty block is no layer).
+    pub fn block(&self, environment: &str) -> Option<&Node> {
+        self.node
+            .get("environments")
+            .and_then(|b| b.get(environment))
+            .filter(|b| !matches!(b.value, Value::Null))
+    }
+
     pub fn applies_to(&self, environment: &str) -> bool {
         match &self.origin {
             Origin::EnvironmentList(e) => e == environment,
@@ -181,7 +185,13 @@ pub fn load(
     }
     let parsed: Vec<(FileKind, FileId, Result<Node, Diagnostic>)> = pending
         .par_iter()
-        .map(|&(kind, id)| (kind, id, yaml::parse(id, &sources.get(id).text)))
+        .map(|&(kind, id)| {
+            (
+                kind,
+                id,
+                crate::stats::PARSE.time(|| yaml::parse(id, &sources.get(id).text)),
+            )
+        })
         .collect();
 
     let mut files = Vec::new();
@@ -194,7 +204,11 @@ pub fn load(
     }
     for (kind, file, result) in parsed {
         match result {
-            Ok(root) if root.as_map().is_some() => files.push(ParsedFile { kind, file, root }),
+            Ok(root) if root.as_map().is_some() => files.push(ParsedFile {
+                kind,
+                file,
+                root: Arc::new(root),
+            }),
             Ok(root) => diagnostics.push(
                 Diagnostic::error(
                     "yaml/not-a-mapping",
@@ -368,7 +382,7 @@ fn build(
                 Some(Value::Bool(true))
             ),
             values: without_keys(&f.root, ENVIRONMENT_KEYS),
-            root: f.root.clone(),
+            root: Arc::clone(&f.root),
         });
     }
     repo.environments.sort_by(|a, b| a.name.cmp(&b.name));
@@ -411,7 +425,7 @@ fn build(
                     None => (stem(&path).to_owned(), Span::file_start(f.file)),
                 };
                 if let Some(def) = stream_def(
-                    &f.root,
+                    Arc::clone(&f.root),
                     name,
                     name_span,
                     Origin::File,
@@ -431,7 +445,7 @@ fn build(
         .map(|i| ParsedFile {
             kind: FileKind::Common,
             file: files[i].file,
-            root: files[i].root.clone(),
+            root: Arc::clone(&files[i].root),
         });
     repo.streams.sort_by(|a, b| {
         a.name
@@ -463,7 +477,7 @@ fn list_streams(
             continue;
         };
         if let Some(def) = stream_def(
-            item,
+            Arc::new(item.clone()),
             name.to_owned(),
             name_node.span,
             origin.clone(),
@@ -479,7 +493,7 @@ fn list_streams(
 
 #[allow(clippy::too_many_arguments)]
 fn stream_def(
-    node: &Node,
+    node: Arc<Node>,
     name: String,
     name_span: Span,
     origin: Origin,
@@ -509,7 +523,6 @@ fn stream_def(
         );
         return None;
     }
-    let mut environment_blocks = Vec::new();
     if let Some(entries) = node.get("environments").and_then(Node::as_map) {
         for entry in entries {
             if !env_names.contains(&entry.key) {
@@ -529,17 +542,6 @@ fn stream_def(
                 diagnostics.push(d);
                 continue;
             }
-            // An empty block (`prod:` with nothing under it) is an empty
-            // layer, as an empty values file is.
-            let values = match entry.value.value {
-                Value::Null => Node::empty_map(entry.value.span),
-                _ => entry.value.clone(),
-            };
-            environment_blocks.push(EnvironmentBlock {
-                environment: entry.key.clone(),
-                key_span: entry.key_span,
-                values,
-            });
         }
     }
     Some(StreamDef {
@@ -548,8 +550,7 @@ fn stream_def(
         origin,
         path: path.to_owned(),
         span,
-        values: without_keys(node, STREAM_KEYS),
-        environment_blocks,
+        node,
     })
 }
 

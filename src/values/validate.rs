@@ -140,19 +140,20 @@ impl Schema {
 
     /// Checks the merged values of one stream in one environment.
     /// `anchor` is where "missing key" findings point (the stream's name).
+    /// `json` is `values` as JSON (computed once per stream by the caller).
     pub fn check_effective(
         &self,
         values: &Node,
+        json: &Json,
         anchor: Span,
         sources: &Sources,
     ) -> Vec<Diagnostic> {
-        let instance = values.to_json();
-        if self.effective.is_valid(&instance) {
+        if self.effective.is_valid(json) {
             return Vec::new();
         }
         let start = vec![&self.doc];
         self.effective
-            .iter_errors(&instance)
+            .iter_errors(json)
             .flat_map(|e| self.diagnose(&e, values, &start, anchor, sources, FileKind::Stream))
             .collect()
     }
