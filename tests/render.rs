@@ -558,3 +558,101 @@ fn render_exit_codes() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("error[values/range]"), "{}", out.stderr);
 }
+
+/// The layout of the Helm chart sluice replaces: defaults and a `streams:`
+/// list of names and arguments in one values file.
+#[test]
+fn helm_chart_shaped_values_render_and_pass_the_crd() {
+    let common = "spark:\n  version: \"3.4.1\"\n  image: registry.example.com/spark-streams:2.3.0\nnodeSelector:\n  pool: spark\ntolerations:\n  - {key: spark, operator: Exists, effect: NoSchedule}\nmainClass: com.example.StreamRunner\napplicationFile: local:///opt/spark/jars/streams.jar\nrestartPolicy: Always\nmaxSubmissionRetries: 3\ndriver:\n  cores: 1\n  coreLimit: \"1\"\n  memory: 2g\nexecutor:\n  cores: 2\n  coreLimit: \"2\"\n  instances: 2\n  memory: 4g\nsink: s3a://lake/raw\nstreams:\n  - name: orders\n    arguments: [--topic, orders]\n  - name: payments\n    arguments: [--topic, payments]\n";
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(common)),
+        ("values/streams/orders.yaml", None),
+        ("values/streams/payments.yaml", None),
+    ]);
+    let lint = repo.sluice(&["lint"]);
+    assert_eq!(lint.code, 0, "{}", lint.stdout);
+    let items = rendered(repo.path(), "prod", &[]);
+    assert_eq!(items.len(), 2);
+    let orders = &items[0];
+    assert_eq!(orders["spec"]["sparkVersion"], "3.4.1");
+    assert_eq!(
+        orders["spec"]["image"],
+        "registry.example.com/spark-streams:2.3.0"
+    );
+    assert_eq!(orders["spec"]["mainClass"], "com.example.StreamRunner");
+    assert_eq!(
+        orders["spec"]["arguments"],
+        serde_json::json!(["--topic", "orders"])
+    );
+    assert_eq!(
+        orders["spec"]["restartPolicy"],
+        serde_json::json!({"type": "Always", "onSubmissionFailureRetries": 3})
+    );
+    assert_eq!(orders["spec"]["driver"]["nodeSelector"]["pool"], "spark");
+    assert_eq!(orders["spec"]["executor"]["tolerations"][0]["key"], "spark");
+    // Both streams share the chart-wide sink; their checkpoints differ.
+    assert_eq!(
+        orders["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"],
+        "s3a://lake/raw/_checkpoints/orders"
+    );
+    assert_eq!(
+        items[1]["spec"]["sparkConf"]["spark.sql.streaming.checkpointLocation"],
+        "s3a://lake/raw/_checkpoints/payments"
+    );
+    assert!(
+        lint.stdout.contains("ok: 1 warning"),
+        "the shared sink is worth a warning:\n{}",
+        lint.stdout
+    );
+    if let Some(v) = oracle() {
+        items.iter().for_each(|o| assert_valid(&v, o));
+    }
+}
+
+#[test]
+fn lint_against_a_crd_file() {
+    let Some(crd) = upstream_crd() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let crd_path = dir.path().join("crd.yaml");
+    std::fs::write(&crd_path, crd).unwrap();
+    let crd_arg = crd_path.to_str().unwrap();
+    // The example repository passes the upstream CRD.
+    let out = sluice_in(&project_root(), &["lint", "--crd", crd_arg]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    // A field the CRD has but sluice's built-in schema does not know passes with --crd.
+    let template = sluice::render::BUILTIN_TEMPLATE
+        .replace("  mode: cluster\n", "  mode: cluster\n  proxyUser: spark\n");
+    let repo = Repo::with(&[("templates/sparkapplication.yaml.j2", Some(&template))]);
+    assert_eq!(repo.sluice(&["lint", "--crd", crd_arg]).code, 0);
+    // A field the CRD does not have fails, with the CRD named.
+    let template = sluice::render::BUILTIN_TEMPLATE
+        .replace("  mode: cluster\n", "  mode: cluster\n  proxyUsr: spark\n");
+    let repo = Repo::with(&[("templates/sparkapplication.yaml.j2", Some(&template))]);
+    let out = repo.sluice(&["lint", "--crd", crd_arg]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("error[manifest/schema]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("'proxyUsr' was unexpected"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("checked against the CRD in {crd_arg}")),
+        "{}",
+        out.stdout
+    );
+    // Not a CRD: a usage error.
+    std::fs::write(&crd_path, "kind: ConfigMap\n").unwrap();
+    let out = repo.sluice(&["lint", "--crd", crd_arg]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("is not a usable SparkApplication CRD"),
+        "{}",
+        out.stderr
+    );
+}
