@@ -141,10 +141,9 @@ pub fn check_object(
         ("/kind", "kind"),
         ("/metadata/name", "metadata.name"),
     ] {
-        if !m
-            .object
+        if m.object
             .pointer(pointer)
-            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            .is_none_or(|v| v.as_str().is_none_or(|s| s.is_empty()))
         {
             out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `{field}`"))
                 .help("every Kubernetes object needs apiVersion, kind and metadata.name; check the template")));

@@ -111,14 +111,8 @@ struct LintArgs {
     #[arg(long = "env", short = 'e', value_name = "ENV")]
     environments: Vec<String>,
 
-    /// Override a value in every stream, in Helm's syntax: key.path=value,
-    /// a=1,b=2, list={x,y}, list[0].key=v (repeatable; applied last).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-
-    /// Like --set, but every value stays a string (applied after --set).
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    set_strings: Vec<String>,
+    #[command(flatten)]
+    sets: SetArgs,
 
     /// Check the rendered SparkApplications against this CRD file (for
     /// example the exact version the cluster runs) instead of sluice's
@@ -131,6 +125,28 @@ struct LintArgs {
     format: LintFormatArg,
 }
 
+/// `--set` and `--set-string`, shared by every command that reads values.
+#[derive(Debug, Args)]
+struct SetArgs {
+    /// Override a value in every stream, in Helm's syntax: key.path=value,
+    /// a=1,b=2, list={x,y}, list[0].key=v (repeatable; applied last).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    typed: Vec<String>,
+
+    /// Like --set, but every value stays a string (applied after --set).
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    strings: Vec<String>,
+}
+
+impl From<SetArgs> for commands::SetFlags {
+    fn from(args: SetArgs) -> commands::SetFlags {
+        commands::SetFlags {
+            typed: args.typed,
+            strings: args.strings,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct RenderArgs {
     /// The environment.
@@ -141,14 +157,8 @@ struct RenderArgs {
     #[arg(long = "stream", short = 's', value_name = "STREAM")]
     streams: Vec<String>,
 
-    /// Override a value in every stream, in Helm's syntax (repeatable;
-    /// applied last).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-
-    /// Like --set, but every value stays a string.
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    set_strings: Vec<String>,
+    #[command(flatten)]
+    sets: SetArgs,
 
     /// Write one file per object under DIR (`<stream>/<kind>.yaml`)
     /// instead of printing.
@@ -171,13 +181,8 @@ struct ValuesArgs {
     #[arg(long = "stream", short = 's', value_name = "STREAM")]
     streams: Vec<String>,
 
-    /// Override a value, in Helm's syntax (repeatable; applied last).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-
-    /// Like --set, but every value stays a string.
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    set_strings: Vec<String>,
+    #[command(flatten)]
+    sets: SetArgs,
 
     /// Comment every value with the file and line that set it, and what it
     /// overrode.
@@ -225,10 +230,7 @@ pub fn main() -> ExitCode {
             &commands::lint::LintOptions {
                 environments: args.environments,
                 crd: args.crd,
-                sets: commands::SetFlags {
-                    typed: args.sets,
-                    strings: args.set_strings,
-                },
+                sets: args.sets.into(),
                 format: match args.format {
                     LintFormatArg::Human => LintFormat::Human,
                     LintFormatArg::Json => LintFormat::Json,
@@ -242,10 +244,7 @@ pub fn main() -> ExitCode {
             &commands::render::RenderOptions {
                 environment: args.environment,
                 streams: args.streams,
-                sets: commands::SetFlags {
-                    typed: args.sets,
-                    strings: args.set_strings,
-                },
+                sets: args.sets.into(),
                 output_dir: args.output_dir,
                 format: match args.format {
                     ValuesFormatArg::Yaml => commands::render::RenderFormat::Yaml,
@@ -258,10 +257,7 @@ pub fn main() -> ExitCode {
             &commands::values::ValuesOptions {
                 environment: args.environment,
                 streams: args.streams,
-                sets: commands::SetFlags {
-                    typed: args.sets,
-                    strings: args.set_strings,
-                },
+                sets: args.sets.into(),
                 provenance: args.provenance,
                 format: match args.format {
                     ValuesFormatArg::Yaml => commands::values::ValuesFormat::Yaml,

@@ -108,10 +108,10 @@ pub fn convert(node: &Value) -> Value {
             serde_json::json!([{"type": "integer"}, {"type": "string"}]),
         );
     }
-    if map.get("nullable") == Some(&Value::Bool(true)) {
-        if let Some(Value::String(t)) = out.get("type").cloned() {
-            out.insert("type".into(), serde_json::json!([t, "null"]));
-        }
+    if map.get("nullable") == Some(&Value::Bool(true))
+        && let Some(Value::String(t)) = out.get("type").cloned()
+    {
+        out.insert("type".into(), serde_json::json!([t, "null"]));
     }
     let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     if !preserve && map.contains_key("properties") && !map.contains_key("additionalProperties") {

@@ -161,16 +161,17 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         let r = v.get(role);
         let cores = int(r.and_then(|r| r.get("cores")));
         let role_span = v.entry(role).map_or(anchor, |en| en.key_span);
-        if let (Some(cores), Some(node_cpu)) = (cores, node_cpu) {
-            if r.and_then(|r| r.get("coreRequest")).is_none() && cores as f64 >= node_cpu {
-                let request = (node_cpu * 850.0).floor() as i64;
-                out.push(
+        if let (Some(cores), Some(node_cpu)) = (cores, node_cpu)
+            && r.and_then(|r| r.get("coreRequest")).is_none()
+            && cores as f64 >= node_cpu
+        {
+            let request = (node_cpu * 850.0).floor() as i64;
+            out.push(
                     Diagnostic::info("rule/core-request", format!("`{role}.cores: {cores}` asks for a whole {node_cpu}-CPU node, which never has that much free"))
                         .at(span_of(v, &format!("/{role}/cores"), role_span), "requests this many CPUs")
                         .note("without coreRequest the pod requests `cores` CPUs; system pods and daemon sets take part of every node, so the pod waits Pending")
                         .help(format!("set `{role}.coreRequest: {request}m` (about 85% of the node) and keep `cores: {cores}` for Spark's task slots")),
                 );
-            }
         }
         if cores.is_some() && r.and_then(|r| r.get("coreLimit")).is_none() {
             out.push(
@@ -204,31 +205,31 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     }
 
     // Image tags in protected environments.
-    if e.environment.protected {
-        if let Some(image) = derive::image(json) {
-            let last = image.rsplit('/').next().unwrap_or(&image);
-            let tag = last
-                .split_once('@')
-                .map(|_| "digest")
-                .or_else(|| last.split_once(':').map(|(_, t)| t));
-            let problem = match tag {
-                None => Some("has no tag, so it means `:latest`"),
-                Some("latest") => Some("uses the `latest` tag"),
-                _ => None,
+    if e.environment.protected
+        && let Some(image) = derive::image(json)
+    {
+        let last = image.rsplit('/').next().unwrap_or(&image);
+        let tag = last
+            .split_once('@')
+            .map(|_| "digest")
+            .or_else(|| last.split_once(':').map(|(_, t)| t));
+        let problem = match tag {
+            None => Some("has no tag, so it means `:latest`"),
+            Some("latest") => Some("uses the `latest` tag"),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            let at = if v.walk("/image/repository").complete {
+                span_of(v, "/image", anchor)
+            } else {
+                span_of(v, "/spark/image", anchor)
             };
-            if let Some(problem) = problem {
-                let at = if v.walk("/image/repository").complete {
-                    span_of(v, "/image", anchor)
-                } else {
-                    span_of(v, "/spark/image", anchor)
-                };
-                out.push(
+            out.push(
                     Diagnostic::error("rule/mutable-image", format!("the image `{image}` {problem} in protected environment `{}`", e.environment.name))
                         .at(at, "mutable image reference")
                         .note("a mutable tag changes what runs without a change anyone reviewed, and a restarted executor may pull a different build than the driver")
                         .help("pin a version tag (or a digest) for protected environments"),
                 );
-            }
         }
     }
 
@@ -293,15 +294,15 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         .filter(|d| matches!(d.get("enabled").map(|n| &n.value), Some(Value::Bool(true))))
         .and_then(|d| int(d.get("maxExecutors")));
     let widest = executors.into_iter().chain(max_dynamic).max();
-    if let Some(n) = widest.filter(|n| *n >= MANY_EXECUTORS) {
-        if v.get("batchScheduler").is_none() {
-            out.push(
+    if let Some(n) = widest.filter(|n| *n >= MANY_EXECUTORS)
+        && v.get("batchScheduler").is_none()
+    {
+        out.push(
                 Diagnostic::info("rule/gang-scheduling", format!("{n} executors without a batch scheduler"))
                     .at(v.entry("executor").map_or(anchor, |en| en.key_span), "many executors")
                     .note("without gang scheduling a stream can start with part of its executors and hold them while waiting for the rest: two such streams can deadlock a full cluster")
                     .help("set `batchScheduler: volcano` (or yunikorn) if the cluster runs one"),
             );
-        }
     }
 
     // tmpfs local dirs eat into the pod's memory.

@@ -239,31 +239,13 @@ pub fn load(global: &Global) -> anyhow::Result<Loaded> {
                     }
                 }
             }
-            Content::OutsideRoot { target } => {
-                let id = sources.add(&file.path, "");
-                diagnostics.push(
-                    Diagnostic::error(
-                        "repo/outside-root",
-                        format!("`{}` resolves outside the repository", file.path),
-                    )
-                    .at(Span::file_start(id), "symlink")
-                    .note(format!(
-                        "it points to {target}; the built-in schema was used instead"
-                    ))
-                    .help("copy the schema into the repository"),
-                );
-                Schema::builtin()
-            }
-            Content::Unreadable { reason } => {
-                let id = sources.add(&file.path, "");
-                diagnostics.push(
-                    Diagnostic::error(
-                        "repo/unreadable",
-                        format!("cannot read `{}`: {reason}", file.path),
-                    )
-                    .at(Span::file_start(id), "unreadable")
-                    .note("the built-in schema was used instead"),
-                );
+            other => {
+                diagnostics.push(repo::file_problem(
+                    &file.path,
+                    other,
+                    &mut sources,
+                    Some("the built-in schema was used instead"),
+                ));
                 Schema::builtin()
             }
         },

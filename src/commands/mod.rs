@@ -126,6 +126,33 @@ impl SetFlags {
     }
 }
 
+/// Every stream named with `--stream` must exist in the environment.
+pub fn require_streams(
+    repo: &crate::values::repo::Repository,
+    environment: &str,
+    names: &[String],
+) -> Result<(), UsageError> {
+    let known: Vec<&str> = repo
+        .streams
+        .iter()
+        .filter(|d| d.applies_to(environment))
+        .map(|d| d.name.as_str())
+        .collect();
+    for name in names {
+        if !known.contains(&name.as_str()) {
+            let mut err = UsageError::new(format!(
+                "no stream `{name}` in environment `{environment}`; its streams are: {}",
+                known.join(", ")
+            ));
+            if let Some(s) = crate::suggest::closest(name, known.iter().copied()) {
+                err = err.help(format!("did you mean `{s}`?"));
+            }
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Prints a failure and maps the outcome to the process exit code.
 pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
     match result {

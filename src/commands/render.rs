@@ -65,26 +65,7 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let known: Vec<&str> = loaded
-        .repo
-        .streams
-        .iter()
-        .filter(|d| d.applies_to(&options.environment))
-        .map(|d| d.name.as_str())
-        .collect();
-    for name in &options.streams {
-        if !known.contains(&name.as_str()) {
-            let mut err = UsageError::new(format!(
-                "no stream `{name}` in environment `{}`; its streams are: {}",
-                options.environment,
-                known.join(", ")
-            ));
-            if let Some(s) = crate::suggest::closest(name, known.iter().copied()) {
-                err = err.help(format!("did you mean `{s}`?"));
-            }
-            return Err(err.into());
-        }
-    }
+    super::require_streams(&loaded.repo, &options.environment, &options.streams)?;
     let schema = ManifestSchema::builtin();
     let chosen =
         |name: &str| options.streams.is_empty() || options.streams.iter().any(|s| s == name);

@@ -165,10 +165,10 @@ fn attribute(
             .replace("~1", "/")
             .replace("~0", "~")
     });
-    if let Some(env) = &block {
-        if !selected.contains(&env.as_str()) {
-            return None;
-        }
+    if let Some(env) = &block
+        && !selected.contains(&env.as_str())
+    {
+        return None;
     }
     let Some(def) = def else { return Some(d) };
     let envs = selected

@@ -159,28 +159,7 @@ pub fn load(
                     );
                 }
             },
-            Content::OutsideRoot { target } => {
-                let id = sources.add(&file.path, "");
-                diagnostics.push(
-                    Diagnostic::error(
-                        "repo/outside-root",
-                        format!("`{}` resolves outside the repository", file.path),
-                    )
-                    .at(Span::file_start(id), "symlink")
-                    .note(format!("it points to {target}"))
-                    .help("copy the file into the repository: sluice reads only files the repository holds, so a review sees every value"),
-                );
-            }
-            Content::Unreadable { reason } => {
-                let id = sources.add(&file.path, "");
-                diagnostics.push(
-                    Diagnostic::error(
-                        "repo/unreadable",
-                        format!("cannot read `{}`: {reason}", file.path),
-                    )
-                    .at(Span::file_start(id), "unreadable"),
-                );
-            }
+            other => diagnostics.push(file_problem(&file.path, other, sources, None)),
         }
     }
     let parsed: Vec<(FileKind, FileId, Result<Node, Diagnostic>)> = pending
@@ -250,6 +229,32 @@ pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
             .iter()
             .for_each(|i| redact_credentials(i, file, sources)),
         _ => {}
+    }
+}
+
+/// The finding for a file an edge could not hand over (`None` for one it
+/// could): outside the repository, or unreadable. `instead` says what was
+/// used in its place, if anything.
+pub fn file_problem(
+    path: &str,
+    content: &Content,
+    sources: &mut Sources,
+    instead: Option<&str>,
+) -> Diagnostic {
+    let id = sources.add(path, "");
+    let d = match content {
+        Content::OutsideRoot { target } => Diagnostic::error("repo/outside-root", format!("`{path}` resolves outside the repository"))
+            .at(Span::file_start(id), "symlink")
+            .note(format!("it points to {target}"))
+            .help("copy the file into the repository: sluice reads only files the repository holds, so a review sees every value"),
+        Content::Unreadable { reason } => {
+            Diagnostic::error("repo/unreadable", format!("cannot read `{path}`: {reason}")).at(Span::file_start(id), "unreadable")
+        }
+        Content::Bytes(_) => Diagnostic::error("repo/unreadable", format!("cannot use `{path}`")).at(Span::file_start(id), "here"),
+    };
+    match instead {
+        Some(instead) => d.note(instead.to_owned()),
+        None => d,
     }
 }
 

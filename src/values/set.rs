@@ -236,10 +236,11 @@ fn scalar(text: &str, typed: bool) -> Value {
     if !text.is_empty() && !text.starts_with('0') {
         // Go's ParseInt: an optional sign, then decimal digits.
         let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = text.trim_start_matches('+').parse::<i64>() {
-                return Value::Number(n.into());
-            }
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = text.trim_start_matches('+').parse::<i64>()
+        {
+            return Value::Number(n.into());
         }
     }
     Value::String(text.to_owned())

@@ -223,18 +223,17 @@ impl Schema {
                     format!("`{}` must be {expected}, not {found}", or_root(&path)),
                 )
                 .at(at, format!("expected {expected}"));
-                if let (Some(text), false) = (walk.node.as_str(), secret) {
-                    if (expected.contains("integer") && text.parse::<i64>().is_ok())
+                if let (Some(text), false) = (walk.node.as_str(), secret)
+                    && ((expected.contains("integer") && text.parse::<i64>().is_ok())
                         || (expected.contains("boolean") && (text == "true" || text == "false"))
-                        || (expected.contains("number") && text.parse::<f64>().is_ok())
-                    {
-                        d = d.help(format!("remove the quotes: {text}"));
-                    }
+                        || (expected.contains("number") && text.parse::<f64>().is_ok()))
+                {
+                    d = d.help(format!("remove the quotes: {text}"));
                 }
-                if d.help.is_none() {
-                    if let Some(hint) = hint {
-                        d = d.help(hint.to_owned());
-                    }
+                if d.help.is_none()
+                    && let Some(hint) = hint
+                {
+                    d = d.help(hint.to_owned());
                 }
                 d
             }
@@ -369,10 +368,10 @@ impl Schema {
             .at(at, "here"),
         };
         let mut d = with_provenance(d, walk.node, sources);
-        if d.notes.is_empty() {
-            if let Some(desc) = self.describe_pointer(start, &pointer) {
-                d = d.note(format!("`{}`: {desc}", or_root(&path)));
-            }
+        if d.notes.is_empty()
+            && let Some(desc) = self.describe_pointer(start, &pointer)
+        {
+            d = d.note(format!("`{}`: {desc}", or_root(&path)));
         }
         out.push(d);
         out
@@ -571,10 +570,10 @@ fn subschemas<'a>(doc: &'a Json, start: &[&'a Json], pointer: &str) -> Vec<&'a J
             } else if let Some(a) = s.get("additionalProperties").filter(|a| a.is_object()) {
                 next.push(a);
             }
-            if seg.parse::<usize>().is_ok() {
-                if let Some(items) = s.get("items") {
-                    next.push(items);
-                }
+            if seg.parse::<usize>().is_ok()
+                && let Some(items) = s.get("items")
+            {
+                next.push(items);
             }
         }
         current = expand(doc, &next);
