@@ -26,7 +26,7 @@
 #   pids/*.pid        pid files used by `stop`
 #
 # The user "limited" is bound (ClusterRoleBinding sluice-test-limited-readonly)
-# to ClusterRole sluice-test-readonly: get/list/watch on sparkapplications
+# to ClusterRole sluice-test-readonly: get/list/watch on sparkapplications, configmaps
 # (+ /status) and namespaces, nothing else -- so writes by it must get 403.
 #
 # Binaries:
@@ -494,7 +494,7 @@ install_rbac() {
   {"apiGroups": ["sparkoperator.k8s.io"],
    "resources": ["sparkapplications", "sparkapplications/status"],
    "verbs": ["get", "list", "watch"]},
-  {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}]}
+  {"apiGroups": [""], "resources": ["namespaces", "configmaps"], "verbs": ["get", "list", "watch"]}]}
 EOF
   ssa /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/sluice-test-limited-readonly <<'EOF'
 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",

@@ -76,6 +76,38 @@ any error nothing is written and stdout stays empty (exit code 2).
 is empty or was written by sluice render.")]
     Render(RenderArgs),
 
+    /// Show what `apply` would change in the cluster, per stream, and
+    /// whether it restarts the stream.
+    #[command(after_help = "\
+Examples:
+  sluice diff --env dev
+  sluice diff --env prod --context prod-eu-west-1 --exit-code
+  sluice diff --env prod --format markdown > diff.md
+
+Reads what is live with one LIST per kind, then asks the API server for a
+server-side apply dry run of each object that changes, so defaults and
+admission show. A change to `spec` (other than `suspend`) restarts the
+stream: spark-operator resubmits it.
+Exit codes: 0 (with --exit-code: no changes), 1 changes (--exit-code),
+2 bad input or a context the environment does not allow, 3 cluster error.")]
+    Diff(DiffArgs),
+
+    /// Apply an environment with server-side apply: only what changed is
+    /// written; --prune deletes what is no longer rendered.
+    #[command(after_help = "\
+Examples:
+  sluice apply --env dev --dry-run
+  sluice apply --env dev --prune
+  sluice apply --env prod --context prod-eu-west-1 --prune
+
+An object whose desired state already holds is not written at all, so a
+no-op apply restarts nothing. The environment's objects are tracked as a
+kubectl ApplySet; --prune deletes only members of that set that carry
+sluice's labels for this environment and are no longer rendered, and
+refuses to delete everything unless --allow-empty.
+Exit codes: 0 applied, 2 bad input or wrong context, 3 cluster error.")]
+    Apply(ApplyArgs),
+
     /// Show the effective values of streams in an environment, and which
     /// file and line set each one.
     #[command(after_help = "\
@@ -123,6 +155,86 @@ struct LintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]
     format: LintFormatArg,
+}
+
+/// How to reach the cluster, as kubectl does.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// The kubeconfig file (default: KUBECONFIG, which may list several
+    /// files, else ~/.kube/config, else the in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context (default: its current context). An
+    /// environment with `kubeContext` refuses any other.
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+}
+
+impl From<ClusterArgs> for crate::cluster::ClusterOptions {
+    fn from(args: ClusterArgs) -> crate::cluster::ClusterOptions {
+        crate::cluster::ClusterOptions {
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    #[command(flatten)]
+    sets: SetArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Exit with 1 when anything would change.
+    #[arg(long)]
+    exit_code: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Human)]
+    format: DiffFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DiffFormatArg {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    #[command(flatten)]
+    sets: SetArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Take over fields another field manager owns instead of failing.
+    #[arg(long)]
+    force_conflicts: bool,
+
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Delete the environment's objects that are no longer rendered.
+    #[arg(long)]
+    prune: bool,
+
+    /// With --prune, allow deleting every object when nothing is rendered.
+    #[arg(long, requires = "prune")]
+    allow_empty: bool,
 }
 
 /// `--set` and `--set-string`, shared by every command that reads values.
@@ -250,6 +362,34 @@ pub fn main() -> ExitCode {
                     ValuesFormatArg::Yaml => commands::render::RenderFormat::Yaml,
                     ValuesFormatArg::Json => commands::render::RenderFormat::Json,
                 },
+            },
+        ),
+        Command::Diff(args) => commands::diff::run(
+            &global,
+            &commands::diff::DiffOptions {
+                environment: args.environment,
+                sets: args.sets.into(),
+                cluster: args.cluster.into(),
+                exit_code: args.exit_code,
+                format: match args.format {
+                    DiffFormatArg::Human => commands::diff::DiffFormat::Human,
+                    DiffFormatArg::Json => commands::diff::DiffFormat::Json,
+                    DiffFormatArg::Markdown => commands::diff::DiffFormat::Markdown,
+                },
+            },
+        ),
+        Command::Apply(args) => commands::apply::run(
+            &global,
+            &commands::apply::ApplyOptions {
+                environment: args.environment,
+                sets: args.sets.into(),
+                cluster: args.cluster.into(),
+                force_conflicts: args.force_conflicts,
+                dry_run: args.dry_run,
+                prune: args.prune,
+                allow_empty: args.allow_empty,
+                wait: false,
+                timeout: std::time::Duration::from_secs(600),
             },
         ),
         Command::Values(args) => commands::values::run(

@@ -1,11 +1,14 @@
 //! sluice: values files → validated, rendered spark-operator manifests.
 
+pub mod applyset;
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod crd;
 pub mod diag;
 pub mod fs;
+pub mod plan;
 pub mod render;
 pub mod report;
 pub mod rules;

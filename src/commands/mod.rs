@@ -1,6 +1,9 @@
 //! One module per verb: each calls the edges (file system, later git and
 //! the cluster), runs the pure stages, and reports.
 
+pub mod apply;
+pub mod cluster;
+pub mod diff;
 pub mod lint;
 pub mod render;
 pub mod values;
@@ -179,6 +182,10 @@ pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
                     let _ = writeln!(stderr, "  {cyan}help{cyan:#}: {help}");
                 }
                 return ExitCode::from(Exit::Usage as u8);
+            }
+            if let Some(cluster) = err.downcast_ref::<crate::cluster::ClusterError>() {
+                let _ = writeln!(stderr, "{red}error{red:#}: {cluster}");
+                return ExitCode::from(Exit::Cluster as u8);
             }
             // A closed pipe (`sluice render | head`) is not an error.
             if err.chain().any(|e| {

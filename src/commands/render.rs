@@ -61,16 +61,25 @@ pub fn anchor_in<'a>(
     }
 }
 
-pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
+/// Renders the enabled streams of one environment (or the named ones) and
+/// keeps what `keep` makes of each object, sorted by stream, kind (the
+/// SparkApplication first) and name. Any error in the values, the templates
+/// or the objects is a usage error (exit 2) showing every finding.
+pub fn render_environment<T: Send>(
+    global: &Global,
+    environment: &str,
+    streams: &[String],
+    sets: &SetFlags,
+    keep: impl Fn(&Manifest) -> T + Sync,
+) -> anyhow::Result<(super::Loaded, Vec<(ObjectKey, T)>)> {
     let mut loaded = super::load(global)?;
-    let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
-    let sets = options.sets.parse(&mut loaded.sources, global)?;
-    super::require_streams(&loaded.repo, &options.environment, &options.streams)?;
+    let environments = select(&loaded.repo, &[environment.to_owned()])?;
+    let sets = sets.parse(&mut loaded.sources, global)?;
+    super::require_streams(&loaded.repo, environment, streams)?;
     let schema = ManifestSchema::builtin();
-    let chosen =
-        |name: &str| options.streams.is_empty() || options.streams.iter().any(|s| s == name);
-    // Each stream is rendered, checked and serialized as soon as its values
-    // are checked; only the text is kept.
+    let chosen = |name: &str| streams.is_empty() || streams.iter().any(|s| s == name);
+    // Each stream is rendered and checked as soon as its values are
+    // checked; only what `keep` returns is kept.
     let (found, outcomes) = crate::values::check::check(
         &loaded.repo,
         &environments,
@@ -82,24 +91,23 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
                 return (Vec::new(), Vec::new());
             }
             let (manifests, found) = render_one(e, &loaded.templates, &schema, &loaded.sources);
-            let files: Vec<(ObjectKey, String)> = manifests
+            let kept: Vec<(ObjectKey, T)> = manifests
                 .iter()
-                .map(|m| (ObjectKey::of(m), serialize(m, options.format)))
+                .map(|m| (ObjectKey::of(m), keep(m)))
                 .collect();
-            (found, files)
+            (found, kept)
         },
     );
     loaded.diagnostics.extend(found);
-    let mut objects: Vec<(ObjectKey, String)> = Vec::new();
+    let mut objects: Vec<(ObjectKey, T)> = Vec::new();
     for o in outcomes {
-        let (found, files) = o.result;
+        let (found, kept) = o.result;
         loaded.diagnostics.extend(found);
-        objects.extend(files);
+        objects.extend(kept);
     }
     let mut keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
-    loaded
-        .diagnostics
-        .extend(check::duplicates(&mut keys, &anchor_in(&loaded.repo)));
+    let duplicates = check::duplicates(&mut keys, &anchor_in(&loaded.repo));
+    loaded.diagnostics.extend(duplicates);
     global.trace(|| {
         format!(
             "render: {} objects (CPU time: {})",
@@ -107,7 +115,7 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
             crate::stats::summary()
         )
     });
-    let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
+    let diagnostics = diag::normalize(std::mem::take(&mut loaded.diagnostics), &loaded.sources);
     let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         let styled = global.styled(true);
@@ -121,10 +129,9 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
             })
             .collect();
         text.push_str(&format!(
-            "error: nothing rendered: {} error{} in the values or templates (`sluice lint --env {}` shows every finding)\n",
+            "error: nothing rendered: {} error{} in the values or templates (`sluice lint --env {environment}` shows every finding)\n",
             errors.len(),
             if errors.len() == 1 { "" } else { "s" },
-            options.environment
         ));
         return Err(UsageError {
             message: String::new(),
@@ -133,7 +140,6 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
         }
         .into());
     }
-    // Stable order: by stream, then kind (the SparkApplication first), then name.
     objects.sort_by(|(a, _), (b, _)| {
         (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
             &b.stream,
@@ -142,6 +148,17 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
             &b.name,
         ))
     });
+    Ok((loaded, objects))
+}
+
+pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
+    let (_, objects) = render_environment(
+        global,
+        &options.environment,
+        &options.streams,
+        &options.sets,
+        |m| serialize(m, options.format),
+    )?;
     match &options.output_dir {
         None => {
             let text = match options.format {

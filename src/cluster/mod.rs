@@ -1,0 +1,294 @@
+//! Edge: the Kubernetes API, through kube-rs. The only module that talks
+//! to a cluster. Every request is counted (for `-v` and the benchmark),
+//! transient failures are retried with backoff, and every failure becomes a
+//! [`ClusterError`] that says what was refused and what to do.
+
+pub mod error;
+
+pub use error::ClusterError;
+
+use crate::plan::FIELD_MANAGER;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How to reach the cluster, as kubectl finds it: `--kubeconfig`, else
+/// `KUBECONFIG` (several files merged), else `~/.kube/config`, else the
+/// in-cluster service account; `--context` picks a context.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+pub struct Cluster {
+    client: kube::Client,
+    /// The context in use (`in-cluster` for a service account).
+    pub context: String,
+    pub server: String,
+    requests: Arc<AtomicUsize>,
+}
+
+/// The SparkApplication resource (no discovery needed).
+pub fn spark_application() -> ApiResource {
+    ApiResource {
+        group: "sparkoperator.k8s.io".into(),
+        version: "v1beta2".into(),
+        api_version: "sparkoperator.k8s.io/v1beta2".into(),
+        kind: "SparkApplication".into(),
+        plural: "sparkapplications".into(),
+    }
+}
+
+/// The resource of an `apiVersion` + `kind`: built in for the kinds
+/// templates commonly render, else discovered.
+pub fn known_resource(api_version: &str, kind: &str) -> Option<ApiResource> {
+    if api_version == "sparkoperator.k8s.io/v1beta2" && kind == "SparkApplication" {
+        return Some(spark_application());
+    }
+    let plural = match (api_version, kind) {
+        ("v1", "ConfigMap") => "configmaps",
+        ("v1", "Secret") => "secrets",
+        ("v1", "Service") => "services",
+        ("v1", "ServiceAccount") => "serviceaccounts",
+        ("v1", "PersistentVolumeClaim") => "persistentvolumeclaims",
+        ("monitoring.coreos.com/v1", "PodMonitor") => "podmonitors",
+        ("monitoring.coreos.com/v1", "ServiceMonitor") => "servicemonitors",
+        ("policy/v1", "PodDisruptionBudget") => "poddisruptionbudgets",
+        _ => return None,
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    Some(ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: api_version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    })
+}
+
+impl Cluster {
+    pub async fn connect(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
+        let from_file = match &options.kubeconfig {
+            Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
+                ClusterError::Config(format!(
+                    "cannot read the kubeconfig `{}`: {e}",
+                    path.display()
+                ))
+            })?),
+            None => match Kubeconfig::read() {
+                Ok(k) => Some(k),
+                Err(e) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
+                    return Err(ClusterError::Config(format!("no kubeconfig found ({e})")));
+                }
+                Err(_) => None,
+            },
+        };
+        let (config, context) = match from_file {
+            Some(kubeconfig) => {
+                let context = options
+                    .context
+                    .clone()
+                    .or_else(|| kubeconfig.current_context.clone())
+                    .ok_or_else(|| {
+                        ClusterError::Config(
+                            "the kubeconfig has no current context; pass --context".into(),
+                        )
+                    })?;
+                if !kubeconfig.contexts.iter().any(|c| c.name == context) {
+                    let known: Vec<&str> = kubeconfig
+                        .contexts
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    return Err(ClusterError::Config(format!(
+                        "no context `{context}` in the kubeconfig; its contexts are: {}",
+                        known.join(", ")
+                    )));
+                }
+                let opts = KubeConfigOptions {
+                    context: Some(context.clone()),
+                    ..Default::default()
+                };
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &opts)
+                    .await
+                    .map_err(|e| {
+                        ClusterError::Config(format!("cannot use context `{context}`: {e}"))
+                    })?;
+                (config, context)
+            }
+            None => {
+                let config = kube::Config::incluster().map_err(|e| {
+                    ClusterError::Config(format!("cannot use the in-cluster service account: {e}"))
+                })?;
+                (config, "in-cluster".to_owned())
+            }
+        };
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| {
+            ClusterError::Config(format!("cannot build a client for `{server}`: {e}"))
+        })?;
+        Ok(Cluster {
+            client,
+            context,
+            server,
+            requests: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// API requests sent so far (retries included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn api(&self, resource: &ApiResource, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, resource)
+    }
+
+    /// Runs one request with retries on 429, 5xx and dropped connections:
+    /// up to 5 attempts, backing off 200 ms, 400 ms, ... (or as long as the
+    /// server's Retry-After asks, up to 10 s).
+    async fn call<T, F, Fut>(&self, what: &error::Request<'_>, mut f: F) -> Result<T, ClusterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1.. {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => match error::retry_after(&e) {
+                    Some(wait) if attempt < 5 => {
+                        tokio::time::sleep(wait.unwrap_or(delay).min(Duration::from_secs(10)))
+                            .await;
+                        delay *= 2;
+                    }
+                    _ => return Err(error::classify(e, what, &self.server)),
+                },
+            }
+        }
+        unreachable!()
+    }
+
+    /// Every object of a resource in a namespace.
+    pub async fn list(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let api = self.api(resource, namespace);
+        let what = error::Request {
+            verb: "list",
+            resource,
+            namespace,
+            name: None,
+        };
+        let params = ListParams::default();
+        let list = self.call(&what, || api.list(&params)).await?;
+        list.items
+            .into_iter()
+            .map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Decode(e.to_string())))
+            .collect()
+    }
+
+    pub async fn get(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(resource, namespace);
+        let what = error::Request {
+            verb: "get",
+            resource,
+            namespace,
+            name: Some(name),
+        };
+        let found = self.call(&what, || api.get_opt(name)).await?;
+        found
+            .map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Decode(e.to_string())))
+            .transpose()
+    }
+
+    /// Server-side apply with field manager `sluice`.
+    pub async fn apply(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let api = self.api(resource, namespace);
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        if force {
+            params = params.force();
+        }
+        if dry_run {
+            params = params.dry_run();
+        }
+        let what = error::Request {
+            verb: if dry_run { "apply (dry run)" } else { "apply" },
+            resource,
+            namespace,
+            name: Some(name),
+        };
+        let patch = Patch::Apply(object);
+        let applied = self
+            .call(&what, || api.patch(name, &params, &patch))
+            .await?;
+        serde_json::to_value(applied).map_err(|e| ClusterError::Decode(e.to_string()))
+    }
+
+    pub async fn delete(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ClusterError> {
+        let api = self.api(resource, namespace);
+        let what = error::Request {
+            verb: "delete",
+            resource,
+            namespace,
+            name: Some(name),
+        };
+        // Background propagation: the object goes now, its dependents after.
+        let params = DeleteParams::background();
+        match self.call(&what, || api.delete(name, &params)).await {
+            Ok(_) | Err(ClusterError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The resource of a kind the templates render, discovering it when it
+    /// is not one sluice knows.
+    pub async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ApiResource, ClusterError> {
+        if let Some(r) = known_resource(api_version, kind) {
+            return Ok(r);
+        }
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map(|(r, _)| r)
+            .map_err(|_| ClusterError::UnknownKind {
+                api_version: api_version.into(),
+                kind: kind.into(),
+            })
+    }
+}

@@ -1,0 +1,107 @@
+//! `sluice apply --env E`: server-side apply of what changed, nothing else.
+
+use super::cluster::{self};
+use super::diff::{action_name, totals};
+use super::{Exit, Global, SetFlags, UsageError};
+use crate::cluster::{ClusterError, ClusterOptions};
+use crate::plan::{self, Action};
+use futures::StreamExt;
+use std::time::Duration;
+
+/// Writes in flight at once.
+const CONCURRENCY: usize = 8;
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub environment: String,
+    pub sets: SetFlags,
+    pub cluster: ClusterOptions,
+    pub force_conflicts: bool,
+    pub dry_run: bool,
+    pub prune: bool,
+    pub allow_empty: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+}
+
+pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
+    let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
+    cluster::runtime().block_on(async {
+        let cluster = cluster::connect(&options.cluster, &desired).await?;
+        let mut planned = cluster::plan(&cluster, &desired).await?;
+        let deletions = planned.count(|a| matches!(a, Action::Delete));
+        if options.prune && desired.objects.is_empty() && deletions > 0 && !options.allow_empty {
+            return Err(UsageError::new(format!(
+                "the render of `{}` produced no object, but the environment has {deletions} live object{}: refusing to prune them all",
+                desired.environment,
+                if deletions == 1 { "" } else { "s" }
+            ))
+            .help("if every stream is meant to go, rerun with --allow-empty")
+            .into());
+        }
+        if !options.prune {
+            planned.changes.retain(|c| c.action != Action::Delete);
+        }
+        // The plan, deletions first: the part a reviewer must not miss.
+        let mut out = String::new();
+        let verb = if options.dry_run { "would apply" } else { "applying" };
+        out.push_str(&format!("{verb} to environment `{}` (namespace `{}`, context `{}`)\n", desired.environment, desired.namespace, cluster.context));
+        let mut lines: Vec<&plan::Change> = planned.changes.iter().filter(|c| c.writes()).collect();
+        lines.sort_by_key(|c| c.action != Action::Delete);
+        for c in &lines {
+            let note = match &c.action {
+                Action::Update { restarts: true, .. } => " (restarts the stream)",
+                Action::Update { adopt: true, .. } => " (takes ownership, no change)",
+                _ => "",
+            };
+            out.push_str(&format!("  {:<9} {}/{}  stream {}{note}\n", action_name(&c.action), c.kind, c.name, c.stream));
+        }
+        eprint!("{out}");
+        if options.dry_run {
+            println!("{} (dry run: nothing was written)", totals(&planned));
+            return Ok(Exit::Success);
+        }
+
+        // The parent first, listing every kind it will have members of.
+        let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
+        if plan::decide(&planned.parent, planned.parent_live.as_ref()) != Action::Unchanged {
+            cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, false).await?;
+        }
+        let writes = planned.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update { .. }));
+        let results: Vec<Result<(), (String, ClusterError)>> = futures::stream::iter(writes.map(|c| {
+            let cluster = &cluster;
+            let planned = &planned;
+            let namespace = &desired.namespace;
+            async move {
+                let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
+                let object = c.desired.as_ref().expect("writes have a desired object");
+                cluster
+                    .apply(resource, namespace, object, options.force_conflicts, false)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| (format!("{}/{}", c.kind, c.name), e))
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+        let failures: Vec<(String, ClusterError)> = results.into_iter().filter_map(Result::err).collect();
+        if !failures.is_empty() {
+            for (object, e) in &failures {
+                eprintln!("error: {object}: {e}");
+            }
+            // Nothing is pruned after a failed write: a re-run converges.
+            return Err(failures.into_iter().next().map(|(_, e)| e).expect("non-empty").into());
+        }
+        if options.prune {
+            for c in planned.changes.iter().filter(|c| c.action == Action::Delete) {
+                let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
+                cluster.delete(resource, &desired.namespace, &c.name).await?;
+            }
+        }
+        let _ = options.wait;
+        println!("applied: {}", totals(&planned));
+        global.trace(|| format!("apply: {} API requests", cluster.requests()));
+        Ok(Exit::Success)
+    })
+}

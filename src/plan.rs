@@ -1,0 +1,441 @@
+//! Desired objects vs live ones → a plan (pure).
+//!
+//! Whether an object needs a write is decided without asking the server:
+//! from the live object (one LIST per kind and namespace) and the field set
+//! the `sluice` field manager owns in its `managedFields`. A desired value
+//! that differs, a desired field the object lacks, or a field sluice owns
+//! that the values no longer set (it must be removed) all mean a write; an
+//! object whose desired state already holds is left alone, so a no-op
+//! apply sends no PATCH and the operator never restarts a stream for
+//! nothing. A change restarts the stream when it touches `spec` (except
+//! `suspend` and `timeToLiveSeconds`): spark-operator resubmits the
+//! application on any other spec change.
+
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The field manager name sluice applies with.
+pub const FIELD_MANAGER: &str = "sluice";
+
+/// Spec fields whose change spark-operator applies without a resubmission.
+const NO_RESTART_SPEC_FIELDS: &[&str] = &["suspend", "timeToLiveSeconds"];
+
+type Path = Vec<String>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Create,
+    /// `paths` are the fields that differ (dotted); `adopt` when the values
+    /// already hold but sluice does not own them yet.
+    Update {
+        restarts: bool,
+        paths: Vec<String>,
+        adopt: bool,
+    },
+    Unchanged,
+    /// Live, in the ApplySet, no longer rendered.
+    Delete,
+}
+
+/// One object's part of the plan.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub stream: String,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub action: Action,
+    pub desired: Option<Value>,
+    pub live: Option<Value>,
+}
+
+impl Change {
+    pub fn restarts(&self) -> bool {
+        match &self.action {
+            Action::Update { restarts, .. } => *restarts,
+            _ => false,
+        }
+    }
+
+    pub fn writes(&self) -> bool {
+        !matches!(self.action, Action::Unchanged)
+    }
+}
+
+/// Compares one desired object with its live counterpart.
+pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
+    let Some(live) = live else {
+        return Action::Create;
+    };
+    let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
+    let wanted = leaves(desired);
+    let mut differing: BTreeSet<Path> = BTreeSet::new();
+    for (path, value) in &wanted {
+        if pointer(live, path) != Some(*value) {
+            differing.insert(path.clone());
+        }
+    }
+    let owned = owned_fields(live);
+    if let Some(owned) = &owned {
+        for path in owned {
+            let still_wanted = wanted
+                .keys()
+                .any(|w| w.starts_with(path) || path.starts_with(w));
+            if !still_wanted {
+                differing.insert(path.clone());
+            }
+        }
+    }
+    if differing.is_empty() {
+        return match owned {
+            Some(_) => Action::Unchanged,
+            // Right values, but not ours yet: apply once to take ownership,
+            // so that removing a value later removes the field.
+            None => Action::Update {
+                restarts: false,
+                paths: Vec::new(),
+                adopt: true,
+            },
+        };
+    }
+    let restarts = kind == "SparkApplication"
+        && differing.iter().any(|p| {
+            p.first().is_some_and(|f| f == "spec")
+                && !p
+                    .get(1)
+                    .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
+        });
+    Action::Update {
+        restarts,
+        paths: differing.iter().map(|p| p.join(".")).collect(),
+        adopt: false,
+    }
+}
+
+/// The leaf fields of a desired object (lists are atomic, as in a CRD
+/// without list-type markers), without the object's identity.
+pub fn leaves(object: &Value) -> BTreeMap<Path, &Value> {
+    let mut out = BTreeMap::new();
+    let mut path = Vec::new();
+    if let Value::Object(map) = object {
+        for (k, v) in map {
+            if k == "apiVersion" || k == "kind" || k == "status" {
+                continue;
+            }
+            if k == "metadata" {
+                for key in ["labels", "annotations"] {
+                    if let Some(v) = v.get(key) {
+                        path.push("metadata".to_owned());
+                        path.push(key.to_owned());
+                        collect(v, &mut path, &mut out);
+                        path.clear();
+                    }
+                }
+                continue;
+            }
+            path.push(k.clone());
+            collect(v, &mut path, &mut out);
+            path.pop();
+        }
+    }
+    out
+}
+
+fn collect<'a>(value: &'a Value, path: &mut Path, out: &mut BTreeMap<Path, &'a Value>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                path.push(k.clone());
+                collect(v, path, out);
+                path.pop();
+            }
+        }
+        _ => {
+            out.insert(path.clone(), value);
+        }
+    }
+}
+
+fn pointer<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, k| v.get(k))
+}
+
+/// The leaf fields the `sluice` manager owns through apply, from the live
+/// object's `managedFields`; `None` if it owns none.
+pub fn owned_fields(live: &Value) -> Option<BTreeSet<Path>> {
+    let entries = live.pointer("/metadata/managedFields")?.as_array()?;
+    let entry = entries.iter().find(|e| {
+        e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+            && e.get("operation").and_then(Value::as_str) == Some("Apply")
+    })?;
+    let mut out = BTreeSet::new();
+    if let Some(fields) = entry.get("fieldsV1") {
+        walk_fields(fields, &mut Vec::new(), &mut out);
+    }
+    // Identity fields are not ours to remove.
+    out.retain(
+        |p| !matches!(p.as_slice(), [m, n] if m == "metadata" && (n == "name" || n == "namespace")),
+    );
+    Some(out)
+}
+
+fn walk_fields(fields: &Value, path: &mut Path, out: &mut BTreeSet<Path>) {
+    let Some(map) = fields.as_object() else {
+        return;
+    };
+    let named: Vec<(&String, &Value)> = map.iter().filter(|(k, _)| k.starts_with("f:")).collect();
+    // List elements (`k:`, `v:`, `i:`) make the list itself the leaf: sluice
+    // writes lists whole.
+    let element = map
+        .keys()
+        .any(|k| k.starts_with("k:") || k.starts_with("v:") || k.starts_with("i:"));
+    if (named.is_empty() || element) && !path.is_empty() {
+        out.insert(path.clone());
+        return;
+    }
+    for (k, child) in named {
+        path.push(k[2..].to_owned());
+        walk_fields(child, path, out);
+        path.pop();
+    }
+}
+
+/// The object as a reader compares it: without what the server owns.
+pub fn without_server_fields(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Value::Object(map) = &mut object {
+        map.remove("status");
+        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+            for key in [
+                "managedFields",
+                "resourceVersion",
+                "generation",
+                "uid",
+                "creationTimestamp",
+                "selfLink",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ] {
+                meta.remove(key);
+            }
+            if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+                if annotations.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
+    }
+    object
+}
+
+/// Masks values no diff may show: Secret data, and values of
+/// credential-looking keys. Equal values mask equally, so a change still
+/// shows as a changed line.
+pub fn masked(object: &Value) -> Value {
+    let secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
+    let mut object = object.clone();
+    if let Value::Object(map) = &mut object {
+        for (k, v) in map.iter_mut() {
+            if secret && (k == "data" || k == "stringData") {
+                if let Value::Object(data) = v {
+                    for value in data.values_mut() {
+                        *value = Value::String(fingerprint(value));
+                    }
+                }
+            } else {
+                mask_credentials(v);
+            }
+        }
+    }
+    object
+}
+
+fn mask_credentials(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if crate::secret::looks_like_credential(k) && !v.is_object() && !v.is_array() {
+                    *v = Value::String(fingerprint(v));
+                } else {
+                    mask_credentials(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask_credentials),
+        _ => {}
+    }
+}
+
+fn fingerprint(value: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("<hidden {short}>")
+}
+
+/// A unified diff of two objects as YAML (either may be absent).
+pub fn unified_diff(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
+    let text = |v: Option<&Value>| {
+        v.map(|v| crate::render::object_yaml(&masked(&without_server_fields(v))))
+            .unwrap_or_default()
+    };
+    let (a, b) = (text(before), text(after));
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("live/{label}"), &format!("rendered/{label}"))
+        .to_string()
+}
+
+/// Drops fields from `result` that `live` lacks and only the server could
+/// have set, for a diff that shows what sluice changes: used on dry-run
+/// results.
+pub fn strip_like(result: &Value) -> Value {
+    without_server_fields(result)
+}
+
+/// Every object of a kind that a plan covers, keyed by name.
+pub fn by_name(objects: Vec<Value>) -> Map<String, Value> {
+    objects
+        .into_iter()
+        .filter_map(|o| Some((o.pointer("/metadata/name")?.as_str()?.to_owned(), o)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app(spec: Value, labels: Value) -> Value {
+        json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+               "metadata": {"name": "orders", "namespace": "ns", "labels": labels}, "spec": spec})
+    }
+
+    /// A live object as the server returns it after sluice applied `applied`.
+    fn live_after(applied: &Value, extra_spec: Value) -> Value {
+        let mut live = applied.clone();
+        let mut fields = json!({});
+        for path in leaves(applied).keys() {
+            let mut node = &mut fields;
+            for seg in path {
+                node = node
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(format!("f:{seg}"))
+                    .or_insert(json!({}));
+            }
+        }
+        live["metadata"]["managedFields"] = json!([{"manager": "sluice", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": fields}]);
+        live["metadata"]["resourceVersion"] = json!("42");
+        if let Value::Object(extra) = extra_spec {
+            for (k, v) in extra {
+                live["spec"][k] = v;
+            }
+        }
+        live
+    }
+
+    #[test]
+    fn decisions() {
+        let desired = app(
+            json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}}),
+            json!({"team": "bi"}),
+        );
+        assert_eq!(decide(&desired, None), Action::Create);
+        // The same, plus fields a webhook defaulted: unchanged.
+        let live = live_after(&desired, json!({"mode": "cluster"}));
+        assert_eq!(decide(&desired, Some(&live)), Action::Unchanged);
+        // A spec value changes: restart.
+        let changed = app(
+            json!({"type": "Scala", "arguments": ["--a", "2"], "driver": {"cores": 1}}),
+            json!({"team": "bi"}),
+        );
+        assert_eq!(
+            decide(&changed, Some(&live)),
+            Action::Update {
+                restarts: true,
+                paths: vec!["spec.arguments".into()],
+                adopt: false
+            }
+        );
+        // A label changes: no restart.
+        let relabelled = app(
+            json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}}),
+            json!({"team": "data"}),
+        );
+        assert!(matches!(
+            decide(&relabelled, Some(&live)),
+            Action::Update {
+                restarts: false,
+                ..
+            }
+        ));
+        // suspend: no restart.
+        let suspended = app(
+            json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}, "suspend": true}),
+            json!({"team": "bi"}),
+        );
+        assert!(matches!(
+            decide(&suspended, Some(&live)),
+            Action::Update {
+                restarts: false,
+                ..
+            }
+        ));
+        // A field removed from the values: sluice owns it, so it must go.
+        let removed = app(
+            json!({"type": "Scala", "arguments": ["--a", "1"]}),
+            json!({"team": "bi"}),
+        );
+        assert_eq!(
+            decide(&removed, Some(&live)),
+            Action::Update {
+                restarts: true,
+                paths: vec!["spec.driver.cores".into()],
+                adopt: false
+            }
+        );
+        // Right values, not owned by sluice: adopt without restart.
+        let mut foreign = desired.clone();
+        foreign["metadata"]["managedFields"] =
+            json!([{"manager": "kubectl", "operation": "Apply", "fieldsV1": {}}]);
+        assert_eq!(
+            decide(&desired, Some(&foreign)),
+            Action::Update {
+                restarts: false,
+                paths: vec![],
+                adopt: true
+            }
+        );
+    }
+
+    #[test]
+    fn owned_lists_are_leaves() {
+        let live = json!({"metadata": {"managedFields": [{"manager": "sluice", "operation": "Apply", "fieldsV1": {
+            "f:metadata": {"f:labels": {"f:a": {}}},
+            "f:spec": {"f:arguments": {}, "f:driver": {"f:env": {"k:{\"name\":\"X\"}": {".": {}, "f:value": {}}}}}
+        }}]}});
+        let owned: Vec<String> = owned_fields(&live)
+            .unwrap()
+            .iter()
+            .map(|p| p.join("."))
+            .collect();
+        assert_eq!(
+            owned,
+            ["metadata.labels.a", "spec.arguments", "spec.driver.env"]
+        );
+    }
+
+    #[test]
+    fn diffs_hide_secrets_but_show_that_they_changed() {
+        let a = json!({"kind": "SparkApplication", "metadata": {"name": "x"}, "spec": {"sparkConf": {"spark.password": "one"}}});
+        let b = json!({"kind": "SparkApplication", "metadata": {"name": "x"}, "spec": {"sparkConf": {"spark.password": "two"}}});
+        let diff = unified_diff(Some(&a), Some(&b), "x");
+        assert!(!diff.contains("one") && !diff.contains("two"), "{diff}");
+        assert!(diff.contains("-    spark.password: <hidden"), "{diff}");
+        let s = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}});
+        assert!(!unified_diff(None, Some(&s), "s").contains("c2VjcmV0"));
+    }
+}

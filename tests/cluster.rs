@@ -1,0 +1,579 @@
+//! diff and apply against a real kube-apiserver (scripts/test-cluster.sh).
+//! The tests read its kubeconfig from SLUICE_TEST_KUBECONFIG and skip
+//! without it, unless SLUICE_REQUIRE_CLUSTER=1 (as in CI). Each test works
+//! in its own namespace; the spark-operator does not run, so tests play it
+//! where needed.
+
+mod common;
+
+use common::{Output, Repo};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::{Value, json};
+use std::sync::RwLock;
+
+/// Most tests share the cluster; the one that removes the CRD has it alone.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+fn kubeconfig() -> Option<String> {
+    match std::env::var("SLUICE_TEST_KUBECONFIG") {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var("SLUICE_REQUIRE_CLUSTER").as_deref() == Ok("1") => {
+            panic!(
+                "SLUICE_REQUIRE_CLUSTER=1 but SLUICE_TEST_KUBECONFIG is not set: start scripts/test-cluster.sh"
+            )
+        }
+        Err(_) => {
+            eprintln!("skipped: no SLUICE_TEST_KUBECONFIG (run scripts/test-cluster.sh start)");
+            None
+        }
+    }
+}
+
+async fn client(path: &str, context: &str) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(path).unwrap(),
+        &KubeConfigOptions {
+            context: Some(context.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+fn apps() -> ApiResource {
+    sluice::cluster::spark_application()
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}",
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
+async fn namespace(client: &kube::Client, name: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.unwrap();
+}
+
+/// A test environment: a repository whose dev and prod deploy to two fresh
+/// namespaces of the test cluster.
+struct Env {
+    repo: Repo,
+    kubeconfig: String,
+    client: kube::Client,
+    dev: String,
+    prod: String,
+}
+
+impl Env {
+    async fn new(kubeconfig: String) -> Env {
+        let client = client(&kubeconfig, "admin").await;
+        let dev = unique("dev");
+        let prod = unique("prod");
+        namespace(&client, &dev).await;
+        namespace(&client, &prod).await;
+        let repo = Repo::with(&[
+            (
+                "values/environments/dev.yaml",
+                Some(&format!("namespace: {dev}\nkubeContext: admin\n")),
+            ),
+            (
+                "values/environments/prod.yaml",
+                Some(&format!("namespace: {prod}\n")),
+            ),
+            (
+                "values/streams/orders.yaml",
+                Some(
+                    "mainClass: com.example.Orders\narguments: [--topic, orders]\nsink: s3a://lake/orders\n",
+                ),
+            ),
+            (
+                "values/streams/payments.yaml",
+                Some("mainClass: com.example.Payments\nsink: s3a://lake/payments\n"),
+            ),
+        ]);
+        Env {
+            repo,
+            kubeconfig,
+            client,
+            dev,
+            prod,
+        }
+    }
+
+    fn sluice(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", &self.kubeconfig, "-v"]);
+        self.repo.sluice(&all)
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        self.repo.write(path, text.as_bytes());
+    }
+
+    async fn live(&self, namespace: &str, name: &str) -> Option<Value> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &apps());
+        api.get_opt(name)
+            .await
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    async fn names(&self, namespace: &str) -> Vec<String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &apps());
+        let mut names: Vec<String> = api
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn requests(out: &Output) -> usize {
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("API requests"))
+        .unwrap_or_else(|| panic!("no request count:\n{}", out.stderr));
+    line.split_whitespace()
+        .rev()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn diff_json(env: &Env, extra: &[&str]) -> Value {
+    let mut args = vec!["diff", "--env", "dev", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = env.sluice(&args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn apply_creates_then_no_op_then_one_restart() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+
+    let first = env.sluice(&["apply", "--env", "dev"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("applied: 2 created, 0 changed"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(env.names(&env.dev).await, ["orders", "payments"]);
+    let before = env.live(&env.dev, "orders").await.unwrap();
+    assert_eq!(
+        before["metadata"]["labels"]["sluice.dev/environment"],
+        "dev"
+    );
+    assert!(
+        before["metadata"]["labels"]["applyset.kubernetes.io/part-of"]
+            .as_str()
+            .unwrap()
+            .starts_with("applyset-")
+    );
+
+    // Re-applying what holds sends no PATCH: one GET (the ApplySet parent)
+    // and one LIST.
+    let again = env.sluice(&["apply", "--env", "dev"]);
+    assert_eq!(again.code, 0);
+    assert!(
+        again
+            .stdout
+            .contains("applied: 0 created, 0 changed (0 restarts), 0 pruned, 2 unchanged"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(requests(&again), 2, "{}", again.stderr);
+    let after = env.live(&env.dev, "orders").await.unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+    let diff = diff_json(&env, &[]);
+    assert_eq!(diff["summary"]["changed"], 0);
+    assert_eq!(env.sluice(&["diff", "--env", "dev", "--exit-code"]).code, 0);
+
+    // One changed value: exactly one update, flagged as a restart.
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\narguments: [--topic, orders-v2]\nsink: s3a://lake/orders\n",
+    );
+    let diff = diff_json(&env, &[]);
+    let streams: Vec<(String, String, bool)> = diff["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stream"].as_str().unwrap().into(),
+                s["change"].as_str().unwrap().into(),
+                s["restarts"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        streams,
+        [
+            ("orders".into(), "changed".into(), true),
+            ("payments".into(), "unchanged".into(), false)
+        ]
+    );
+    assert!(
+        diff["objects"][0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+  - orders-v2"),
+        "{}",
+        diff["objects"][0]["diff"]
+    );
+    assert_eq!(env.sluice(&["diff", "--env", "dev", "--exit-code"]).code, 1);
+    let applied = env.sluice(&["apply", "--env", "dev"]);
+    assert!(
+        applied
+            .stdout
+            .contains("applied: 0 created, 1 changed (1 restart), 0 pruned, 1 unchanged"),
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(
+        env.live(&env.dev, "orders").await.unwrap()["spec"]["arguments"],
+        json!(["--topic", "orders-v2"])
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_and_removed_fields() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\nlabels: {team: a}\nexecutor: {memoryOverhead: 1g}\n");
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+
+    // A label only: a change, but no restart.
+    env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\nlabels: {team: b}\nexecutor: {memoryOverhead: 1g}\n");
+    let diff = diff_json(&env, &[]);
+    assert_eq!(diff["streams"][0]["change"], "changed");
+    assert_eq!(diff["streams"][0]["restarts"], false, "{diff:#}");
+    // suspend: no restart either.
+    let diff = diff_json(&env, &["--set", "suspend=true"]);
+    assert_eq!(diff["objects"][0]["restarts"], false);
+    assert_eq!(diff["summary"]["changed"], 2);
+
+    // A field removed from the values disappears from the live object.
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\nsink: s3a://lake/orders\nlabels: {team: b}\n",
+    );
+    let diff = diff_json(&env, &[]);
+    assert_eq!(diff["objects"][0]["restarts"], true);
+    assert!(
+        diff["objects"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("spec.executor.memoryOverhead")),
+        "{diff:#}"
+    );
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    let live = env.live(&env.dev, "orders").await.unwrap();
+    assert!(
+        live["spec"]["executor"].get("memoryOverhead").is_none(),
+        "{:#}",
+        live["spec"]["executor"]
+    );
+    assert_eq!(live["metadata"]["labels"]["team"], "b");
+}
+
+#[tokio::test]
+async fn conflicts_name_the_manager_and_force_wins() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    // Someone scales the stream by hand, with their own field manager.
+    let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+    let patch = json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication", "metadata": {"name": "orders"}, "spec": {"executor": {"instances": 9}}});
+    api.patch(
+        "orders",
+        &PatchParams::apply("platform-oncall").force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .unwrap();
+
+    // Our values change the same field: a conflict, named, exit 3.
+    let out = env.sluice(&["apply", "--env", "dev", "--set", "executor.instances=3"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("409 Conflict"), "{}", out.stderr);
+    assert!(out.stderr.contains("platform-oncall"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".spec.executor.instances"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--force-conflicts"), "{}", out.stderr);
+    assert_eq!(
+        env.live(&env.dev, "orders").await.unwrap()["spec"]["executor"]["instances"],
+        9
+    );
+
+    let out = env.sluice(&[
+        "apply",
+        "--env",
+        "dev",
+        "--set",
+        "executor.instances=3",
+        "--force-conflicts",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        env.live(&env.dev, "orders").await.unwrap()["spec"]["executor"]["instances"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn prune_deletes_only_what_left_this_environments_set() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    assert_eq!(env.sluice(&["apply", "--env", "prod"]).code, 0);
+    // A look-alike with sluice's labels but not in the ApplySet, and an
+    // object of another environment in the same namespace.
+    let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+    let mut lookalike = env.live(&env.dev, "payments").await.unwrap();
+    for key in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+        "generation",
+    ] {
+        lookalike["metadata"].as_object_mut().unwrap().remove(key);
+    }
+    lookalike["metadata"]["name"] = json!("lookalike");
+    lookalike["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("applyset.kubernetes.io/part-of");
+    let mut other_env = lookalike.clone();
+    other_env["metadata"]["name"] = json!("other-env");
+    other_env["metadata"]["labels"]["sluice.dev/environment"] = json!("staging");
+    other_env["metadata"]["labels"]["applyset.kubernetes.io/part-of"] = env
+        .live(&env.dev, "payments")
+        .await
+        .unwrap()["metadata"]["labels"]["applyset.kubernetes.io/part-of"]
+        .clone();
+    for o in [lookalike, other_env] {
+        api.create(&PostParams::default(), &serde_json::from_value(o).unwrap())
+            .await
+            .unwrap();
+    }
+
+    // payments leaves dev.
+    env.write("values/streams/payments.yaml", "mainClass: com.example.Payments\nsink: s3a://lake/payments\nenvironments:\n  dev: {enabled: false}\n");
+    let diff = diff_json(&env, &[]);
+    assert_eq!(diff["summary"]["pruned"], 1, "{diff:#}");
+    assert_eq!(
+        diff["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stream"] == "payments")
+            .unwrap()["change"],
+        "pruned"
+    );
+    // Without --prune nothing is deleted.
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    assert!(env.names(&env.dev).await.contains(&"payments".to_owned()));
+    let out = env.sluice(&["apply", "--env", "dev", "--prune"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pruned    SparkApplication/payments"),
+        "the plan lists deletions:\n{}",
+        out.stderr
+    );
+    assert_eq!(
+        env.names(&env.dev).await,
+        ["lookalike", "orders", "other-env"]
+    );
+    // Another namespace (prod) is untouched.
+    assert_eq!(env.names(&env.prod).await, ["orders", "payments"]);
+}
+
+#[tokio::test]
+async fn an_empty_render_refuses_to_prune_everything() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    env.write(
+        "values/environments/dev.yaml",
+        &format!(
+            "namespace: {}\nkubeContext: admin\nenabled: false\n",
+            env.dev
+        ),
+    );
+    let out = env.sluice(&["apply", "--env", "dev", "--prune"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refusing to prune them all"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.names(&env.dev).await.len(), 2);
+    let out = env.sluice(&["apply", "--env", "dev", "--prune", "--allow-empty"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(env.names(&env.dev).await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_context_forbidden_and_missing_namespace() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    // dev may only be deployed through context `admin`.
+    let out = env.sluice(&["apply", "--env", "dev", "--context", "limited"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains(
+            "deploys only through kube context `admin`, but the context in use is `limited`"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(env.names(&env.dev).await.is_empty());
+    // The read-only user may diff but not apply: a clear 403.
+    let diff = env.sluice(&["diff", "--env", "prod", "--context", "limited"]);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    let out = env.sluice(&["apply", "--env", "prod", "--context", "limited"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("forbidden (403): the credentials may not patch"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("in namespace `{}`", env.prod)),
+        "{}",
+        out.stderr
+    );
+    // A namespace that does not exist.
+    env.write(
+        "values/environments/prod.yaml",
+        "namespace: no-such-namespace\n",
+    );
+    let out = env.sluice(&["apply", "--env", "prod"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("namespace `no-such-namespace` does not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn unreachable_cluster_and_bad_tls() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc.clone()).await;
+    let text = std::fs::read_to_string(&kc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 of loopback.
+    let server = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("server:"))
+        .unwrap()
+        .trim()
+        .trim_start_matches("server:")
+        .trim()
+        .to_owned();
+    let down = dir.path().join("down");
+    std::fs::write(&down, text.replace(&server, "https://127.0.0.1:9")).unwrap();
+    let out = env.repo.sluice(&[
+        "diff",
+        "--env",
+        "prod",
+        "--kubeconfig",
+        down.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot reach the cluster at https://127.0.0.1:9"),
+        "{}",
+        out.stderr
+    );
+    // A CA that did not sign the server's certificate.
+    let ca_line = text
+        .lines()
+        .find(|l| l.contains("certificate-authority-data"))
+        .unwrap()
+        .to_owned();
+    let bad = dir.path().join("bad-ca");
+    let other_ca = include_str!("fixtures/other-ca.pem");
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(other_ca);
+    std::fs::write(
+        &bad,
+        text.replace(
+            &ca_line,
+            &format!("    certificate-authority-data: {encoded}"),
+        ),
+    )
+    .unwrap();
+    let out = env.repo.sluice(&[
+        "diff",
+        "--env",
+        "prod",
+        "--kubeconfig",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("TLS failure"), "{}", out.stderr);
+    // A wrong token: 401.
+    let token_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .unwrap()
+        .to_owned();
+    let wrong = dir.path().join("wrong-token");
+    std::fs::write(
+        &wrong,
+        text.replacen(&token_line, "    token: not-a-valid-token", 1),
+    )
+    .unwrap();
+    let out = env.repo.sluice(&[
+        "diff",
+        "--env",
+        "prod",
+        "--kubeconfig",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("401 Unauthorized"), "{}", out.stderr);
+}
