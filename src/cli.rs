@@ -108,6 +108,18 @@ refuses to delete everything unless --allow-empty.
 Exit codes: 0 applied, 2 bad input or wrong context, 3 cluster error.")]
     Apply(ApplyArgs),
 
+    /// Show every stream's live state and drift: state, running executors,
+    /// submission attempts, whether the live spec still matches the values.
+    #[command(after_help = "\
+Examples:
+  sluice status --env prod
+  sluice status --env dev --format json
+
+DRIFT: none, changed (someone edited the live object, or the values changed
+since the last apply), missing (not deployed), extra (deployed, no longer
+in the values: `apply --prune` deletes it).")]
+    Status(StatusArgs),
+
     /// Show the effective values of streams in an environment, and which
     /// file and line set each one.
     #[command(after_help = "\
@@ -209,6 +221,29 @@ enum DiffFormatArg {
 }
 
 #[derive(Debug, Args)]
+struct StatusArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    #[command(flatten)]
+    sets: SetArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
+    format: StatusFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
 struct ApplyArgs {
     /// The environment.
     #[arg(long = "env", short = 'e', value_name = "ENV")]
@@ -235,6 +270,33 @@ struct ApplyArgs {
     /// With --prune, allow deleting every object when nothing is rendered.
     #[arg(long, requires = "prune")]
     allow_empty: bool,
+
+    /// Wait until every stream runs (or is suspended); fail fast when the
+    /// operator reports FAILED or SUBMISSION_FAILED.
+    #[arg(long)]
+    wait: bool,
+
+    /// How long --wait waits: 90s, 10m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "wait")]
+    timeout: std::time::Duration,
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 10m or 1h"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}` is not a duration like 90s, 10m or 1h")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// `--set` and `--set-string`, shared by every command that reads values.
@@ -388,8 +450,20 @@ pub fn main() -> ExitCode {
                 dry_run: args.dry_run,
                 prune: args.prune,
                 allow_empty: args.allow_empty,
-                wait: false,
-                timeout: std::time::Duration::from_secs(600),
+                wait: args.wait,
+                timeout: args.timeout,
+            },
+        ),
+        Command::Status(args) => commands::status::run(
+            &global,
+            &commands::status::StatusOptions {
+                environment: args.environment,
+                sets: args.sets.into(),
+                cluster: args.cluster.into(),
+                format: match args.format {
+                    StatusFormatArg::Human => commands::status::StatusFormat::Human,
+                    StatusFormatArg::Json => commands::status::StatusFormat::Json,
+                },
             },
         ),
         Command::Values(args) => commands::values::run(

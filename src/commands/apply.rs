@@ -24,6 +24,31 @@ pub struct ApplyOptions {
     pub timeout: Duration,
 }
 
+/// Every SparkApplication of the render, and which submission would be
+/// stale for it: the one before the apply, when the apply resubmits it.
+fn wait_targets(planned: &super::cluster::Planned) -> Vec<super::wait::Target> {
+    planned
+        .changes
+        .iter()
+        .filter(|c| c.kind == "SparkApplication" && c.desired.is_some())
+        .map(|c| {
+            let suspended = c
+                .desired
+                .as_ref()
+                .and_then(|d| d.pointer("/spec/suspend"))
+                .and_then(serde_json::Value::as_bool)
+                == Some(true);
+            let (_, before, _) = super::wait::state_of(c.live.as_ref());
+            super::wait::Target {
+                stream: c.stream.clone(),
+                name: c.name.clone(),
+                suspended,
+                stale_submission: if c.restarts() { before } else { None },
+            }
+        })
+        .collect()
+}
+
 pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
     cluster::runtime().block_on(async {
@@ -87,11 +112,14 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         .await;
         let failures: Vec<(String, ClusterError)> = results.into_iter().filter_map(Result::err).collect();
         if !failures.is_empty() {
-            for (object, e) in &failures {
+            // The first failure is the error; the others are listed before it.
+            let mut failures = failures.into_iter();
+            let (_, first) = failures.next().expect("non-empty");
+            for (object, e) in failures {
                 eprintln!("error: {object}: {e}");
             }
             // Nothing is pruned after a failed write: a re-run converges.
-            return Err(failures.into_iter().next().map(|(_, e)| e).expect("non-empty").into());
+            return Err(first.into());
         }
         if options.prune {
             for c in planned.changes.iter().filter(|c| c.action == Action::Delete) {
@@ -99,8 +127,16 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
                 cluster.delete(resource, &desired.namespace, &c.name).await?;
             }
         }
-        let _ = options.wait;
         println!("applied: {}", totals(&planned));
+        if options.wait {
+            let targets = wait_targets(&planned);
+            if !targets.is_empty() {
+                eprintln!("waiting for {} stream{} (timeout {:?})", targets.len(), if targets.len() == 1 { "" } else { "s" }, options.timeout);
+                let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && global.styled(true);
+                super::wait::wait(&cluster, &desired.namespace, &targets, options.timeout, terminal).await?;
+                eprintln!("all {} stream{} running", targets.len(), if targets.len() == 1 { "" } else { "s" });
+            }
+        }
         global.trace(|| format!("apply: {} API requests", cluster.requests()));
         Ok(Exit::Success)
     })

@@ -6,7 +6,9 @@ pub mod cluster;
 pub mod diff;
 pub mod lint;
 pub mod render;
+pub mod status;
 pub mod values;
+pub mod wait;
 
 pub use lint::{Loaded, load};
 
@@ -182,6 +184,10 @@ pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
                     let _ = writeln!(stderr, "  {cyan}help{cyan:#}: {help}");
                 }
                 return ExitCode::from(Exit::Usage as u8);
+            }
+            if let Some(wait) = err.downcast_ref::<wait::WaitError>() {
+                let _ = writeln!(stderr, "{red}error{red:#}: {wait}");
+                return ExitCode::from(Exit::Cluster as u8);
             }
             if let Some(cluster) = err.downcast_ref::<crate::cluster::ClusterError>() {
                 let _ = writeln!(stderr, "{red}error{red:#}: {cluster}");
