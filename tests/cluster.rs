@@ -846,3 +846,36 @@ async fn a_missing_crd_asks_whether_spark_operator_is_installed() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn kubeconfig_from_several_files_in_kubeconfig() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc.clone()).await;
+    // Clusters and users in one file, contexts in another, as KUBECONFIG
+    // lists them.
+    let text = std::fs::read_to_string(&kc).unwrap();
+    let contexts_at = text.find("contexts:").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("credentials"), dir.path().join("contexts"));
+    std::fs::write(&a, &text[..contexts_at]).unwrap();
+    std::fs::write(
+        &b,
+        format!("apiVersion: v1\nkind: Config\n{}", &text[contexts_at..]),
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("sluice")
+        .unwrap()
+        .arg("-C")
+        .arg(env.repo.path())
+        .args(["apply", "--env", "prod"])
+        .env("KUBECONFIG", std::env::join_paths([&a, &b]).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.names(&env.prod).await, ["orders", "payments"]);
+}

@@ -128,6 +128,10 @@ impl Cluster {
                 (config, "in-cluster".to_owned())
             }
         };
+        // sluice retries itself (see `call`): every attempt is counted, and
+        // the server's retry-after is honoured from the Status body too.
+        let mut config = config;
+        config.default_retry = false;
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).map_err(|e| {
             ClusterError::Config(format!("cannot build a client for `{server}`: {e}"))
