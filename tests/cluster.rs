@@ -592,6 +592,15 @@ async fn play(env: &Env, name: &str, state: &str, submission: &str, error: &str)
         .unwrap();
 }
 
+/// dev applied, and both streams running (submissions s1 and p1).
+async fn running(kubeconfig: String) -> Env {
+    let env = Env::new(kubeconfig).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    play(&env, "orders", "RUNNING", "s1", "").await;
+    play(&env, "payments", "RUNNING", "p1", "").await;
+    env
+}
+
 fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("sluice"))
         .arg("-C")
@@ -618,10 +627,7 @@ fn finish(child: std::process::Child) -> Output {
 async fn wait_trusts_running_only_after_a_new_submission() {
     let Some(kc) = kubeconfig() else { return };
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
-    let env = Env::new(kc).await;
-    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
-    play(&env, "orders", "RUNNING", "s1", "").await;
-    play(&env, "payments", "RUNNING", "p1", "").await;
+    let env = running(kc).await;
     // Nothing changes: both already run.
     let out = env.sluice(&["apply", "--env", "dev", "--wait", "--timeout", "20s"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -663,10 +669,7 @@ async fn wait_trusts_running_only_after_a_new_submission() {
 async fn wait_times_out_on_a_stale_status_and_fails_fast_on_failure() {
     let Some(kc) = kubeconfig() else { return };
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
-    let env = Env::new(kc).await;
-    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
-    play(&env, "orders", "RUNNING", "s1", "").await;
-    play(&env, "payments", "RUNNING", "p1", "").await;
+    let env = running(kc).await;
     // The spec changes but the operator never resubmits: a stale RUNNING.
     let out = env.sluice(&[
         "apply",

@@ -179,27 +179,11 @@ pub fn classify(err: kube::Error, request: &Request<'_>, server: &str) -> Cluste
         },
         422 => ClusterError::Invalid {
             object: request.object(),
-            fields: match details.filter(|d| !d.causes.is_empty()) {
-                Some(d) => d
-                    .causes
-                    .iter()
-                    .map(|c| format!("  {}: {}", c.field, c.message))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                None => format!("  {}", status.message),
-            },
+            fields: causes(&status),
         },
         409 if request.verb.starts_with("apply") => ClusterError::Conflict {
             object: request.object(),
-            fields: match details.filter(|d| !d.causes.is_empty()) {
-                Some(d) => d
-                    .causes
-                    .iter()
-                    .map(|c| format!("  {}: {}", c.field, c.message))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                None => format!("  {}", status.message),
-            },
+            fields: causes(&status),
         },
         code => ClusterError::Api {
             verb: request.verb.into(),
@@ -207,6 +191,19 @@ pub fn classify(err: kube::Error, request: &Request<'_>, server: &str) -> Cluste
             code,
             message: status.message.clone(),
         },
+    }
+}
+
+/// One line per field the server named, or its message.
+fn causes(status: &kube::core::Status) -> String {
+    match status.details.as_ref().filter(|d| !d.causes.is_empty()) {
+        Some(d) => d
+            .causes
+            .iter()
+            .map(|c| format!("  {}: {}", c.field, c.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => format!("  {}", status.message),
     }
 }
 
