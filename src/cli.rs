@@ -35,6 +35,19 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
+    /// Read values, templates and schema from this git revision (a commit,
+    /// branch or tag), straight from git objects: no checkout, and the
+    /// working tree is never touched.
+    #[arg(long, global = true, value_name = "REV")]
+    rev: Option<String>,
+
+    /// Only the streams that the changes since REV touch: a stream's file
+    /// → that stream; common.yaml, a template or the schema → every stream;
+    /// an environment file → its streams. `mr` means GitLab's
+    /// CI_MERGE_REQUEST_DIFF_BASE_SHA.
+    #[arg(long, global = true, value_name = "REV")]
+    changed_since: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -203,6 +216,16 @@ struct DiffArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    /// Compare the values at this git revision with the working tree (or
+    /// --head) instead of the cluster: an offline diff for merge requests.
+    /// `mr` means GitLab's CI_MERGE_REQUEST_DIFF_BASE_SHA.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+
+    /// With --base: the other side (default: the working tree).
+    #[arg(long, value_name = "REV", requires = "base")]
+    head: Option<String>,
 
     /// Exit with 1 when anything would change.
     #[arg(long)]
@@ -397,6 +420,8 @@ pub fn main() -> ExitCode {
             ColorWhen::Auto => anstream::ColorChoice::Auto,
         },
         verbose: cli.verbose,
+        rev: cli.rev,
+        changed_since: cli.changed_since,
     };
     let result = match cli.command {
         Command::Lint(args) => commands::lint::run(
@@ -432,6 +457,8 @@ pub fn main() -> ExitCode {
                 environment: args.environment,
                 sets: args.sets.into(),
                 cluster: args.cluster.into(),
+                base: args.base,
+                head: args.head,
                 exit_code: args.exit_code,
                 format: match args.format {
                     DiffFormatArg::Human => commands::diff::DiffFormat::Human,

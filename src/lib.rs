@@ -1,6 +1,7 @@
 //! sluice: values files → validated, rendered spark-operator manifests.
 
 pub mod applyset;
+pub mod changes;
 pub mod check;
 pub mod cli;
 pub mod cluster;
@@ -8,9 +9,11 @@ pub mod commands;
 pub mod crd;
 pub mod diag;
 pub mod fs;
+pub mod git;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod resources;
 pub mod rules;
 pub mod secret;
 pub mod snapshot;

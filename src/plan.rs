@@ -112,6 +112,45 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
     }
 }
 
+/// Compares two renders of one object (offline, between git revisions):
+/// every leaf counts, and a `spec` change other than `suspend` restarts.
+pub fn compare(old: Option<&Value>, new: Option<&Value>) -> Action {
+    let (old, new) = match (old, new) {
+        (None, None) => return Action::Unchanged,
+        (None, Some(_)) => return Action::Create,
+        (Some(_), None) => return Action::Delete,
+        (Some(o), Some(n)) => (o, n),
+    };
+    let (a, b) = (leaves(old), leaves(new));
+    let mut differing: BTreeSet<Path> = BTreeSet::new();
+    for (path, value) in &b {
+        if a.get(path) != Some(value) {
+            differing.insert(path.clone());
+        }
+    }
+    for path in a.keys() {
+        if !b.contains_key(path) {
+            differing.insert(path.clone());
+        }
+    }
+    if differing.is_empty() {
+        return Action::Unchanged;
+    }
+    let kind = new.get("kind").and_then(Value::as_str).unwrap_or("");
+    let restarts = kind == "SparkApplication"
+        && differing.iter().any(|p| {
+            p.first().is_some_and(|f| f == "spec")
+                && !p
+                    .get(1)
+                    .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
+        });
+    Action::Update {
+        restarts,
+        paths: differing.iter().map(|p| p.join(".")).collect(),
+        adopt: false,
+    }
+}
+
 /// The leaf fields of a desired object (lists are atomic, as in a CRD
 /// without list-type markers), without the object's identity.
 pub fn leaves(object: &Value) -> BTreeMap<Path, &Value> {
@@ -276,6 +315,16 @@ fn fingerprint(value: &Value) -> String {
 
 /// A unified diff of two objects as YAML (either may be absent).
 pub fn unified_diff(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
+    unified_diff_between(before, after, label, ("live", "rendered"))
+}
+
+/// [`unified_diff`] with the names of the two sides.
+pub fn unified_diff_between(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    label: &str,
+    sides: (&str, &str),
+) -> String {
     let text = |v: Option<&Value>| {
         v.map(|v| crate::render::object_yaml(&masked(&without_server_fields(v))))
             .unwrap_or_default()
@@ -284,7 +333,10 @@ pub fn unified_diff(before: Option<&Value>, after: Option<&Value>, label: &str) 
     similar::TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("live/{label}"), &format!("rendered/{label}"))
+        .header(
+            &format!("{}/{label}", sides.0),
+            &format!("{}/{label}", sides.1),
+        )
         .to_string()
 }
 

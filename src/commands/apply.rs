@@ -1,7 +1,7 @@
 //! `sluice apply --env E`: server-side apply of what changed, nothing else.
 
 use super::cluster::{self};
-use super::diff::{action_name, totals};
+use super::diff::action_name;
 use super::{Exit, Global, SetFlags, UsageError};
 use crate::cluster::{ClusterError, ClusterOptions};
 use crate::plan::{self, Action};
@@ -83,7 +83,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         }
         eprint!("{out}");
         if options.dry_run {
-            println!("{} (dry run: nothing was written)", totals(&planned));
+            println!("{} (dry run: nothing was written)", super::diff::totals(&planned.changes));
             return Ok(Exit::Success);
         }
 
@@ -127,7 +127,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
                 cluster.delete(resource, &desired.namespace, &c.name).await?;
             }
         }
-        println!("applied: {}", totals(&planned));
+        println!("applied: {}", super::diff::totals(&planned.changes));
         if options.wait {
             let targets = wait_targets(&planned);
             if !targets.is_empty() {

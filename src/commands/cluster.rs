@@ -17,6 +17,11 @@ pub struct Desired {
     pub kube_context: Option<String>,
     /// (stream, object), sorted.
     pub objects: Vec<(String, Value)>,
+    /// With `--changed-since`: only these streams are compared, written or
+    /// pruned.
+    pub affected: Option<crate::changes::Affected>,
+    /// The environment's `budget`, if it sets one.
+    pub budget: Option<crate::resources::Requests>,
 }
 
 /// Renders `environment` for the cluster: every object carries the
@@ -31,6 +36,7 @@ pub fn desired(
         super::render::render_environment(global, environment, streams, sets, |m| {
             m.object.clone()
         })?;
+    let affected = super::affected(global, &loaded.repo)?;
     let env = loaded
         .repo
         .environment(environment)
@@ -52,6 +58,8 @@ pub fn desired(
         namespace,
         kube_context: env.kube_context.clone(),
         objects,
+        affected,
+        budget: crate::resources::budget(&env.root.to_json()),
     })
 }
 

@@ -1,10 +1,13 @@
 //! `sluice diff --env E`: what applying would change in the cluster, per
-//! stream, and whether it restarts the stream.
+//! stream, and whether it restarts the stream; or, with `--base REV`, what
+//! a change of the values changes in the rendered manifests (offline, for
+//! merge requests).
 
 use super::cluster::{self, Desired, Planned};
 use super::{Exit, Global, SetFlags};
 use crate::cluster::{Cluster, ClusterError, ClusterOptions};
 use crate::plan::{self, Action, Change};
+use crate::resources::Requests;
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,6 +24,10 @@ pub struct DiffOptions {
     pub environment: String,
     pub sets: SetFlags,
     pub cluster: ClusterOptions,
+    /// Offline: compare the render at this revision with `head`.
+    pub base: Option<String>,
+    /// The other side of an offline diff (default: the working tree).
+    pub head: Option<String>,
     pub exit_code: bool,
     pub format: DiffFormat,
 }
@@ -45,6 +52,20 @@ pub struct StreamSummary {
     pub stream: String,
     pub change: &'static str,
     pub restarts: bool,
+    /// What the change adds to (or takes from) the cluster's requests.
+    pub requests_delta: Requests,
+}
+
+/// What a diff found, whichever way it was made.
+pub struct Report {
+    pub environment: String,
+    pub namespace: String,
+    /// `context ...` for a live diff, `base..head` for an offline one.
+    pub against: String,
+    pub changes: Vec<Change>,
+    pub diffs: Vec<ObjectDiff>,
+    pub requests: Option<usize>,
+    pub budget: Option<crate::resources::Requests>,
 }
 
 pub fn action_name(action: &Action) -> &'static str {
@@ -59,8 +80,10 @@ pub fn action_name(action: &Action) -> &'static str {
 /// Per stream: pruned if all its objects go, created if its
 /// SparkApplication is new, changed if anything changes, else unchanged.
 pub fn summarize(changes: &[Change]) -> Vec<StreamSummary> {
+    let mut sorted: Vec<&Change> = changes.iter().collect();
+    sorted.sort_by(|a, b| a.stream.cmp(&b.stream));
     let mut out: Vec<StreamSummary> = Vec::new();
-    for group in changes.chunk_by(|a, b| a.stream == b.stream) {
+    for group in sorted.chunk_by(|a, b| a.stream == b.stream) {
         let all = |f: fn(&Action) -> bool| group.iter().all(|c| f(&c.action));
         let any = |f: fn(&Action) -> bool| group.iter().any(|c| f(&c.action));
         let change = if all(|a| matches!(a, Action::Delete)) {
@@ -75,13 +98,90 @@ pub fn summarize(changes: &[Change]) -> Vec<StreamSummary> {
         } else {
             "unchanged"
         };
+        let delta = group.iter().fold(Requests::default(), |acc, c| {
+            acc + requests_after(c) - requests_before(c)
+        });
         out.push(StreamSummary {
             stream: group[0].stream.clone(),
             change,
-            restarts: group.iter().any(Change::restarts),
+            restarts: group.iter().any(|c| c.restarts()),
+            requests_delta: delta,
         });
     }
     out
+}
+
+fn requests_before(c: &Change) -> Requests {
+    c.live
+        .as_ref()
+        .map(crate::resources::of)
+        .unwrap_or_default()
+}
+
+fn requests_after(c: &Change) -> Requests {
+    match c.action {
+        Action::Delete => Requests::default(),
+        _ => c
+            .desired
+            .as_ref()
+            .map(crate::resources::of)
+            .unwrap_or_default(),
+    }
+}
+
+/// The environment's total requests before and after.
+fn totals_requests(changes: &[Change]) -> (Requests, Requests) {
+    changes
+        .iter()
+        .fold((Requests::default(), Requests::default()), |(b, a), c| {
+            (b + requests_before(c), a + requests_after(c))
+        })
+}
+
+fn over_budget(after: Requests, budget: Option<Requests>) -> Option<String> {
+    let budget = budget?;
+    let mut over = Vec::new();
+    if after.cores > budget.cores {
+        over.push(format!(
+            "{:.1} cores requested, {} budgeted",
+            after.cores, budget.cores
+        ));
+    }
+    if after.memory_mib > budget.memory_mib {
+        over.push(format!(
+            "{} memory requested, {} budgeted",
+            crate::resources::show_memory(after.memory_mib),
+            crate::resources::show_memory(budget.memory_mib)
+        ));
+    }
+    (!over.is_empty()).then(|| over.join("; "))
+}
+
+fn object_diff(
+    c: &Change,
+    after: Option<&Value>,
+    conflict: Option<String>,
+    sides: (&str, &str),
+) -> ObjectDiff {
+    let fields = match &c.action {
+        Action::Update { paths, .. } => paths.clone(),
+        _ => Vec::new(),
+    };
+    ObjectDiff {
+        stream: c.stream.clone(),
+        kind: c.kind.clone(),
+        name: c.name.clone(),
+        action: action_name(&c.action),
+        restarts: c.restarts(),
+        fields,
+        diff: plan::unified_diff_between(
+            c.live.as_ref(),
+            after,
+            &format!("{}/{}", c.kind, c.name),
+            sides,
+        ),
+        conflict,
+    }
 }
 
 /// The exact diff of every object that changes: a server-side dry run
@@ -96,7 +196,6 @@ pub async fn object_diffs(
         .iter()
         .filter(|c| c.writes())
         .map(|c| async move {
-            let label = format!("{}/{}", c.kind, c.name);
             let (after, conflict) = match (&c.action, &c.desired) {
                 (Action::Delete, _) | (_, None) => (None, None),
                 (_, Some(object)) => {
@@ -113,64 +212,177 @@ pub async fn object_diffs(
                     }
                 }
             };
-            let fields = match &c.action {
-                Action::Update { paths, .. } => paths.clone(),
-                _ => Vec::new(),
-            };
-            ObjectDiff {
-                stream: c.stream.clone(),
-                kind: c.kind.clone(),
-                name: c.name.clone(),
-                action: action_name(&c.action),
-                restarts: c.restarts(),
-                fields,
-                diff: plan::unified_diff(c.live.as_ref(), after.as_ref(), &label),
-                conflict,
-            }
+            object_diff(c, after.as_ref(), conflict, ("live", "rendered"))
         });
     futures::stream::iter(jobs).buffered(8).collect().await
 }
 
 pub fn run(global: &Global, options: &DiffOptions) -> anyhow::Result<Exit> {
+    let report = match &options.base {
+        Some(base) => offline(global, options, base)?,
+        None => live(global, options)?,
+    };
+    let text = match options.format {
+        DiffFormat::Human => human(&report, global.styled(false)),
+        DiffFormat::Json => json(&report),
+        DiffFormat::Markdown => markdown(&report),
+    };
+    super::print(&text)?;
+    let changed = report.changes.iter().any(Change::writes);
+    Ok(if options.exit_code && changed {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
+}
+
+fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let planned = cluster::plan(&cluster, &desired).await?;
         let diffs = object_diffs(&cluster, &desired, &planned).await;
-        let streams = summarize(&planned.changes);
-        let text = match options.format {
-            DiffFormat::Human => human(
-                &desired,
-                &cluster,
-                &planned,
-                &diffs,
-                &streams,
-                global.styled(false),
-            ),
-            DiffFormat::Json => json(&desired, &cluster, &planned, &diffs, &streams),
-            DiffFormat::Markdown => markdown(&desired, &planned, &diffs, &streams),
-        };
-        super::print(&text)?;
         global.trace(|| format!("diff: {} API requests", cluster.requests()));
-        let changed = planned.changes.iter().any(Change::writes);
-        Ok(if options.exit_code && changed {
-            Exit::Findings
-        } else {
-            Exit::Success
+        Ok(Report {
+            environment: desired.environment.clone(),
+            namespace: desired.namespace.clone(),
+            against: format!("the cluster (context `{}`)", cluster.context),
+            changes: planned.changes,
+            diffs,
+            requests: Some(cluster.requests()),
+            budget: desired.budget,
         })
     })
 }
 
-pub fn totals(planned: &Planned) -> String {
-    let restarts = planned.changes.iter().filter(|c| c.restarts()).count();
+/// Renders `base` (from git objects) and `head` (git or the working tree)
+/// and compares them object by object. No cluster is needed.
+fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result<Report> {
+    let base = &super::resolve_mr(base)?;
+    let git =
+        crate::git::Git::open(&global.root).map_err(|e| super::UsageError::new(e.to_string()))?;
+    let base_commit = git
+        .resolve(base)
+        .map_err(|e| super::UsageError::new(e.to_string()))?;
+    let budget = std::cell::Cell::new(None);
+    let side = |rev: Option<&str>| -> anyhow::Result<Vec<(String, Value)>> {
+        let (loaded, objects) = super::render::render_environment_at(
+            global,
+            rev,
+            &options.environment,
+            &[],
+            &options.sets,
+            |m| m.object.clone(),
+        )?;
+        budget.set(
+            loaded
+                .repo
+                .environment(&options.environment)
+                .and_then(|e| crate::resources::budget(&e.root.to_json())),
+        );
+        Ok(objects.into_iter().map(|(k, o)| (k.stream, o)).collect())
+    };
+    // The environment may not exist at the base (a new environment).
+    let before = match side(Some(&base_commit)) {
+        Ok(objects) => objects,
+        Err(e)
+            if e.downcast_ref::<super::UsageError>()
+                .is_some_and(|u| u.message.contains("unknown environment")) =>
+        {
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let after = side(options.head.as_deref())?;
+    let namespace = after
+        .first()
+        .or(before.first())
+        .and_then(|(_, o)| o.pointer("/metadata/namespace"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let key = |o: &Value| {
+        let get = |p: &str| {
+            o.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        (get("/apiVersion"), get("/kind"), get("/metadata/name"))
+    };
+    let mut changes: Vec<Change> = Vec::new();
+    for (stream, new) in &after {
+        let old = before
+            .iter()
+            .find(|(_, o)| key(o) == key(new))
+            .map(|(_, o)| o);
+        let (api_version, kind, name) = key(new);
+        changes.push(Change {
+            stream: stream.clone(),
+            api_version,
+            kind,
+            name,
+            action: plan::compare(old, Some(new)),
+            desired: Some(new.clone()),
+            live: old.cloned(),
+        });
+    }
+    for (stream, old) in &before {
+        if !after.iter().any(|(_, n)| key(n) == key(old)) {
+            let (api_version, kind, name) = key(old);
+            changes.push(Change {
+                stream: stream.clone(),
+                api_version,
+                kind,
+                name,
+                action: Action::Delete,
+                desired: None,
+                live: Some(old.clone()),
+            });
+        }
+    }
+    changes.sort_by(|a, b| {
+        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
+            &b.stream,
+            b.kind != "SparkApplication",
+            &b.kind,
+            &b.name,
+        ))
+    });
+    let diffs = changes
+        .iter()
+        .filter(|c| c.writes())
+        .map(|c| object_diff(c, c.desired.as_ref(), None, ("base", "head")))
+        .collect();
+    let head = options
+        .head
+        .clone()
+        .unwrap_or_else(|| "the working tree".to_owned());
+    Ok(Report {
+        environment: options.environment.clone(),
+        namespace,
+        against: format!("{} → {head}", &base_commit[..12.min(base_commit.len())]),
+        changes,
+        diffs,
+        requests: None,
+        budget: budget.get(),
+    })
+}
+
+fn count(changes: &[Change], f: impl Fn(&Action) -> bool) -> usize {
+    changes.iter().filter(|c| f(&c.action)).count()
+}
+
+pub fn totals(changes: &[Change]) -> String {
+    let restarts = changes.iter().filter(|c| c.restarts()).count();
     format!(
         "{} created, {} changed ({} restart{}), {} pruned, {} unchanged",
-        planned.count(|a| matches!(a, Action::Create)),
-        planned.count(|a| matches!(a, Action::Update { .. })),
+        count(changes, |a| matches!(a, Action::Create)),
+        count(changes, |a| matches!(a, Action::Update { .. })),
         restarts,
         if restarts == 1 { "" } else { "s" },
-        planned.count(|a| matches!(a, Action::Delete)),
-        planned.count(|a| matches!(a, Action::Unchanged)),
+        count(changes, |a| matches!(a, Action::Delete)),
+        count(changes, |a| matches!(a, Action::Unchanged)),
     )
 }
 
@@ -201,19 +413,20 @@ fn colored_diff(diff: &str, styled: bool) -> String {
         .collect()
 }
 
-fn human(
-    desired: &Desired,
-    cluster: &Cluster,
-    planned: &Planned,
-    diffs: &[ObjectDiff],
-    streams: &[StreamSummary],
-    styled: bool,
-) -> String {
+fn restarts_cell(s: &StreamSummary) -> &'static str {
+    match s.change {
+        "changed" if s.restarts => "yes",
+        "changed" => "no",
+        _ => "-",
+    }
+}
+
+fn human(report: &Report, styled: bool) -> String {
     let mut out = format!(
-        "environment `{}` (namespace `{}`, context `{}`)\n",
-        desired.environment, desired.namespace, cluster.context
+        "environment `{}` (namespace `{}`) against {}\n",
+        report.environment, report.namespace, report.against
     );
-    for d in diffs {
+    for d in &report.diffs {
         let restarts = if d.action == "changed" {
             if d.restarts {
                 ", restarts the stream"
@@ -233,6 +446,7 @@ fn human(
         out.push_str(&colored_diff(&d.diff, styled));
     }
     out.push('\n');
+    let streams = summarize(&report.changes);
     let width = streams
         .iter()
         .map(|s| s.stream.len())
@@ -243,42 +457,36 @@ fn human(
         "{:<width$}  {:<9}  restarts\n",
         "stream", "change"
     ));
-    for s in streams {
-        let restarts = match s.change {
-            "changed" if s.restarts => "yes",
-            "changed" => "no",
-            _ => "-",
-        };
+    for s in &streams {
         out.push_str(&format!(
-            "{:<width$}  {:<9}  {restarts}\n",
-            s.stream, s.change
+            "{:<width$}  {:<9}  {}\n",
+            s.stream,
+            s.change,
+            restarts_cell(s)
         ));
     }
-    out.push_str(&format!("\n{}\n", totals(planned)));
+    out.push_str(&format!("\n{}\n", totals(&report.changes)));
     out
 }
 
-fn json(
-    desired: &Desired,
-    cluster: &Cluster,
-    planned: &Planned,
-    diffs: &[ObjectDiff],
-    streams: &[StreamSummary],
-) -> String {
+fn json(report: &Report) -> String {
+    let changes = &report.changes;
+    let (before, after) = totals_requests(changes);
     let doc = serde_json::json!({
-        "environment": desired.environment,
-        "namespace": desired.namespace,
-        "context": cluster.context,
-        "streams": streams,
-        "objects": diffs,
+        "environment": report.environment,
+        "namespace": report.namespace,
+        "against": report.against,
+        "requests": {"before": before, "after": after, "budget": report.budget, "over_budget": over_budget(after, report.budget)},
+        "streams": summarize(changes),
+        "objects": report.diffs,
         "summary": {
-            "created": planned.count(|a| matches!(a, Action::Create)),
-            "changed": planned.count(|a| matches!(a, Action::Update { .. })),
-            "restarts": planned.changes.iter().filter(|c| c.restarts()).count(),
-            "pruned": planned.count(|a| matches!(a, Action::Delete)),
-            "unchanged": planned.count(|a| matches!(a, Action::Unchanged)),
+            "created": count(changes, |a| matches!(a, Action::Create)),
+            "changed": count(changes, |a| matches!(a, Action::Update { .. })),
+            "restarts": changes.iter().filter(|c| c.restarts()).count(),
+            "pruned": count(changes, |a| matches!(a, Action::Delete)),
+            "unchanged": count(changes, |a| matches!(a, Action::Unchanged)),
         },
-        "requests": cluster.requests(),
+        "api_requests": report.requests,
     });
     format!(
         "{}\n",
@@ -286,18 +494,13 @@ fn json(
     )
 }
 
-fn markdown(
-    desired: &Desired,
-    planned: &Planned,
-    diffs: &[ObjectDiff],
-    streams: &[StreamSummary],
-) -> String {
-    let restarts = planned.changes.iter().filter(|c| c.restarts()).count();
+fn markdown(report: &Report) -> String {
+    let restarts = report.changes.iter().filter(|c| c.restarts()).count();
     let mut out = format!(
         "### `{}` (namespace `{}`): {}\n\n",
-        desired.environment,
-        desired.namespace,
-        totals(planned)
+        report.environment,
+        report.namespace,
+        totals(&report.changes)
     );
     if restarts > 0 {
         out.push_str(&format!(
@@ -305,22 +508,37 @@ fn markdown(
             if restarts == 1 { "" } else { "s" }
         ));
     }
-    out.push_str("| stream | change | restarts? |\n|---|---|---|\n");
-    for s in streams.iter().filter(|s| s.change != "unchanged") {
-        let r = if s.change == "changed" {
-            if s.restarts { "**yes**" } else { "no" }
-        } else {
-            "–"
+    out.push_str("| stream | change | restarts? | cores, memory |\n|---|---|---|---|\n");
+    for s in summarize(&report.changes)
+        .iter()
+        .filter(|s| s.change != "unchanged")
+    {
+        let r = match restarts_cell(s) {
+            "yes" => "**yes**",
+            other => other,
         };
-        out.push_str(&format!("| `{}` | {} | {r} |\n", s.stream, s.change));
+        out.push_str(&format!(
+            "| `{}` | {} | {r} | {} |\n",
+            s.stream,
+            s.change,
+            crate::resources::show_delta(s.requests_delta)
+        ));
     }
-    for d in diffs {
+    let (before, after) = totals_requests(&report.changes);
+    out.push_str(&format!(
+        "\nRequested by the environment's streams (driver + executors × instances, overhead included): {} → **{}**",
+        crate::resources::show(before),
+        crate::resources::show(after)
+    ));
+    match (report.budget, over_budget(after, report.budget)) {
+        (_, Some(over)) => out.push_str(&format!(
+            "\n\n> **Warning:** over the environment's budget: {over}.\n"
+        )),
+        (Some(b), None) => out.push_str(&format!(" (budget: {}).\n", crate::resources::show(b))),
+        (None, None) => out.push_str(".\n"),
+    }
+    for d in &report.diffs {
         out.push_str(&format!("\n<details><summary>{} {}/{} (stream <code>{}</code>)</summary>\n\n```diff\n{}```\n\n</details>\n", d.action, d.kind, d.name, d.stream, d.diff));
     }
     out
-}
-
-/// For `Value` users of the report.
-pub fn to_value(d: &ObjectDiff) -> Value {
-    serde_json::to_value(d).expect("serializes")
 }

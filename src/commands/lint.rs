@@ -58,6 +58,9 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     // Every stream whose values are sound is rendered and its objects
     // checked as soon as its values are checked; only findings and object
     // keys are kept.
+    let affected = super::affected(global, &loaded.repo)?;
+    let touched =
+        |env: &str, stream: &str| affected.as_ref().is_none_or(|a| a.includes(env, stream));
     let (found, outcomes) = check(
         &loaded.repo,
         &environments,
@@ -65,7 +68,11 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         &loaded.schema,
         &loaded.sources,
         |e, ok| {
-            if !(ok && e.enabled() && !twice.contains(e.name())) {
+            if !(ok
+                && e.enabled()
+                && !twice.contains(e.name())
+                && touched(&e.environment.name, e.name()))
+            {
                 return (Vec::new(), Vec::new());
             }
             let (manifests, found) =
@@ -83,7 +90,7 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         let (found, objects) = o.result;
         loaded.diagnostics.extend(found);
         keys.extend(objects);
-        if o.enabled {
+        if o.enabled && touched(&o.environment, &o.stream) {
             cases.push((
                 Subject {
                     stream: o.stream,
@@ -98,7 +105,19 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         &mut keys,
         &super::render::anchor_in(&loaded.repo),
     ));
-    let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
+    let mut diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
+    if affected.is_some() {
+        // Findings about untouched streams are not this change's.
+        diagnostics.retain(|d| {
+            d.subjects.is_empty()
+                || d.subjects
+                    .iter()
+                    .any(|s| touched(&s.environment, &s.stream))
+        });
+        for d in &mut diagnostics {
+            d.subjects.retain(|s| touched(&s.environment, &s.stream));
+        }
+    }
     global.trace(|| {
         format!(
             "lint: {} streams x environments checked in {:.1?} (CPU time: {})",
@@ -193,8 +212,19 @@ pub struct Loaded {
 }
 
 pub fn load(global: &Global) -> anyhow::Result<Loaded> {
+    load_from(global, global.rev.as_deref())
+}
+
+/// The repository as it is in the working tree (`None`) or at a git
+/// revision, read from git objects without a checkout.
+pub fn load_from(global: &Global, rev: Option<&str>) -> anyhow::Result<Loaded> {
     let started = Instant::now();
-    let snapshot = crate::fs::read_repository(&global.root)?;
+    let snapshot = match rev {
+        None => crate::fs::read_repository(&global.root)?,
+        Some(rev) => crate::git::Git::open(&global.root)
+            .and_then(|git| git.snapshot(rev))
+            .map_err(|e| UsageError::new(e.to_string()))?,
+    };
     if !snapshot.has_values_dir {
         return Err(UsageError::new(format!(
             "no values/ directory in `{}`: this is not a streams repository",

@@ -10,7 +10,7 @@ pub mod status;
 pub mod values;
 pub mod wait;
 
-pub use lint::{Loaded, load};
+pub use lint::{Loaded, load, load_from};
 
 use crate::diag::Diagnostic;
 use crate::source::Sources;
@@ -37,6 +37,10 @@ pub struct Global {
     pub root: PathBuf,
     pub color: anstream::ColorChoice,
     pub verbose: u8,
+    /// Read the repository at this git revision instead of the working tree.
+    pub rev: Option<String>,
+    /// Only the streams that changes since this revision touch.
+    pub changed_since: Option<String>,
 }
 
 impl Global {
@@ -129,6 +133,43 @@ impl SetFlags {
             rendered: Some(rendered),
         })
     }
+}
+
+/// `mr` stands for the base of the merge request GitLab runs the pipeline
+/// for (`CI_MERGE_REQUEST_DIFF_BASE_SHA`).
+pub fn resolve_mr(rev: &str) -> Result<String, UsageError> {
+    if rev != "mr" {
+        return Ok(rev.to_owned());
+    }
+    std::env::var("CI_MERGE_REQUEST_DIFF_BASE_SHA").ok().filter(|s| !s.is_empty()).ok_or_else(|| {
+        UsageError::new("`mr` needs CI_MERGE_REQUEST_DIFF_BASE_SHA, which GitLab sets only in merge request pipelines")
+            .help("pass a revision instead, e.g. --base origin/main")
+    })
+}
+
+/// With `--changed-since`, the streams the changes touch (from git: the
+/// revision to `--rev`, or to the working tree).
+pub fn affected(
+    global: &Global,
+    repo: &crate::values::repo::Repository,
+) -> anyhow::Result<Option<crate::changes::Affected>> {
+    let Some(since) = &global.changed_since else {
+        return Ok(None);
+    };
+    let since = resolve_mr(since)?;
+    let git = crate::git::Git::open(&global.root).map_err(|e| UsageError::new(e.to_string()))?;
+    let paths = git
+        .changed_paths(&since, global.rev.as_deref())
+        .map_err(|e| UsageError::new(e.to_string()))?;
+    let affected = crate::changes::Affected::of(repo, &paths);
+    global.trace(|| {
+        format!(
+            "changed since {since}: {} files; checking {}",
+            paths.len(),
+            affected.describe()
+        )
+    });
+    Ok(Some(affected))
 }
 
 /// Every stream named with `--stream` must exist in the environment.

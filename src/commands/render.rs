@@ -72,12 +72,37 @@ pub fn render_environment<T: Send>(
     sets: &SetFlags,
     keep: impl Fn(&Manifest) -> T + Sync,
 ) -> anyhow::Result<(super::Loaded, Vec<(ObjectKey, T)>)> {
-    let mut loaded = super::load(global)?;
+    render_environment_at(
+        global,
+        global.rev.as_deref(),
+        environment,
+        streams,
+        sets,
+        keep,
+    )
+}
+
+/// [`render_environment`] at a git revision (`None`: the working tree).
+pub fn render_environment_at<T: Send>(
+    global: &Global,
+    rev: Option<&str>,
+    environment: &str,
+    streams: &[String],
+    sets: &SetFlags,
+    keep: impl Fn(&Manifest) -> T + Sync,
+) -> anyhow::Result<(super::Loaded, Vec<(ObjectKey, T)>)> {
+    let mut loaded = super::load_from(global, rev)?;
     let environments = select(&loaded.repo, &[environment.to_owned()])?;
     let sets = sets.parse(&mut loaded.sources, global)?;
     super::require_streams(&loaded.repo, environment, streams)?;
     let schema = ManifestSchema::builtin();
-    let chosen = |name: &str| streams.is_empty() || streams.iter().any(|s| s == name);
+    let affected = super::affected(global, &loaded.repo)?;
+    let chosen = |name: &str| {
+        (streams.is_empty() || streams.iter().any(|s| s == name))
+            && affected
+                .as_ref()
+                .is_none_or(|a| a.includes(environment, name))
+    };
     // Each stream is rendered and checked as soon as its values are
     // checked; only what `keep` returns is kept.
     let (found, outcomes) = crate::values::check::check(

@@ -1,0 +1,185 @@
+//! Edge: a streams repository at a git revision, read straight from the
+//! object database (no checkout, the working tree untouched), and the
+//! paths that changed between revisions.
+
+use crate::snapshot::{Content, File, Snapshot, is_yaml};
+use git2::{ObjectType, Oid, Repository, Tree};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{path}` is not inside a git repository: {message}")]
+    Open { path: String, message: String },
+    #[error("unknown revision `{rev}`: {message}")]
+    Revision { rev: String, message: String },
+    #[error("reading git objects failed: {0}")]
+    Git(String),
+    #[error("the streams repository `{0}` is not inside the git work tree")]
+    Outside(String),
+}
+
+/// A git repository and where the streams repository sits in it.
+pub struct Git {
+    repo: Repository,
+    /// The streams repository's path relative to the git root ("" at the root).
+    prefix: String,
+}
+
+impl Git {
+    pub fn open(root: &Path) -> Result<Git, Error> {
+        let repo = Repository::discover(root).map_err(|e| Error::Open {
+            path: root.display().to_string(),
+            message: e.message().to_owned(),
+        })?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| Error::Outside(root.display().to_string()))?;
+        let workdir = workdir
+            .canonicalize()
+            .map_err(|e| Error::Git(e.to_string()))?;
+        let root = root.canonicalize().map_err(|e| Error::Git(e.to_string()))?;
+        let prefix = root
+            .strip_prefix(&workdir)
+            .map_err(|_| Error::Outside(root.display().to_string()))?
+            .to_string_lossy()
+            .replace('\\', "/");
+        Ok(Git { repo, prefix })
+    }
+
+    fn tree(&self, rev: &str) -> Result<Tree<'_>, Error> {
+        let object = self
+            .repo
+            .revparse_single(rev)
+            .map_err(|e| Error::Revision {
+                rev: rev.to_owned(),
+                message: e.message().to_owned(),
+            })?;
+        object.peel_to_tree().map_err(|e| Error::Revision {
+            rev: rev.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// The commit a revision names, in full.
+    pub fn resolve(&self, rev: &str) -> Result<String, Error> {
+        let object = self
+            .repo
+            .revparse_single(rev)
+            .map_err(|e| Error::Revision {
+                rev: rev.to_owned(),
+                message: e.message().to_owned(),
+            })?;
+        let commit = object.peel_to_commit().map_err(|e| Error::Revision {
+            rev: rev.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        Ok(commit.id().to_string())
+    }
+
+    /// The files sluice reads, as they are at `rev`.
+    pub fn snapshot(&self, rev: &str) -> Result<Snapshot, Error> {
+        let tree = self.tree(rev)?;
+        let mut files = Vec::new();
+        let mut has_values_dir = false;
+        let prefix = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut failure = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            let full = format!("{dir}{}", entry.name().unwrap_or(""));
+            let Some(rel) = full.strip_prefix(&prefix) else {
+                return git2::TreeWalkResult::Ok;
+            };
+            if rel == "values" && entry.kind() == Some(ObjectType::Tree) {
+                has_values_dir = true;
+            }
+            let wanted = (rel.starts_with("values/") && is_yaml(rel))
+                || (rel.starts_with("templates/") && rel.ends_with(".j2"))
+                || rel == "schemas/values.schema.json";
+            if !wanted || entry.kind() != Some(ObjectType::Blob) {
+                return git2::TreeWalkResult::Ok;
+            }
+            // A symlink is a blob holding its target: never followed.
+            let content = if entry.filemode() == 0o120000 {
+                Content::OutsideRoot {
+                    target: "a symlink in git (not followed)".to_owned(),
+                }
+            } else {
+                match self.repo.find_blob(entry.id()) {
+                    Ok(blob) => Content::Bytes(blob.content().to_vec()),
+                    Err(e) => {
+                        failure = Some(e.message().to_owned());
+                        return git2::TreeWalkResult::Abort;
+                    }
+                }
+            };
+            files.push(File {
+                path: rel.to_owned(),
+                content,
+            });
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(|e| Error::Git(failure.clone().unwrap_or_else(|| e.message().to_owned())))?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Snapshot {
+            files,
+            has_values_dir,
+        })
+    }
+
+    /// Paths (relative to the streams repository) that differ between
+    /// `base` and `head` (`None`: the working tree, including uncommitted
+    /// and untracked files).
+    pub fn changed_paths(&self, base: &str, head: Option<&str>) -> Result<Vec<String>, Error> {
+        let base_tree = self.tree(base)?;
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        let diff = match head {
+            Some(head) => {
+                let head_tree = self.tree(head)?;
+                self.repo
+                    .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), None)
+                    .map_err(git)?
+            }
+            None => {
+                let mut options = git2::DiffOptions::new();
+                options.include_untracked(true).recurse_untracked_dirs(true);
+                self.repo
+                    .diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))
+                    .map_err(git)?
+            }
+        };
+        let prefix = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut paths: Vec<String> = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                if let Some(p) = file.path().and_then(|p| p.to_str()) {
+                    if let Some(rel) = p.strip_prefix(&prefix) {
+                        paths.push(rel.to_owned());
+                    }
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        Ok(paths)
+    }
+
+    /// The merge base of two revisions (what an MR is compared against).
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<String, Error> {
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        let (a, b) = (
+            Oid::from_str(&self.resolve(a)?).map_err(git)?,
+            Oid::from_str(&self.resolve(b)?).map_err(git)?,
+        );
+        self.repo
+            .merge_base(a, b)
+            .map(|o| o.to_string())
+            .map_err(git)
+    }
+}
