@@ -133,6 +133,23 @@ since the last apply), missing (not deployed), extra (deployed, no longer
 in the values: `apply --prune` deletes it).")]
     Status(StatusArgs),
 
+    /// Make one environment run what another runs (dev → prod): copies the
+    /// promotable values into the streams' `environments:` blocks.
+    #[command(after_help = "\
+Examples:
+  sluice promote --from dev --to prod --dry-run
+  sluice promote --from dev --to prod --stream inventory --commit
+
+Copies the keys listed in common.yaml's `promotion.keys` (default:
+spark.image, image, spark.version, applicationFile, mainClass, arguments)
+from the source environment's merged values into each stream's
+`environments.<to>` block, and sets `enabled: true` there for a stream the
+target environment leaves out. Edits are surgical: comments, key order and
+formatting of every other line stay as they are. Prints the file edits and
+the resulting diff of the target environment. --commit commits the edits
+on the current branch (refused on a dirty working tree).")]
+    Promote(PromoteArgs),
+
     /// Show the effective values of streams in an environment, and which
     /// file and line set each one.
     #[command(after_help = "\
@@ -241,6 +258,31 @@ enum DiffFormatArg {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+struct PromoteArgs {
+    /// The environment to promote from.
+    #[arg(long, value_name = "ENV")]
+    from: String,
+
+    /// The environment to promote to.
+    #[arg(long, value_name = "ENV")]
+    to: String,
+
+    /// Only this stream (repeatable). Default: every stream whose
+    /// promotable values differ, or that the target leaves out.
+    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    streams: Vec<String>,
+
+    /// Commit the edits (git), listing the promoted streams and their
+    /// image changes.
+    #[arg(long, conflicts_with = "dry_run")]
+    commit: bool,
+
+    /// Show the edits and write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -491,6 +533,16 @@ pub fn main() -> ExitCode {
                     StatusFormatArg::Human => commands::status::StatusFormat::Human,
                     StatusFormatArg::Json => commands::status::StatusFormat::Json,
                 },
+            },
+        ),
+        Command::Promote(args) => commands::promote::run(
+            &global,
+            &commands::promote::PromoteOptions {
+                from: args.from,
+                to: args.to,
+                streams: args.streams,
+                commit: args.commit,
+                dry_run: args.dry_run,
             },
         ),
         Command::Values(args) => commands::values::run(

@@ -182,4 +182,59 @@ impl Git {
             .map(|o| o.to_string())
             .map_err(git)
     }
+
+    /// Whether tracked files have uncommitted changes (untracked files do
+    /// not count).
+    pub fn is_clean(&self) -> Result<bool, Error> {
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(false).include_ignored(false);
+        let statuses = self
+            .repo
+            .statuses(Some(&mut options))
+            .map_err(|e| Error::Git(e.message().to_owned()))?;
+        Ok(statuses.is_empty())
+    }
+
+    /// Commits `paths` (relative to the streams repository) on the current
+    /// branch; returns the new commit's id.
+    pub fn commit(&self, paths: &[String], message: &str) -> Result<String, Error> {
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        let mut index = self.repo.index().map_err(git)?;
+        for path in paths {
+            let full = if self.prefix.is_empty() {
+                path.clone()
+            } else {
+                format!("{}/{path}", self.prefix)
+            };
+            index.add_path(Path::new(&full)).map_err(git)?;
+        }
+        index.write().map_err(git)?;
+        let tree = self
+            .repo
+            .find_tree(index.write_tree().map_err(git)?)
+            .map_err(git)?;
+        let signature = self.repo.signature().map_err(|e| {
+            Error::Git(format!(
+                "{} (set it with `git config user.name` and `git config user.email`)",
+                e.message()
+            ))
+        })?;
+        let parent = self
+            .repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(git)?;
+        let id = self
+            .repo
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &[&parent],
+            )
+            .map_err(git)?;
+        Ok(id.to_string())
+    }
 }

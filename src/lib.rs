@@ -11,6 +11,7 @@ pub mod diag;
 pub mod fs;
 pub mod git;
 pub mod plan;
+pub mod promote;
 pub mod render;
 pub mod report;
 pub mod resources;

@@ -294,6 +294,31 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         Err(e) => return Err(e),
     };
     let after = side(options.head.as_deref())?;
+    let head = options
+        .head
+        .clone()
+        .unwrap_or_else(|| "the working tree".to_owned());
+    let against = format!("{} → {head}", &base_commit[..12.min(base_commit.len())]);
+    Ok(compare_renders(
+        &options.environment,
+        &before,
+        &after,
+        against,
+        budget.get(),
+        ("base", "head"),
+    ))
+}
+
+/// Compares two renders of an environment, object by object: what a merge
+/// request (or a promotion) changes, without a cluster.
+pub fn compare_renders(
+    environment: &str,
+    before: &[(String, Value)],
+    after: &[(String, Value)],
+    against: String,
+    budget: Option<Requests>,
+    sides: (&str, &str),
+) -> Report {
     let namespace = after
         .first()
         .or(before.first())
@@ -311,7 +336,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         (get("/apiVersion"), get("/kind"), get("/metadata/name"))
     };
     let mut changes: Vec<Change> = Vec::new();
-    for (stream, new) in &after {
+    for (stream, new) in after {
         let old = before
             .iter()
             .find(|(_, o)| key(o) == key(new))
@@ -327,7 +352,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
             live: old.cloned(),
         });
     }
-    for (stream, old) in &before {
+    for (stream, old) in before {
         if !after.iter().any(|(_, n)| key(n) == key(old)) {
             let (api_version, kind, name) = key(old);
             changes.push(Change {
@@ -352,21 +377,22 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
     let diffs = changes
         .iter()
         .filter(|c| c.writes())
-        .map(|c| object_diff(c, c.desired.as_ref(), None, ("base", "head")))
+        .map(|c| object_diff(c, c.desired.as_ref(), None, sides))
         .collect();
-    let head = options
-        .head
-        .clone()
-        .unwrap_or_else(|| "the working tree".to_owned());
-    Ok(Report {
-        environment: options.environment.clone(),
+    Report {
+        environment: environment.to_owned(),
         namespace,
-        against: format!("{} → {head}", &base_commit[..12.min(base_commit.len())]),
+        against,
         changes,
         diffs,
         requests: None,
-        budget: budget.get(),
-    })
+        budget,
+    }
+}
+
+/// The human form of a report (for commands that show one).
+pub fn human_report(report: &Report, styled: bool) -> String {
+    human(report, styled)
 }
 
 fn count(changes: &[Change], f: impl Fn(&Action) -> bool) -> usize {

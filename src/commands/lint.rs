@@ -225,6 +225,16 @@ pub fn load_from(global: &Global, rev: Option<&str>) -> anyhow::Result<Loaded> {
             .and_then(|git| git.snapshot(rev))
             .map_err(|e| UsageError::new(e.to_string()))?,
     };
+    load_snapshot(global, snapshot, started)
+}
+
+/// The repository from files already read (the working tree, a revision,
+/// or an edited copy).
+pub fn load_snapshot(
+    global: &Global,
+    snapshot: crate::snapshot::Snapshot,
+    started: Instant,
+) -> anyhow::Result<Loaded> {
     if !snapshot.has_values_dir {
         return Err(UsageError::new(format!(
             "no values/ directory in `{}`: this is not a streams repository",

@@ -5,12 +5,13 @@ pub mod apply;
 pub mod cluster;
 pub mod diff;
 pub mod lint;
+pub mod promote;
 pub mod render;
 pub mod status;
 pub mod values;
 pub mod wait;
 
-pub use lint::{Loaded, load, load_from};
+pub use lint::{Loaded, load, load_from, load_snapshot};
 
 use crate::diag::Diagnostic;
 use crate::source::Sources;

@@ -91,7 +91,20 @@ pub fn render_environment_at<T: Send>(
     sets: &SetFlags,
     keep: impl Fn(&Manifest) -> T + Sync,
 ) -> anyhow::Result<(super::Loaded, Vec<(ObjectKey, T)>)> {
-    let mut loaded = super::load_from(global, rev)?;
+    let loaded = super::load_from(global, rev)?;
+    render_loaded(global, loaded, environment, streams, sets, keep)
+}
+
+/// [`render_environment`] of a repository already loaded (for instance
+/// from an edited snapshot).
+pub fn render_loaded<T: Send>(
+    global: &Global,
+    mut loaded: super::Loaded,
+    environment: &str,
+    streams: &[String],
+    sets: &SetFlags,
+    keep: impl Fn(&Manifest) -> T + Sync,
+) -> anyhow::Result<(super::Loaded, Vec<(ObjectKey, T)>)> {
     let environments = select(&loaded.repo, &[environment.to_owned()])?;
     let sets = sets.parse(&mut loaded.sources, global)?;
     super::require_streams(&loaded.repo, environment, streams)?;
