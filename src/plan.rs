@@ -98,6 +98,13 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
             },
         };
     }
+    update(kind, &differing)
+}
+
+/// An update of the fields in `differing`: a SparkApplication restarts
+/// when any of them is in `spec`, other than `suspend` and
+/// `timeToLiveSeconds`.
+fn update(kind: &str, differing: &BTreeSet<Path>) -> Action {
     let restarts = kind == "SparkApplication"
         && differing.iter().any(|p| {
             p.first().is_some_and(|f| f == "spec")
@@ -110,6 +117,18 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
         paths: differing.iter().map(|p| p.join(".")).collect(),
         adopt: false,
     }
+}
+
+/// Output order: by stream, the SparkApplication first, then kind and name.
+pub fn sort(changes: &mut [Change]) {
+    changes.sort_by(|a, b| {
+        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
+            &b.stream,
+            b.kind != "SparkApplication",
+            &b.kind,
+            &b.name,
+        ))
+    });
 }
 
 /// Compares two renders of one object (offline, between git revisions):
@@ -137,18 +156,7 @@ pub fn compare(old: Option<&Value>, new: Option<&Value>) -> Action {
         return Action::Unchanged;
     }
     let kind = new.get("kind").and_then(Value::as_str).unwrap_or("");
-    let restarts = kind == "SparkApplication"
-        && differing.iter().any(|p| {
-            p.first().is_some_and(|f| f == "spec")
-                && !p
-                    .get(1)
-                    .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
-        });
-    Action::Update {
-        restarts,
-        paths: differing.iter().map(|p| p.join(".")).collect(),
-        adopt: false,
-    }
+    update(kind, &differing)
 }
 
 /// The leaf fields of a desired object (lists are atomic, as in a CRD

@@ -6,28 +6,9 @@ mod common;
 
 use common::{Output, Repo};
 use serde_json::Value;
-use std::process::Command;
 
 fn git(repo: &Repo, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo.path())
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    common::git_in(repo.path(), args)
 }
 
 /// main: orders, payments, old. The branch: adds refunds (dev only),

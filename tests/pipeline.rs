@@ -8,7 +8,6 @@ mod common;
 
 use common::project_root;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn runner() -> Option<PathBuf> {
     match std::env::var_os("SLUICE_GITLAB_CI_LOCAL") {
@@ -24,25 +23,7 @@ fn runner() -> Option<PathBuf> {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    common::git_in(dir, args)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -60,7 +41,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Runs gitlab-ci-local; returns (stdout, stdout and stderr).
 fn run(runner: &Path, dir: &Path, args: &[&str]) -> (String, String) {
-    let out = Command::new(runner)
+    let out = std::process::Command::new(runner)
         .current_dir(dir)
         .args(args)
         .output()

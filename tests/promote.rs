@@ -4,28 +4,9 @@
 mod common;
 
 use common::Repo;
-use std::process::Command;
 
 fn git(repo: &Repo, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo.path())
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    common::git_in(repo.path(), args)
 }
 
 const REFUNDS: &str = "# Refunds from the PSP: new, dev only for now.\nmainClass: com.example.Refunds   # the entry point\narguments:\n  - --topic\n  - psp.refunds.v1\n\nenvironments:\n  # Not in prod until promoted.\n  prod:\n    enabled: false\n    sink: s3a://lake-prod/refunds\n";

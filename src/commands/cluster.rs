@@ -203,14 +203,7 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
             }
         }
     }
-    changes.sort_by(|a, b| {
-        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
-            &b.stream,
-            b.kind != "SparkApplication",
-            &b.kind,
-            &b.name,
-        ))
-    });
+    plan::sort(&mut changes);
     // The parent lists every group-kind it has members of, old and new
     // (KEP-3659: a superset while members change).
     let mut group_kinds: BTreeSet<String> = desired

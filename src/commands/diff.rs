@@ -366,14 +366,7 @@ pub fn compare_renders(
             });
         }
     }
-    changes.sort_by(|a, b| {
-        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
-            &b.stream,
-            b.kind != "SparkApplication",
-            &b.kind,
-            &b.name,
-        ))
-    });
+    plan::sort(&mut changes);
     let diffs = changes
         .iter()
         .filter(|c| c.writes())
