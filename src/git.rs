@@ -158,10 +158,10 @@ impl Git {
         let mut paths: Vec<String> = Vec::new();
         for delta in diff.deltas() {
             for file in [delta.old_file(), delta.new_file()] {
-                if let Some(p) = file.path().and_then(|p| p.to_str()) {
-                    if let Some(rel) = p.strip_prefix(&prefix) {
-                        paths.push(rel.to_owned());
-                    }
+                if let Some(p) = file.path().and_then(|p| p.to_str())
+                    && let Some(rel) = p.strip_prefix(&prefix)
+                {
+                    paths.push(rel.to_owned());
                 }
             }
         }

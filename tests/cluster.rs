@@ -4,6 +4,10 @@
 //! in its own namespace; the spark-operator does not run, so tests play it
 //! where needed.
 
+// The lock that keeps the CRD test alone is held across awaits on purpose:
+// each test runs on its own current-thread runtime.
+#![allow(clippy::await_holding_lock)]
+
 mod common;
 
 use common::{Output, Repo};

@@ -66,15 +66,15 @@ pub fn desired(
 /// Connects, refusing a context other than the environment's `kubeContext`.
 pub async fn connect(options: &ClusterOptions, desired: &Desired) -> anyhow::Result<Cluster> {
     let cluster = Cluster::connect(options).await?;
-    if let Some(expected) = &desired.kube_context {
-        if &cluster.context != expected {
-            return Err(UsageError::new(format!(
+    if let Some(expected) = &desired.kube_context
+        && &cluster.context != expected
+    {
+        return Err(UsageError::new(format!(
                 "environment `{}` deploys only through kube context `{expected}`, but the context in use is `{}`",
                 desired.environment, cluster.context
             ))
             .help(format!("switch with `kubectl config use-context {expected}` or pass `--context {expected}`"))
             .into());
-        }
     }
     Ok(cluster)
 }

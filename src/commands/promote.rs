@@ -49,12 +49,12 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         .then(|| crate::git::Git::open(&global.root))
         .transpose()
         .map_err(|e| UsageError::new(e.to_string()))?;
-    if let Some(git) = &git {
-        if !git.is_clean().map_err(|e| UsageError::new(e.to_string()))? {
-            return Err(UsageError::new("the working tree has uncommitted changes: refusing to --commit a promotion on top of them")
+    if let Some(git) = &git
+        && !git.is_clean().map_err(|e| UsageError::new(e.to_string()))?
+    {
+        return Err(UsageError::new("the working tree has uncommitted changes: refusing to --commit a promotion on top of them")
                 .help("commit or stash them first, or promote without --commit")
                 .into());
-        }
     }
     let snapshot = crate::fs::read_repository(&global.root)?;
     let loaded = super::load_snapshot(global, snapshot.clone(), std::time::Instant::now())?;

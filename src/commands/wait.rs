@@ -184,11 +184,11 @@ fn render(
         *drawn = current.len() + 1;
     } else {
         for t in targets {
-            if let Some(p) = current.get(&t.stream) {
-                if shown.get(&t.stream) != Some(p) {
-                    let _ = writeln!(err, "{}", line(&t.stream, p));
-                    shown.insert(t.stream.clone(), p.clone());
-                }
+            if let Some(p) = current.get(&t.stream)
+                && shown.get(&t.stream) != Some(p)
+            {
+                let _ = writeln!(err, "{}", line(&t.stream, p));
+                shown.insert(t.stream.clone(), p.clone());
             }
         }
     }
