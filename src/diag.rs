@@ -164,6 +164,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "two files define the same environment or common values (`.yaml` and `.yml`)",
     ),
     (
+        "repo/shared-namespace",
+        Severity::Error,
+        "two environments deploy into the same namespace of the same cluster",
+    ),
+    (
         "repo/no-environments",
         Severity::Error,
         "values/environments/ holds no environment file",

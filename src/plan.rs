@@ -69,9 +69,11 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
     };
     let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
     let wanted = leaves(desired);
+    // (See `holds` for what counts as the same value.)
     let mut differing: BTreeSet<Path> = BTreeSet::new();
+    let secret = kind == "Secret";
     for (path, value) in &wanted {
-        if pointer(live, path) != Some(*value) {
+        if !holds(live, path, value, secret) {
             differing.insert(path.clone());
         }
     }
@@ -203,6 +205,44 @@ fn collect<'a>(value: &'a Value, path: &mut Path, out: &mut BTreeMap<Path, &'a V
     }
 }
 
+/// Whether the live object holds the desired value at `path`, as the API
+/// server stores it: numbers compare by value (`1.0` is stored as `1`),
+/// fields the server defaulted inside objects and list items are allowed,
+/// an empty map or list may be dropped, and a Secret's write-only
+/// `stringData` is compared with its `data`.
+fn holds(live: &Value, path: &[String], desired: &Value, secret: bool) -> bool {
+    if secret && path.first().is_some_and(|p| p == "stringData") {
+        use base64::Engine;
+        let encoded = desired
+            .as_str()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s));
+        let data: Vec<String> = std::iter::once("data".to_owned())
+            .chain(path[1..].iter().cloned())
+            .collect();
+        return pointer(live, &data).and_then(Value::as_str) == encoded.as_deref();
+    }
+    match pointer(live, path) {
+        Some(found) => matches(desired, found),
+        None => {
+            matches!(desired, Value::Object(m) if m.is_empty())
+                || matches!(desired, Value::Array(a) if a.is_empty())
+        }
+    }
+}
+
+fn matches(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Number(a), Value::Number(b)) => a == b || a.as_f64() == b.as_f64(),
+        (Value::Object(a), Value::Object(b)) => a.iter().all(|(k, v)| {
+            b.get(k).is_some_and(|l| matches(v, l)) || (v.is_null() && !b.contains_key(k))
+        }),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| matches(x, y))
+        }
+        (a, b) => a == b,
+    }
+}
+
 fn pointer<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, k| v.get(k))
 }
@@ -301,8 +341,15 @@ pub fn masked(object: &Value) -> Value {
 fn mask_credentials(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            // Kubernetes-style `{name: DB_PASSWORD, value: ...}`.
+            let named_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(crate::secret::looks_like_credential);
             for (k, v) in map.iter_mut() {
-                if crate::secret::looks_like_credential(k) && !v.is_object() && !v.is_array() {
+                let secret =
+                    crate::secret::looks_like_credential(k) || (named_secret && k == "value");
+                if secret && !v.is_object() && !v.is_array() {
                     *v = Value::String(fingerprint(v));
                 } else {
                     mask_credentials(v);
@@ -314,9 +361,18 @@ fn mask_credentials(value: &mut Value) {
     }
 }
 
+/// A short hash that shows whether a hidden value changed. Salted per
+/// process, so it cannot be looked up or matched across runs.
 fn fingerprint(value: &Value) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(value.to_string().as_bytes());
+    use std::hash::{BuildHasher, Hasher};
+    static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let digest = Sha256::digest(format!("{salt}:{value}").as_bytes());
     let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("<hidden {short}>")
 }
@@ -472,6 +528,34 @@ mod tests {
     }
 
     #[test]
+    fn values_as_the_server_stores_them_are_unchanged() {
+        let desired = app(
+            json!({"driver": {"cores": 1.0}, "driver2": {"ports": [{"containerPort": 80}]}, "empty": {}}),
+            json!({"a": "b"}),
+        );
+        let mut live = live_after(&desired, json!({}));
+        live["spec"]["driver"]["cores"] = json!(1);
+        live["spec"]["driver2"]["ports"] = json!([{"containerPort": 80, "protocol": "TCP"}]);
+        live["spec"].as_object_mut().unwrap().remove("empty");
+        assert_eq!(decide(&desired, Some(&live)), Action::Unchanged);
+        live["spec"]["driver"]["cores"] = json!(2);
+        assert!(matches!(
+            decide(&desired, Some(&live)),
+            Action::Update { .. }
+        ));
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"a": "b"}}, "stringData": {"k": "v"}});
+        let mut live = live_after(&secret, json!({}));
+        live.as_object_mut().unwrap().remove("stringData");
+        live["data"] = json!({"k": "dg=="});
+        assert_eq!(decide(&secret, Some(&live)), Action::Unchanged);
+        live["data"]["k"] = json!("eA==");
+        assert!(matches!(
+            decide(&secret, Some(&live)),
+            Action::Update { .. }
+        ));
+    }
+
+    #[test]
     fn owned_lists_are_leaves() {
         let live = json!({"metadata": {"managedFields": [{"manager": "sluice", "operation": "Apply", "fieldsV1": {
             "f:metadata": {"f:labels": {"f:a": {}}},
@@ -497,5 +581,7 @@ mod tests {
         assert!(diff.contains("-    spark.password: <hidden"), "{diff}");
         let s = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}});
         assert!(!unified_diff(None, Some(&s), "s").contains("c2VjcmV0"));
+        let env = json!({"kind": "SparkApplication", "metadata": {"name": "x"}, "spec": {"driver": {"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]}}});
+        assert!(!unified_diff(None, Some(&env), "x").contains("hunter2"));
     }
 }

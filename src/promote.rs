@@ -59,6 +59,31 @@ fn column(text: &str, at: usize) -> usize {
     text[start..at].chars().count()
 }
 
+/// The end (past the closing bracket) of the flow collection opening at
+/// `start`, skipping quoted text.
+fn flow_end(text: &str, start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text[start..].char_indices() {
+        match (quote, c) {
+            (Some('"'), '\\') if !escaped => escaped = true,
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (Some(_), _) => escaped = false,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(start + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn is_flow(text: &str, node: &Node) -> bool {
     matches!(node.value, Y::Map(_) | Y::Seq(_))
         && text[node.span.start as usize..].starts_with(['{', '['])
@@ -67,6 +92,11 @@ fn is_flow(text: &str, node: &Node) -> bool {
 /// Sets `path` to `value` in `text` (a YAML mapping), editing as little
 /// text as possible. The result is verified by parsing it again.
 pub fn set(text: &str, path: &[&str], value: &Value) -> Result<String, EditError> {
+    // CRLF files are edited as LF and written back with CRLF, so inserted
+    // lines end like the others.
+    if text.contains("\r\n") {
+        return set(&text.replace("\r\n", "\n"), path, value).map(|out| out.replace('\n', "\r\n"));
+    }
     let root = yaml::parse(FileId(0), text).map_err(|d| EditError::Broken(d.message))?;
     let (range, replacement) = edit(text, &root, path, value)?;
     let mut out = String::with_capacity(text.len() + replacement.len());
@@ -100,7 +130,7 @@ fn edit(
         message: message.to_owned(),
     };
     let mut node = root;
-    // (column of the keys of `node`'s parent key, if `node` is a key's value)
+    // The column of the key whose value `node` is, and where that key ends.
     let mut key_column: Option<usize> = None;
     let mut key_end: usize = 0;
     for (i, segment) in path.iter().enumerate() {
@@ -109,10 +139,8 @@ fn edit(
             let mut object = node.to_json();
             set_json(&mut object, &path[i..], value);
             let start = node.span.start as usize;
-            let close = text[subtree_end(node)..]
-                .find('}')
-                .map(|j| subtree_end(node) + j + 1)
-                .ok_or_else(|| unsupported("unterminated flow mapping"))?;
+            let close =
+                flow_end(text, start).ok_or_else(|| unsupported("unterminated flow mapping"))?;
             return Ok((start..close, inline(&object)));
         }
         let entries = match &node.value {
@@ -123,31 +151,31 @@ fn edit(
         match entries.iter().find(|e| e.key == *segment) {
             Some(entry) if i + 1 == path.len() => {
                 let v = &entry.value;
-                let block_scalar = matches!(v.value, Y::String(_))
-                    && text[..v.span.start as usize]
-                        .trim_end_matches([' ', '\n'])
-                        .ends_with(['|', '>']);
-                if matches!(v.value, Y::Map(_) | Y::Seq(_) | Y::Null) || block_scalar {
-                    // Rewrite everything after `key:` up to the end of the old value.
-                    let colon = text[entry.key_span.end as usize..]
-                        .find(':')
-                        .map(|j| entry.key_span.end as usize + j + 1)
-                        .ok_or_else(|| unsupported("no colon after the key"))?;
-                    let end = subtree_end(v).max(colon);
-                    let end = if matches!(v.value, Y::Null) {
-                        colon
-                    } else {
-                        end
-                    };
-                    // Keep the newline that ends the old value.
-                    let end = if text[..end].ends_with('\n') {
-                        end - 1
-                    } else {
-                        end
-                    };
-                    return Ok((colon..end, format!(" {}", inline(value))));
+                let colon = text[entry.key_span.end as usize..]
+                    .find(':')
+                    .map(|j| entry.key_span.end as usize + j + 1)
+                    .ok_or_else(|| unsupported("no colon after the key"))?;
+                let between = text.get(colon..v.span.start as usize).unwrap_or("");
+                let block_scalar = between.trim_start().starts_with(['|', '>']);
+                if !matches!(v.value, Y::Map(_) | Y::Seq(_) | Y::Null) && !block_scalar {
+                    return Ok((v.span.range(), inline(value)));
                 }
-                return Ok((v.span.range(), inline(value)));
+                // Rewrite everything after `key:` up to the end of the old value.
+                let end = if is_flow(text, v) {
+                    flow_end(text, v.span.start as usize)
+                        .ok_or_else(|| unsupported("unterminated flow collection"))?
+                } else if matches!(v.value, Y::Null) {
+                    (v.span.end as usize).max(colon)
+                } else {
+                    subtree_end(v).max(colon)
+                };
+                // Keep the newline that ends the old value.
+                let end = if end > colon && text[..end].ends_with('\n') {
+                    end - 1
+                } else {
+                    end
+                };
+                return Ok((colon..end, format!(" {}", inline(value))));
             }
             Some(entry) => {
                 key_column = Some(column(text, entry.key_span.start as usize));
@@ -171,6 +199,17 @@ fn edit(
                         lines.push_str(&format!("{pad}{key}:\n"));
                     }
                 }
+                if matches!(node.value, Y::Null)
+                    && node.span.end > node.span.start
+                    && key_column.is_some()
+                {
+                    // `prod: null` / `prod: ~`: the token (and a comment
+                    // after it) gives way to the block.
+                    let token = node.span.start as usize;
+                    let end = line_end(text, token);
+                    let start = text[..token].trim_end_matches(' ').len();
+                    return Ok((start..end, format!("\n{lines}")));
+                }
                 let at = if entries.is_empty() {
                     match key_column {
                         // Right after `key:` (an empty block).
@@ -178,7 +217,13 @@ fn edit(
                         None => text.len(),
                     }
                 } else {
-                    line_end(text, subtree_end(node))
+                    let end = subtree_end(node);
+                    // A block scalar's text already ends with its newline.
+                    if text[..end].ends_with('\n') {
+                        end
+                    } else {
+                        line_end(text, end)
+                    }
                 };
                 // The file may lack a final newline.
                 let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
@@ -300,6 +345,47 @@ mod tests {
                 "+arguments: [\"--topic\", \"orders-v2\"]"
             ]
         );
+    }
+
+    #[test]
+    fn review_cases() {
+        // Flow lists and nested flow maps are replaced up to their closing bracket.
+        let out = set("arguments: [a, \"b]\"]\n", &["arguments"], &json!(["c"])).unwrap();
+        assert_eq!(out, "arguments: [\"c\"]\n");
+        let out = set(
+            "prod: {mainClass: a, executor: {instances: 3}}\n",
+            &["prod", "spark"],
+            &json!({"image": "x:1"}),
+        )
+        .unwrap();
+        assert_eq!(
+            crate::values::yaml::parse(FileId(0), &out)
+                .unwrap()
+                .to_json(),
+            json!({"prod": {"mainClass": "a", "executor": {"instances": 3}, "spark": {"image": "x:1"}}})
+        );
+        // Explicit nulls.
+        for null in ["null", "~", "~ # later"] {
+            let text = format!("mainClass: x\nenvironments:\n  prod: {null}\n");
+            let out = set(&text, &["environments", "prod", "enabled"], &json!(true)).unwrap();
+            assert!(
+                out.ends_with("  prod:\n    enabled: true\n"),
+                "{null}: {out:?}"
+            );
+        }
+        // Block scalars, replaced and as the last key of a block.
+        let out = set(
+            "a:\n  b: >-\n    folded\n    text\nc: 1\n",
+            &["a", "b"],
+            &json!("one line"),
+        )
+        .unwrap();
+        assert_eq!(out, "a:\n  b: one line\nc: 1\n");
+        let out = set("a:\n  b: |\n    kept\nc: 1\n", &["a", "d"], &json!(2)).unwrap();
+        assert_eq!(out, "a:\n  b: |\n    kept\n  d: 2\nc: 1\n");
+        // CRLF files keep CRLF.
+        let out = set("a: 1\r\nb:\r\n  c: 2\r\n", &["b", "d"], &json!(3)).unwrap();
+        assert_eq!(out, "a: 1\r\nb:\r\n  c: 2\r\n  d: 3\r\n");
     }
 
     #[test]

@@ -315,6 +315,15 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "shared-namespace",
+            "repo/shared-namespace",
+            "values/environments/staging.yaml:1:",
+            &[(
+                "values/environments/staging.yaml",
+                "namespace: streams-dev\n",
+            )],
+        ),
+        case(
             "conflicting-files",
             "repo/conflicting-files",
             "values/environments/dev.yml:1:",

@@ -886,3 +886,117 @@ async fn kubeconfig_from_several_files_in_kubeconfig() {
     );
     assert_eq!(env.names(&env.prod).await, ["orders", "payments"]);
 }
+
+#[tokio::test]
+async fn prune_with_changed_since_leaves_untouched_streams_alone() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    common::git_in(env.repo.path(), &["init", "-q", "-b", "main"]);
+    common::git_in(env.repo.path(), &["add", "."]);
+    common::git_in(env.repo.path(), &["commit", "-qm", "base"]);
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\narguments: [--topic, orders-v3]\nsink: s3a://lake/orders\n",
+    );
+    let out = env.sluice(&[
+        "apply",
+        "--env",
+        "dev",
+        "--prune",
+        "--changed-since",
+        "HEAD",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("applied: 0 created, 1 changed (1 restart), 0 pruned"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.names(&env.dev).await, ["orders", "payments"]);
+}
+
+#[tokio::test]
+async fn objects_of_another_environment_are_never_taken_over() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    // prod is pointed at dev's namespace (and its lint guard is bypassed by
+    // a different kubeContext naming the same cluster).
+    env.write(
+        "values/environments/prod.yaml",
+        &format!("namespace: {}\nkubeContext: admin\n", env.dev),
+    );
+    env.write(
+        "values/environments/dev.yaml",
+        &format!("namespace: {}\nkubeContext: admin-again\n", env.dev),
+    );
+    let out = env.sluice(&["apply", "--env", "prod"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("belongs to environment `dev`, not `prod`"),
+        "{}",
+        out.stderr
+    );
+    let live = env.live(&env.dev, "orders").await.unwrap();
+    assert_eq!(live["metadata"]["labels"]["sluice.dev/environment"], "dev");
+}
+
+#[tokio::test]
+async fn values_the_server_normalizes_do_not_rewrite_or_restart() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\ndriver: {cores: 1.0}\ntolerations: [{key: spot, operator: Exists, tolerationSeconds: 300.0}]\nexecutor:\n  sidecars: [{name: proxy, image: envoy, ports: [{containerPort: 80}]}]\n");
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    let again = env.sluice(&["apply", "--env", "dev"]);
+    assert!(
+        again.stdout.contains("0 changed"),
+        "{}{}",
+        again.stdout,
+        again.stderr
+    );
+    assert_eq!(requests(&again), 2);
+}
+
+#[tokio::test]
+async fn the_applyset_forgets_kinds_it_no_longer_has() {
+    let Some(kc) = kubeconfig() else { return };
+    let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(kc).await;
+    let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ (stream.name ~ \"-config\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\ndata: {a: b}\n";
+    env.write("templates/config.yaml.j2", configmap);
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    let parent = |env: &Env| {
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(env.client.clone(), &env.dev);
+        let name = "sluice-applyset-dev".to_owned();
+        async move {
+            api.get(&name).await.unwrap().metadata.annotations.unwrap()["applyset.kubernetes.io/contains-group-kinds"].clone()
+        }
+    };
+    assert_eq!(
+        parent(&env).await,
+        "ConfigMap,SparkApplication.sparkoperator.k8s.io"
+    );
+    std::fs::remove_file(env.repo.path().join("templates/config.yaml.j2")).unwrap();
+    let out = env.sluice(&["apply", "--env", "dev", "--prune"]);
+    assert!(
+        out.stdout.contains("2 pruned"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(parent(&env).await, "SparkApplication.sparkoperator.k8s.io");
+    // The read-only user, who may not list Secrets or anything else now
+    // unlisted, can still diff.
+    assert_eq!(
+        env.sluice(&["diff", "--env", "prod", "--context", "limited"])
+            .code,
+        0
+    );
+}

@@ -310,3 +310,15 @@ fn the_report_warns_when_an_environment_goes_over_budget() {
         "{json:#}"
     );
 }
+
+#[test]
+fn moving_an_environment_to_another_namespace_creates_and_removes() {
+    let (repo, _, head) = history();
+    repo.write(
+        "values/environments/dev.yaml",
+        b"namespace: streams-dev-2\n",
+    );
+    let doc = json(&repo.sluice(&["diff", "--env", "dev", "--base", &head, "--format", "json"]));
+    assert_eq!(doc["summary"]["created"], 3, "{doc:#}");
+    assert_eq!(doc["summary"]["pruned"], 3, "{doc:#}");
+}

@@ -183,3 +183,30 @@ fn promotion_keys_come_from_common_yaml() {
         "registry.example.com/spark:1.0.0"
     );
 }
+
+#[test]
+fn promote_refuses_an_edit_that_would_reach_other_environments() {
+    let repo = fixture();
+    // prod and qa share the top-level block through an alias.
+    repo.write("values/environments/qa.yaml", b"namespace: streams-qa\n");
+    repo.write(
+        "values/streams/orders.yaml",
+        b"mainClass: com.example.Orders\nbase: &base\n  mainClass: com.example.Orders\nenvironments:\n  prod: *base\n  qa: *base\n",
+    );
+    let out = repo.sluice(&[
+        "promote", "--from", "dev", "--to", "prod", "--stream", "orders",
+    ]);
+    // Either the aliased block is left alone (a new key under prod) or the
+    // edit is refused; qa must never change.
+    let qa = repo.sluice(&[
+        "values", "--env", "qa", "--stream", "orders", "--format", "json",
+    ]);
+    let qa: serde_json::Value = serde_json::from_str(&qa.stdout).unwrap();
+    assert!(
+        qa["orders"].get("spark").is_none()
+            || qa["orders"]["spark"]["image"] != "registry.example.com/spark:1.1.0",
+        "qa changed:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+}

@@ -300,3 +300,21 @@ fn tojson_rendered_undefined_values_as_null() {
         out.stderr
     );
 }
+
+#[test]
+fn an_unreadable_kubeconfig_fell_back_to_the_in_cluster_account() {
+    let repo = Repo::with(&[]);
+    let out = assert_cmd::Command::cargo_bin("sluice")
+        .unwrap()
+        .arg("-C")
+        .arg(repo.path())
+        .args(["diff", "--env", "dev"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "443")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot read KUBECONFIG"), "{stderr}");
+}

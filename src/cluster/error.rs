@@ -62,6 +62,14 @@ pub enum ClusterError {
         "{object} has fields another manager owns (409 Conflict):\n{fields}\nrerun with --force-conflicts to take them over"
     )]
     Conflict { object: String, fields: String },
+    #[error(
+        "{object} belongs to environment `{owner}`, not `{environment}`: two environments must not deploy the same object (do they share a namespace?)"
+    )]
+    Owned {
+        object: String,
+        owner: String,
+        environment: String,
+    },
     #[error("the cluster does not know {kind} ({api_version})")]
     UnknownKind { api_version: String, kind: String },
     #[error("unexpected answer from the API server: {0}")]
@@ -87,8 +95,10 @@ pub fn retry_after(err: &kube::Error) -> Option<Option<Duration>> {
                 .filter(|s| *s > 0)
                 .map(|s| Duration::from_secs(u64::from(s))),
         ),
+        // A dropped connection is retried; a timeout is not (five more
+        // timeouts would only make the job wait longer).
         kube::Error::HyperError(_) | kube::Error::Service(_)
-            if !is_tls(err) && !is_refused(err) =>
+            if !is_tls(err) && !is_refused(err) && !is_timeout(err) =>
         {
             Some(None)
         }
@@ -110,6 +120,11 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 fn is_tls(err: &kube::Error) -> bool {
     let text = chain(err).to_lowercase();
     text.contains("certificate") || text.contains("tls") || text.contains("invalidcert")
+}
+
+fn is_timeout(err: &kube::Error) -> bool {
+    let text = chain(err).to_lowercase();
+    text.contains("timed out") || text.contains("timeout") || text.contains("elapsed")
 }
 
 fn is_refused(err: &kube::Error) -> bool {

@@ -33,6 +33,34 @@ pub struct Cluster {
     requests: Arc<AtomicUsize>,
 }
 
+/// Error texts can carry what an exec credential plugin printed (tokens
+/// included): hide anything that looks like one.
+pub fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.to_ascii_lowercase().find("token") {
+        let (head, tail) = rest.split_at(i + "token".len());
+        out.push_str(head);
+        // Skip to the value after `":` / `:` / `=` and hide it.
+        let value_start = tail
+            .find(|c: char| !matches!(c, '"' | '\'' | ':' | '=' | ' '))
+            .unwrap_or(tail.len());
+        let separator = &tail[..value_start];
+        if separator.contains([':', '=']) {
+            out.push_str(separator);
+            let value_end = tail[value_start..]
+                .find(|c: char| matches!(c, '"' | '\'' | ',' | '}' | ' ' | '\n'))
+                .map_or(tail.len(), |j| value_start + j);
+            out.push_str("<hidden>");
+            rest = &tail[value_end..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The SparkApplication resource (no discovery needed).
 pub fn spark_application() -> ApiResource {
     ApiResource {
@@ -82,8 +110,19 @@ impl Cluster {
             })?),
             None => match Kubeconfig::read() {
                 Ok(k) => Some(k),
+                // An explicit KUBECONFIG that cannot be read is an error,
+                // never a reason to fall back to the pod's own cluster.
+                Err(e) if std::env::var_os("KUBECONFIG").is_some() => {
+                    return Err(ClusterError::Config(format!(
+                        "cannot read KUBECONFIG: {}",
+                        redact_tokens(&e.to_string())
+                    )));
+                }
                 Err(e) if std::env::var_os("KUBERNETES_SERVICE_HOST").is_none() => {
-                    return Err(ClusterError::Config(format!("no kubeconfig found ({e})")));
+                    return Err(ClusterError::Config(format!(
+                        "no kubeconfig found ({})",
+                        redact_tokens(&e.to_string())
+                    )));
                 }
                 Err(_) => None,
             },
@@ -117,7 +156,10 @@ impl Cluster {
                 let config = kube::Config::from_custom_kubeconfig(kubeconfig, &opts)
                     .await
                     .map_err(|e| {
-                        ClusterError::Config(format!("cannot use context `{context}`: {e}"))
+                        ClusterError::Config(format!(
+                            "cannot use context `{context}`: {}",
+                            redact_tokens(&e.to_string())
+                        ))
                     })?;
                 (config, context)
             }
@@ -132,6 +174,10 @@ impl Cluster {
         // the server's retry-after is honoured from the Status body too.
         let mut config = config;
         config.default_retry = false;
+        // A server that accepts connections but never answers must not keep
+        // a deploy job waiting for minutes.
+        config.connect_timeout = Some(Duration::from_secs(10));
+        config.read_timeout = Some(Duration::from_secs(60));
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).map_err(|e| {
             ClusterError::Config(format!("cannot build a client for `{server}`: {e}"))
@@ -294,5 +340,21 @@ impl Cluster {
                 api_version: api_version.into(),
                 kind: kind.into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_error_texts_are_hidden() {
+        let text = r#"exec plugin failed: {"kind":"ExecCredential","status":{"token":"SUPERSECRET-123"}} token=abc, id_token: xyz"#;
+        let redacted = super::redact_tokens(text);
+        assert!(
+            !redacted.contains("SUPERSECRET")
+                && !redacted.contains("abc")
+                && !redacted.contains("xyz"),
+            "{redacted}"
+        );
+        assert!(redacted.contains("exec plugin failed"));
     }
 }

@@ -81,6 +81,9 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             };
             out.push_str(&format!("  {:<9} {}/{}  stream {}{note}\n", action_name(&c.action), c.kind, c.name, c.stream));
         }
+        for w in &planned.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
         eprint!("{out}");
         if options.dry_run {
             println!("{} (dry run: nothing was written)", super::diff::totals(&planned.changes));
@@ -125,6 +128,15 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             for c in planned.changes.iter().filter(|c| c.action == Action::Delete) {
                 let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
                 cluster.delete(resource, &desired.namespace, &c.name).await?;
+            }
+            // After a complete prune the parent lists exactly what is left
+            // (KEP-3659). Not with --changed-since: the other streams' kinds
+            // were not looked at.
+            if desired.affected.is_none() && planned.warnings.is_empty() {
+                if crate::applyset::listed_group_kinds(&planned.parent) != planned.rendered_group_kinds {
+                    let exact = crate::applyset::parent(&desired.environment, &desired.namespace, &planned.rendered_group_kinds);
+                    cluster.apply(&configmaps, &desired.namespace, &exact, true, false).await?;
+                }
             }
         }
         println!("applied: {}", super::diff::totals(&planned.changes));

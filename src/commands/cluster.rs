@@ -86,6 +86,11 @@ pub struct Planned {
     pub parent: Value,
     pub parent_live: Option<Value>,
     pub resources: BTreeMap<(String, String), ApiResource>,
+    /// Group-kinds the parent lists that could not be looked at (a CRD
+    /// that is gone, a kind the credentials may not list): not pruned.
+    pub warnings: Vec<String>,
+    /// The group-kinds the render has (what the parent lists after a prune).
+    pub rendered_group_kinds: BTreeSet<String>,
 }
 
 impl Planned {
@@ -147,9 +152,46 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
     }
     let mut resources = BTreeMap::new();
     let mut live: BTreeMap<(String, String), serde_json::Map<String, Value>> = BTreeMap::new();
+    let rendered: BTreeSet<(String, String)> = desired
+        .objects
+        .iter()
+        .map(|(_, o)| api_version_kind(o))
+        .collect();
+    let mut warnings = Vec::new();
     for (api_version, kind) in &kinds {
-        let resource = cluster.resource(api_version, kind).await?;
-        let objects = cluster.list(&resource, ns).await?;
+        // A kind only the parent lists (its members were pruned, or
+        // templates stopped rendering it) must not break the run.
+        let only_listed = !rendered.contains(&(api_version.clone(), kind.clone()));
+        let found = match cluster.resource(api_version, kind).await {
+            Ok(resource) => cluster
+                .list(&resource, ns)
+                .await
+                .map(|objects| (resource, objects)),
+            Err(e) => Err(e),
+        };
+        let (resource, objects) = match found {
+            Ok(found) => found,
+            Err(
+                e @ (ClusterError::UnknownKind { .. }
+                | ClusterError::CrdMissing { .. }
+                | ClusterError::Forbidden { .. }),
+            ) if only_listed => {
+                warnings.push(format!("{kind} ({api_version}) is listed in the ApplySet but cannot be read, so none is pruned: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        // Items of a LIST come without apiVersion and kind.
+        let objects = objects
+            .into_iter()
+            .map(|mut o| {
+                if let Value::Object(map) = &mut o {
+                    map.insert("apiVersion".into(), Value::String(api_version.clone()));
+                    map.insert("kind".into(), Value::String(kind.clone()));
+                }
+                o
+            })
+            .collect();
         live.insert((api_version.clone(), kind.clone()), plan::by_name(objects));
         resources.insert((api_version.clone(), kind.clone()), resource);
     }
@@ -166,6 +208,25 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
         let current = live
             .get(&(api_version.clone(), kind.clone()))
             .and_then(|m| m.get(&name));
+        // An object another environment deploys is never taken over, even
+        // in a shared namespace: all environments apply as `sluice`, so the
+        // server would not report a conflict.
+        if let Some(owner) = current
+            .and_then(|o| {
+                o.pointer(&format!(
+                    "/metadata/labels/{}",
+                    LABEL_ENVIRONMENT.replace('/', "~1")
+                ))
+            })
+            .and_then(Value::as_str)
+            .filter(|owner| *owner != desired.environment)
+        {
+            return Err(ClusterError::Owned {
+                object: format!("{kind} `{name}` in namespace `{}`", desired.namespace),
+                owner: owner.to_owned(),
+                environment: desired.environment.clone(),
+            });
+        }
         wanted.insert((api_version.clone(), kind.clone(), name.clone()));
         changes.push(Change {
             stream: stream.clone(),
@@ -203,6 +264,11 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
             }
         }
     }
+    // With --changed-since, only the touched streams are compared, written
+    // or pruned: an untouched stream is not "no longer rendered".
+    if let Some(affected) = &desired.affected {
+        changes.retain(|c| affected.includes(&desired.environment, &c.stream));
+    }
     plan::sort(&mut changes);
     // The parent lists every group-kind it has members of, old and new
     // (KEP-3659: a superset while members change).
@@ -216,11 +282,17 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
         .collect();
     group_kinds.extend(listed);
     let parent = applyset::parent(&desired.environment, ns, &group_kinds);
+    let rendered_group_kinds = rendered
+        .iter()
+        .map(|(av, k)| applyset::group_kind(av, k))
+        .collect();
     Ok(Planned {
         changes,
         parent,
         parent_live,
         resources,
+        warnings,
+        rendered_group_kinds,
     })
 }
 

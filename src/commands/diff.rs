@@ -241,6 +241,9 @@ fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let planned = cluster::plan(&cluster, &desired).await?;
+        for w in &planned.warnings {
+            eprintln!("warning: {w}");
+        }
         let diffs = object_diffs(&cluster, &desired, &planned).await;
         global.trace(|| format!("diff: {} API requests", cluster.requests()));
         Ok(Report {
@@ -333,7 +336,13 @@ pub fn compare_renders(
                 .unwrap_or("")
                 .to_owned()
         };
-        (get("/apiVersion"), get("/kind"), get("/metadata/name"))
+        // The namespace is part of an object's identity: moving an
+        // environment to another namespace creates new objects there.
+        (
+            get("/apiVersion"),
+            get("/kind"),
+            format!("{}/{}", get("/metadata/namespace"), get("/metadata/name")),
+        )
     };
     let mut changes: Vec<Change> = Vec::new();
     for (stream, new) in after {
@@ -341,7 +350,8 @@ pub fn compare_renders(
             .iter()
             .find(|(_, o)| key(o) == key(new))
             .map(|(_, o)| o);
-        let (api_version, kind, name) = key(new);
+        let (api_version, kind, qualified) = key(new);
+        let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
         changes.push(Change {
             stream: stream.clone(),
             api_version,
@@ -354,7 +364,8 @@ pub fn compare_renders(
     }
     for (stream, old) in before {
         if !after.iter().any(|(_, n)| key(n) == key(old)) {
-            let (api_version, kind, name) = key(old);
+            let (api_version, kind, qualified) = key(old);
+            let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
             changes.push(Change {
                 stream: stream.clone(),
                 api_version,

@@ -159,6 +159,45 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
             file.content = Content::Bytes(text.as_bytes().to_vec());
         }
     }
+    // Only the target environment may change. A file that shares values
+    // through YAML anchors and aliases could make an edit reach further.
+    let edited_loaded =
+        super::load_snapshot(global, after_snapshot.clone(), std::time::Instant::now())?;
+    for env in loaded
+        .repo
+        .environments
+        .iter()
+        .filter(|e| e.name != to.name)
+    {
+        let Some(env_after) = edited_loaded.repo.environment(&env.name) else {
+            continue;
+        };
+        for def in loaded
+            .repo
+            .streams
+            .iter()
+            .filter(|d| edited.contains_key(&d.path) && d.applies_to(&env.name))
+        {
+            let Some(def_after) = edited_loaded
+                .repo
+                .streams
+                .iter()
+                .find(|d| d.name == def.name)
+            else {
+                continue;
+            };
+            let before = values_of(&loaded.repo, def, env, &[]).to_json();
+            let after = values_of(&edited_loaded.repo, def_after, env_after, &[]).to_json();
+            if before != after {
+                return Err(UsageError::new(format!(
+                    "editing {} would also change stream `{}` in environment `{}` (the file shares values through YAML anchors and aliases)",
+                    def.path, def.name, env.name
+                ))
+                .help(format!("edit the file by hand, or give `environments.{}` its own values", to.name))
+                .into());
+            }
+        }
+    }
     let render = |snapshot: crate::snapshot::Snapshot| -> anyhow::Result<Vec<(String, Value)>> {
         let loaded = super::load_snapshot(global, snapshot, std::time::Instant::now())?;
         let (_, objects) = super::render::render_loaded(
@@ -193,6 +232,17 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         out.push_str("\ndry run: nothing was written\n");
         super::print(&out)?;
         return Ok(Exit::Success);
+    }
+    for path in edited.keys() {
+        // Replacing a symlink with a file would quietly fork it.
+        if std::fs::symlink_metadata(global.root.join(path))
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(UsageError::new(format!(
+                "{path} is a symlink: promote edits regular files only"
+            ))
+            .into());
+        }
     }
     for (path, (_, text)) in &edited {
         write_atomically(&global.root.join(path), text)?;

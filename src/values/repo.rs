@@ -391,6 +391,31 @@ fn build(
         });
     }
     repo.environments.sort_by(|a, b| a.name.cmp(&b.name));
+    // Two environments deploying into one namespace of one cluster would
+    // overwrite each other's objects (and prune each other's).
+    for (i, env) in repo.environments.iter().enumerate() {
+        let Some(ns) = &env.namespace else { continue };
+        let clash = repo.environments[..i].iter().find(|o| {
+            o.namespace.as_ref() == Some(ns)
+                && (o.kube_context.is_none()
+                    || env.kube_context.is_none()
+                    || o.kube_context == env.kube_context)
+        });
+        if let Some(other) = clash {
+            let at = |e: &Environment| {
+                e.root
+                    .get("namespace")
+                    .map_or(Span::file_start(e.file), |n| n.span)
+            };
+            diagnostics.push(
+                Diagnostic::error("repo/shared-namespace", format!("environments `{}` and `{}` deploy into the same namespace `{ns}`", other.name, env.name))
+                    .at(at(env), "same namespace")
+                    .also(at(other), "as here")
+                    .note("their objects have the same names: each apply would take over the other's streams")
+                    .help("give each environment its own namespace, or different `kubeContext`s if they are different clusters"),
+            );
+        }
+    }
     let env_names: Vec<String> = repo.environments.iter().map(|e| e.name.clone()).collect();
 
     for f in &files {
