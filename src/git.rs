@@ -18,6 +18,13 @@ pub enum Error {
     Outside(String),
 }
 
+fn revision_error(rev: &str, e: &git2::Error) -> Error {
+    Error::Revision {
+        rev: rev.to_owned(),
+        message: e.message().to_owned(),
+    }
+}
+
 /// A git repository and where the streams repository sits in it.
 pub struct Git {
     repo: Repository,
@@ -46,33 +53,25 @@ impl Git {
         Ok(Git { repo, prefix })
     }
 
-    fn tree(&self, rev: &str) -> Result<Tree<'_>, Error> {
-        let object = self
-            .repo
+    /// The object a revision names.
+    fn revision(&self, rev: &str) -> Result<git2::Object<'_>, Error> {
+        self.repo
             .revparse_single(rev)
-            .map_err(|e| Error::Revision {
-                rev: rev.to_owned(),
-                message: e.message().to_owned(),
-            })?;
-        object.peel_to_tree().map_err(|e| Error::Revision {
-            rev: rev.to_owned(),
-            message: e.message().to_owned(),
-        })
+            .map_err(|e| revision_error(rev, &e))
+    }
+
+    fn tree(&self, rev: &str) -> Result<Tree<'_>, Error> {
+        self.revision(rev)?
+            .peel_to_tree()
+            .map_err(|e| revision_error(rev, &e))
     }
 
     /// The commit a revision names, in full.
     pub fn resolve(&self, rev: &str) -> Result<String, Error> {
-        let object = self
-            .repo
-            .revparse_single(rev)
-            .map_err(|e| Error::Revision {
-                rev: rev.to_owned(),
-                message: e.message().to_owned(),
-            })?;
-        let commit = object.peel_to_commit().map_err(|e| Error::Revision {
-            rev: rev.to_owned(),
-            message: e.message().to_owned(),
-        })?;
+        let commit = self
+            .revision(rev)?
+            .peel_to_commit()
+            .map_err(|e| revision_error(rev, &e))?;
         Ok(commit.id().to_string())
     }
 

@@ -341,14 +341,9 @@ pub fn masked(object: &Value) -> Value {
 fn mask_credentials(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            // Kubernetes-style `{name: DB_PASSWORD, value: ...}`.
-            let named_secret = map
-                .get("name")
-                .and_then(Value::as_str)
-                .is_some_and(crate::secret::looks_like_credential);
+            let name = map.get("name").and_then(Value::as_str).map(str::to_owned);
             for (k, v) in map.iter_mut() {
-                let secret =
-                    crate::secret::looks_like_credential(k) || (named_secret && k == "value");
+                let secret = crate::secret::hides(k, name.as_deref());
                 if secret && !v.is_object() && !v.is_array() {
                     *v = Value::String(fingerprint(v));
                 } else {
@@ -402,13 +397,6 @@ pub fn unified_diff_between(
             &format!("{}/{label}", sides.1),
         )
         .to_string()
-}
-
-/// Drops fields from `result` that `live` lacks and only the server could
-/// have set, for a diff that shows what sluice changes: used on dry-run
-/// results.
-pub fn strip_like(result: &Value) -> Value {
-    without_server_fields(result)
 }
 
 /// Every object of a kind that a plan covers, keyed by name.

@@ -2,7 +2,7 @@
 //! change nothing else — comments, key order, quoting and blank lines of
 //! every other line stay byte-identical. Used by `sluice promote`.
 
-use crate::source::{FileId, SourceFile};
+use crate::source::FileId;
 use crate::values::yaml::{self, Node, Value as Y};
 use serde_json::Value;
 use std::ops::Range;
@@ -262,11 +262,6 @@ pub fn file_diff(path: &str, before: &str, after: &str) -> String {
         .context_radius(2)
         .header(&format!("a/{path}"), &format!("b/{path}"))
         .to_string()
-}
-
-/// Only for tests: a source file's line.
-pub fn line(text: &str, n: usize) -> String {
-    SourceFile::new("", text).line_text(n).to_owned()
 }
 
 #[cfg(test)]

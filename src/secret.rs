@@ -72,6 +72,13 @@ pub fn looks_like_credential(key: &str) -> bool {
     WORDS.iter().any(|w| k.contains(w)) && !ABOUT.iter().any(|a| last.ends_with(a))
 }
 
+/// Whether the value under `key` is never shown, in a mapping whose `name`
+/// entry is `name`: a credential-looking key, or the `value` of a
+/// Kubernetes-style `{name: DB_PASSWORD, value: ...}` entry.
+pub fn hides(key: &str, name: Option<&str>) -> bool {
+    looks_like_credential(key) || (key == "value" && name.is_some_and(looks_like_credential))
+}
+
 /// Whether any segment of a JSON pointer names a credential.
 pub fn pointer_is_secret(pointer: &str) -> bool {
     pointer.split('/').any(looks_like_credential)

@@ -54,7 +54,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let mut planned = cluster::plan(&cluster, &desired).await?;
-        let deletions = planned.count(|a| matches!(a, Action::Delete));
+        let deletions = super::diff::count(&planned.changes, |a| matches!(a, Action::Delete));
         if options.prune && desired.objects.is_empty() && deletions > 0 && !options.allow_empty {
             return Err(UsageError::new(format!(
                 "the render of `{}` produced no object, but the environment has {deletions} live object{}: refusing to prune them all",

@@ -36,7 +36,7 @@ pub fn desired(
         super::render::render_environment(global, environment, streams, sets, |m| {
             m.object.clone()
         })?;
-    let affected = super::affected(global, &loaded.repo)?;
+    let affected = loaded.affected.clone();
     let env = loaded
         .repo
         .environment(environment)
@@ -91,12 +91,6 @@ pub struct Planned {
     pub warnings: Vec<String>,
     /// The group-kinds the render has (what the parent lists after a prune).
     pub rendered_group_kinds: BTreeSet<String>,
-}
-
-impl Planned {
-    pub fn count(&self, f: impl Fn(&Action) -> bool) -> usize {
-        self.changes.iter().filter(|c| f(&c.action)).count()
-    }
 }
 
 fn api_version_kind(object: &Value) -> (String, String) {

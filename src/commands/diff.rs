@@ -204,7 +204,7 @@ pub async fn object_diffs(
                         .apply(resource, &desired.namespace, object, false, true)
                         .await
                     {
-                        Ok(result) => (Some(plan::strip_like(&result)), None),
+                        Ok(result) => (Some(plan::without_server_fields(&result)), None),
                         Err(ClusterError::Conflict { fields, .. }) => {
                             (Some(object.clone()), Some(fields))
                         }
@@ -394,12 +394,8 @@ pub fn compare_renders(
     }
 }
 
-/// The human form of a report (for commands that show one).
-pub fn human_report(report: &Report, styled: bool) -> String {
-    human(report, styled)
-}
-
-fn count(changes: &[Change], f: impl Fn(&Action) -> bool) -> usize {
+/// How many changes do what `f` asks.
+pub fn count(changes: &[Change], f: impl Fn(&Action) -> bool) -> usize {
     changes.iter().filter(|c| f(&c.action)).count()
 }
 
@@ -451,7 +447,8 @@ fn restarts_cell(s: &StreamSummary) -> &'static str {
     }
 }
 
-fn human(report: &Report, styled: bool) -> String {
+/// The human form of a report.
+pub fn human(report: &Report, styled: bool) -> String {
     let mut out = format!(
         "environment `{}` (namespace `{}`) against {}\n",
         report.environment, report.namespace, report.against

@@ -58,7 +58,7 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     // Every stream whose values are sound is rendered and its objects
     // checked as soon as its values are checked; only findings and object
     // keys are kept.
-    let affected = super::affected(global, &loaded.repo)?;
+    let affected = loaded.affected.clone();
     let touched =
         |env: &str, stream: &str| affected.as_ref().is_none_or(|a| a.includes(env, stream));
     let (found, outcomes) = check(
@@ -209,6 +209,8 @@ pub struct Loaded {
     pub schema: Schema,
     pub templates: crate::render::Templates,
     pub diagnostics: Vec<Diagnostic>,
+    /// With `--changed-since`: the streams the changes touch.
+    pub affected: Option<crate::changes::Affected>,
 }
 
 pub fn load(global: &Global) -> anyhow::Result<Loaded> {
@@ -299,11 +301,13 @@ pub fn load_snapshot(
             started.elapsed()
         )
     });
+    let affected = super::affected(global, &repo)?;
     Ok(Loaded {
         sources,
         repo,
         schema,
         templates,
         diagnostics,
+        affected,
     })
 }

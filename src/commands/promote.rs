@@ -152,8 +152,8 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         }
     }
 
-    // What prod renders before and after.
-    let mut after_snapshot = snapshot.clone();
+    // The repository with the edits, in memory.
+    let mut after_snapshot = snapshot;
     for file in &mut after_snapshot.files {
         if let Some((_, text)) = edited.get(&file.path) {
             file.content = Content::Bytes(text.as_bytes().to_vec());
@@ -161,8 +161,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     }
     // Only the target environment may change. A file that shares values
     // through YAML anchors and aliases could make an edit reach further.
-    let edited_loaded =
-        super::load_snapshot(global, after_snapshot.clone(), std::time::Instant::now())?;
+    let edited_loaded = super::load_snapshot(global, after_snapshot, std::time::Instant::now())?;
     for env in loaded
         .repo
         .environments
@@ -198,25 +197,23 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
             }
         }
     }
-    let render = |snapshot: crate::snapshot::Snapshot| -> anyhow::Result<Vec<(String, Value)>> {
-        let loaded = super::load_snapshot(global, snapshot, std::time::Instant::now())?;
-        let (_, objects) = super::render::render_loaded(
-            global,
-            loaded,
-            &to.name,
-            &[],
-            &SetFlags::default(),
-            |m| m.object.clone(),
-        )?;
+    // What the target renders before and after: the two repositories
+    // already loaded.
+    let (from, to) = (from.name.clone(), to.name.clone());
+    let render = |loaded: super::Loaded| -> anyhow::Result<Vec<(String, Value)>> {
+        let (_, objects) =
+            super::render::render_loaded(global, loaded, &to, &[], &SetFlags::default(), |m| {
+                m.object.clone()
+            })?;
         Ok(objects.into_iter().map(|(k, o)| (k.stream, o)).collect())
     };
-    let before = render(snapshot.clone())?;
-    let after = render(after_snapshot)?;
+    let before = render(loaded)?;
+    let after = render(edited_loaded)?;
     let report = super::diff::compare_renders(
-        &to.name,
+        &to,
         &before,
         &after,
-        format!("promotion from {}", from.name),
+        format!("promotion from {}", from),
         None,
         ("before", "after"),
     );
@@ -227,7 +224,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         out.push_str(&crate::promote::file_diff(path, old, new));
     }
     out.push('\n');
-    out.push_str(&super::diff::human_report(&report, styled));
+    out.push_str(&super::diff::human(&report, styled));
     if options.dry_run {
         out.push_str("\ndry run: nothing was written\n");
         super::print(&out)?;
@@ -249,12 +246,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     }
     if let Some(git) = &git {
         let names: Vec<&str> = promotions.iter().map(|p| p.stream.as_str()).collect();
-        let mut message = format!(
-            "Promote {} to {}: {}\n\n",
-            from.name,
-            to.name,
-            names.join(", ")
-        );
+        let mut message = format!("Promote {} to {}: {}\n\n", from, to, names.join(", "));
         for p in &promotions {
             match &p.image {
                 (Some(old), Some(new)) if old != new => {
@@ -265,7 +257,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         }
         message.push_str(&format!(
             "\nEdited by `sluice promote --from {} --to {}`.\n",
-            from.name, to.name
+            from, to
         ));
         let paths: Vec<String> = edited.keys().cloned().collect();
         let id = git

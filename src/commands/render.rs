@@ -109,10 +109,10 @@ pub fn render_loaded<T: Send>(
     let sets = sets.parse(&mut loaded.sources, global)?;
     super::require_streams(&loaded.repo, environment, streams)?;
     let schema = ManifestSchema::builtin();
-    let affected = super::affected(global, &loaded.repo)?;
     let chosen = |name: &str| {
         (streams.is_empty() || streams.iter().any(|s| s == name))
-            && affected
+            && loaded
+                .affected
                 .as_ref()
                 .is_none_or(|a| a.includes(environment, name))
     };

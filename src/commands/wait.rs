@@ -96,28 +96,10 @@ pub async fn wait(
     let width = targets.iter().map(|t| t.stream.len()).max().unwrap_or(0);
     loop {
         let live = crate::plan::by_name(cluster.list(&resource, namespace).await?);
-        let mut all_ready = true;
-        let mut current: BTreeMap<String, Progress> = BTreeMap::new();
-        for t in targets {
-            let p = progress(t, live.get(&t.name));
-            if let Progress::Failed(message) = &p {
-                render(
-                    &current,
-                    targets,
-                    width,
-                    styled_terminal,
-                    &mut drawn_lines,
-                    &mut shown,
-                    started,
-                );
-                return Err(WaitError::Failed {
-                    stream: t.stream.clone(),
-                    message: message.clone(),
-                });
-            }
-            all_ready &= matches!(p, Progress::Ready(_));
-            current.insert(t.stream.clone(), p);
-        }
+        let current: BTreeMap<String, Progress> = targets
+            .iter()
+            .map(|t| (t.stream.clone(), progress(t, live.get(&t.name))))
+            .collect();
         render(
             &current,
             targets,
@@ -127,6 +109,16 @@ pub async fn wait(
             &mut shown,
             started,
         );
+        // Fail fast, in target order, with the operator's message.
+        for t in targets {
+            if let Some(Progress::Failed(message)) = current.get(&t.stream) {
+                return Err(WaitError::Failed {
+                    stream: t.stream.clone(),
+                    message: message.clone(),
+                });
+            }
+        }
+        let all_ready = current.values().all(|p| matches!(p, Progress::Ready(_)));
         if all_ready {
             return Ok(());
         }

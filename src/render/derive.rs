@@ -137,17 +137,7 @@ fn spark_conf(stream: &str, values: &Value) -> Map<String, Value> {
         // What the user wrote in sparkConf wins over what sluice derives.
         conf.entry(key).or_insert(Value::String(value));
     };
-    let checkpoint = values
-        .get("checkpointLocation")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| {
-            values
-                .get("sink")
-                .and_then(Value::as_str)
-                .map(|s| checkpoint_for(s, stream))
-        });
-    if let Some(checkpoint) = checkpoint {
+    if let Some(checkpoint) = checkpoint(stream, values) {
         set("spark.sql.streaming.checkpointLocation".into(), checkpoint);
     }
     if let Some(sink) = values.get("sink").and_then(Value::as_str) {

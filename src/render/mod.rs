@@ -366,39 +366,10 @@ fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
     }
 }
 
-/// Multi-document YAML in a stable order (by stream, then kind, then name).
-pub fn to_yaml(manifests: &[Manifest]) -> String {
-    let mut out = String::new();
-    for m in manifests {
-        out.push_str("---\n");
-        out.push_str(&format!(
-            "# Source: {} (stream {}, environment {})\n",
-            m.template, m.stream, m.environment
-        ));
-        out.push_str(&object_yaml(&m.object));
-    }
-    out
-}
-
 pub fn object_yaml(object: &Value) -> String {
     let mut text = serde_saphyr::to_string(object).expect("JSON values serialize as YAML");
     if !text.ends_with('\n') {
         text.push('\n');
     }
     text
-}
-
-/// Sorts manifests into output order: by environment, stream, kind (the
-/// SparkApplication first) and name.
-pub fn sort(manifests: &mut [Manifest]) {
-    let key = |m: &Manifest| {
-        (
-            m.environment.clone(),
-            m.stream.clone(),
-            m.kind != "SparkApplication",
-            m.kind.clone(),
-            m.name.clone(),
-        )
-    };
-    manifests.sort_by_cached_key(key);
 }

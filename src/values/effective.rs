@@ -7,7 +7,6 @@ use super::merge::{merge, merge_skipping};
 use super::repo::{Environment, Repository, STREAM_KEYS, StreamDef};
 use super::yaml::{Entry, Node, Value};
 use crate::source::Span;
-use rayon::prelude::*;
 
 /// One stream in one environment.
 #[derive(Debug)]
@@ -31,28 +30,6 @@ impl Effective<'_> {
             Some(Value::Bool(false))
         )
     }
-}
-
-/// The effective values of every stream defined for `environment`, in
-/// stream-name order, enabled or not.
-pub fn compute<'r>(
-    repo: &'r Repository,
-    environment: &'r Environment,
-    sets: &[Node],
-) -> Vec<Effective<'r>> {
-    repo.streams
-        .par_iter()
-        .filter(|def| def.applies_to(&environment.name))
-        .map(|def| {
-            let values = values_of(repo, def, environment, sets);
-            Effective {
-                def,
-                environment,
-                json: values.to_json(),
-                values,
-            }
-        })
-        .collect()
 }
 
 pub fn values_of(

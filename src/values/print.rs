@@ -122,16 +122,9 @@ fn emit_seq(node: &Node, indent: usize, lines: &mut Vec<(String, String)>) {
     }
 }
 
-/// Whether the value under `key` in `map` is never shown: a
-/// credential-looking key, or the `value` of a Kubernetes-style
-/// `{name: DB_PASSWORD, value: ...}` entry.
+/// Whether the value under `key` in `map` is never shown.
 fn is_hidden(map: &Node, key: &str) -> bool {
-    secret::looks_like_credential(key)
-        || (key == "value"
-            && map
-                .get("name")
-                .and_then(Node::as_str)
-                .is_some_and(secret::looks_like_credential))
+    secret::hides(key, map.get("name").and_then(Node::as_str))
 }
 
 /// The values as JSON, with the values of credential-looking keys hidden.

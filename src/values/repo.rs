@@ -210,15 +210,9 @@ pub fn load(
 pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
     match &node.value {
         Value::Map(entries) => {
-            // Kubernetes-style `{name: DB_PASSWORD, value: ...}`.
-            let named_secret = node
-                .get("name")
-                .and_then(Node::as_str)
-                .is_some_and(crate::secret::looks_like_credential);
+            let name = node.get("name").and_then(Node::as_str);
             for e in entries {
-                if crate::secret::looks_like_credential(&e.key)
-                    || (named_secret && e.key == "value")
-                {
+                if crate::secret::hides(&e.key, name) {
                     redact_all(&e.value, file, sources);
                 } else {
                     redact_credentials(&e.value, file, sources);
