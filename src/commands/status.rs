@@ -4,6 +4,7 @@
 use super::cluster;
 use super::{Exit, Global, SetFlags};
 use crate::cluster::ClusterOptions;
+use crate::health::{self, Expect, Verdict};
 use crate::plan::Action;
 use serde::Serialize;
 use serde_json::Value;
@@ -26,35 +27,50 @@ pub struct StatusOptions {
 struct Row {
     stream: String,
     name: String,
+    /// `status.applicationState.state`: `NEW` before the operator wrote
+    /// one, `-` when not deployed.
     state: String,
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended` or `Missing`: the
+    /// assessment `apply --wait` waits on (`health::assess`).
+    health: &'static str,
+    /// The assessment in one line: why the stream is (not) healthy.
+    detail: String,
     executors_running: usize,
+    /// What the spec asks for: `executor.instances`, or with dynamic
+    /// allocation its `minExecutors`.
+    executors_wanted: usize,
     submission_attempts: Option<i64>,
     /// `none`, `changed` (the live spec differs from the render),
     /// `missing` (not deployed) or `extra` (deployed, no longer rendered).
     drift: &'static str,
     last_submission: Option<String>,
     error: Option<String>,
+    #[serde(skip)]
+    verdict: Verdict,
 }
 
-fn row(stream: &str, name: &str, live: Option<&Value>, drift: &'static str) -> Row {
-    let (state, _, error) = super::wait::state_of(live);
-    let executors_running = live
-        .and_then(|o| o.pointer("/status/executorState"))
-        .and_then(Value::as_object)
-        .map_or(0, |m| {
-            m.values().filter(|s| s.as_str() == Some("RUNNING")).count()
-        });
+/// A deployed stream is judged by what is deployed (its own `suspend` and
+/// runs-to-completion annotation): the values' side of a difference is
+/// what `drift` shows.
+fn row(
+    stream: &str,
+    name: &str,
+    live: Option<&Value>,
+    desired: Option<&Value>,
+    drift: &'static str,
+) -> Row {
+    let expect = live
+        .or(desired)
+        .map_or_else(Expect::default, |o| Expect::of(o, None));
+    let a = health::assess(live, &expect);
     Row {
         stream: stream.to_owned(),
         name: name.to_owned(),
-        state: if live.is_none() {
-            "-".into()
-        } else if state.is_empty() {
-            "UNKNOWN".into()
-        } else {
-            state
-        },
-        executors_running,
+        state: if live.is_none() { "-".into() } else { a.state },
+        health: a.health.as_str(),
+        detail: a.detail,
+        executors_running: a.executors_running,
+        executors_wanted: a.executors_wanted,
         submission_attempts: live
             .and_then(|o| o.pointer("/status/submissionAttempts"))
             .and_then(Value::as_i64),
@@ -63,7 +79,8 @@ fn row(stream: &str, name: &str, live: Option<&Value>, drift: &'static str) -> R
             .and_then(|o| o.pointer("/status/lastSubmissionAttemptTime"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-        error,
+        error: a.error,
+        verdict: a.verdict,
     }
 }
 
@@ -83,7 +100,13 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
                     Action::Delete => "extra",
                     Action::Update { .. } => "changed",
                 };
-                row(&c.stream, &c.name, c.live.as_ref(), drift)
+                row(
+                    &c.stream,
+                    &c.name,
+                    c.live.as_ref(),
+                    c.desired.as_ref(),
+                    drift,
+                )
             })
             .collect();
         let text = match options.format {
@@ -108,6 +131,7 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
     let mut table = vec![[
         "STREAM".to_owned(),
         "STATE".into(),
+        "HEALTH".into(),
         "EXECUTORS".into(),
         "ATTEMPTS".into(),
         "DRIFT".into(),
@@ -117,13 +141,18 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
         table.push([
             r.stream.clone(),
             r.state.clone(),
-            r.executors_running.to_string(),
+            r.health.to_owned(),
+            if r.drift == "missing" {
+                "-".into()
+            } else {
+                format!("{}/{}", r.executors_running, r.executors_wanted)
+            },
             r.submission_attempts.map_or("-".into(), |a| a.to_string()),
             r.drift.to_owned(),
             r.last_submission.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..table[0].len())
         .map(|i| {
             table
                 .iter()
@@ -142,12 +171,67 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    for r in rows.iter().filter(|r| r.error.is_some()) {
-        out.push_str(&format!(
-            "\n{}: {}\n",
-            r.stream,
-            r.error.as_deref().unwrap_or_default()
-        ));
+    // Why each unhealthy stream is so: the operator's message, or sluice's
+    // reason when there is none (a stopped streaming query).
+    for r in rows {
+        let why = match (&r.error, r.verdict) {
+            (_, Verdict::Failed) => Some(r.detail.as_str()),
+            (Some(error), _) => Some(error.as_str()),
+            _ => None,
+        };
+        if let Some(why) = why {
+            out.push_str(&format!("\n{}: {why}\n", r.stream));
+        }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_table_shows_health_and_wanted_executors_and_why() {
+        let running = json!({"spec": {"executor": {"instances": 4}},
+            "status": {"applicationState": {"state": "RUNNING"}, "executorState": {"e-1": "RUNNING", "e-2": "PENDING"}}});
+        let completed = json!({"spec": {}, "status": {"applicationState": {"state": "COMPLETED"}}});
+        let desired = json!({"spec": {}});
+        let rows = [
+            row("orders", "orders", Some(&running), Some(&desired), "none"),
+            row(
+                "payments",
+                "payments",
+                Some(&completed),
+                Some(&desired),
+                "none",
+            ),
+            row("refunds", "refunds", None, Some(&desired), "missing"),
+        ];
+        assert_eq!(
+            human("dev", "bi-dev", &rows),
+            "environment `dev` (namespace `bi-dev`)
+STREAM    STATE      HEALTH       EXECUTORS  ATTEMPTS  DRIFT    LAST SUBMISSION
+orders    RUNNING    Progressing  1/4        -         none     -
+payments  COMPLETED  Degraded     0/1        -         none     -
+refunds   -          Missing      -          -         missing  -
+
+payments: COMPLETED: the streaming query stopped (set runsToCompletion: true for a stream that is meant to finish)
+"
+        );
+        let json = serde_json::to_value(&rows[0]).unwrap();
+        assert_eq!(json["health"], "Progressing");
+        assert_eq!(
+            (
+                json["executors_running"].as_u64(),
+                json["executors_wanted"].as_u64()
+            ),
+            (Some(1), Some(4))
+        );
+        assert_eq!(
+            json["detail"],
+            "RUNNING (waiting for executors: 1/4 running)"
+        );
+        assert!(json.get("verdict").is_none());
+    }
 }
