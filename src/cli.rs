@@ -98,9 +98,11 @@ Examples:
   sluice diff --env prod --format markdown > diff.md
 
 Reads what is live with one LIST per kind, then asks the API server for a
-server-side apply dry run of each object that changes, so defaults and
-admission show. A change to `spec` (other than `suspend`) restarts the
-stream: spark-operator resubmits it.
+server-side apply dry run of each object that may change, so defaults,
+pruning and admission show. A stream restarts only when the server would
+move its generation (a spec change other than `suspend`); a change that
+moves its checkpoint location is shown as a restart from scratch (its
+offsets and state are lost), and a pruned stream abandons its checkpoint.
 Exit codes: 0 (with --exit-code: no changes), 1 changes (--exit-code),
 2 bad input or a context the environment does not allow, 3 cluster error.")]
     Diff(DiffArgs),
@@ -114,11 +116,17 @@ Examples:
   sluice apply --env prod --context prod-eu-west-1 --prune
 
 An object whose desired state already holds is not written at all, so a
-no-op apply restarts nothing. The environment's objects are tracked as a
+no-op apply restarts nothing. All or nothing: every planned write is
+dry-run on the server first; if any would be refused (a conflict, an
+invalid field, a forbidden verb, an admission webhook), nothing is written
+and every refusal is listed. The environment's objects are tracked as a
 kubectl ApplySet; --prune deletes only members of that set that carry
-sluice's labels for this environment and are no longer rendered, and
-refuses to delete everything unless --allow-empty.
-Exit codes: 0 applied, 2 bad input or wrong context, 3 cluster error.")]
+sluice's labels for this environment and are no longer rendered (with uid
+and resourceVersion preconditions), and refuses to leave the environment
+empty unless --allow-empty. A protected environment refuses state resets
+unless --allow-state-reset.
+Exit codes: 0 applied, 2 bad input, wrong context or cluster, or a refused
+state reset, 3 the cluster refused or could not be reached.")]
     Apply(ApplyArgs),
 
     /// Show every stream's live state and drift: state, running executors,
@@ -336,8 +344,18 @@ struct ApplyArgs {
     #[arg(long, requires = "prune")]
     allow_empty: bool,
 
-    /// Wait until every stream runs (or is suspended); fail fast when the
-    /// operator reports FAILED or SUBMISSION_FAILED.
+    /// In a `protected: true` environment, allow changes that restart a
+    /// stream without its state (a moved checkpoint, a renamed stream).
+    #[arg(long)]
+    allow_state_reset: bool,
+
+    /// Output format of the result (the plan and progress go to stderr).
+    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
+    format: StatusFormatArg,
+
+    /// Wait until every stream is healthy: running with the executors it
+    /// asks for, suspended when suspended; fail fast on FAILED,
+    /// SUBMISSION_FAILED, or COMPLETED unless `runsToCompletion: true`.
     #[arg(long)]
     wait: bool,
 
@@ -519,8 +537,13 @@ pub fn main() -> ExitCode {
                 dry_run: args.dry_run,
                 prune: args.prune,
                 allow_empty: args.allow_empty,
+                allow_state_reset: args.allow_state_reset,
                 wait: args.wait,
                 timeout: args.timeout,
+                format: match args.format {
+                    StatusFormatArg::Human => commands::apply::ApplyFormat::Human,
+                    StatusFormatArg::Json => commands::apply::ApplyFormat::Json,
+                },
             },
         ),
         Command::Status(args) => commands::status::run(

@@ -10,6 +10,7 @@ pub mod crd;
 pub mod diag;
 pub mod fs;
 pub mod git;
+pub mod health;
 pub mod plan;
 pub mod promote;
 pub mod render;

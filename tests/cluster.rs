@@ -443,7 +443,7 @@ async fn an_empty_render_refuses_to_prune_everything() {
     let out = env.sluice(&["apply", "--env", "dev", "--prune"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("refusing to prune them all"),
+        out.stderr.contains("refusing to prune its 2 live objects"),
         "{}",
         out.stderr
     );
@@ -583,11 +583,30 @@ async fn unreachable_cluster_and_bad_tls() {
 }
 
 /// Plays spark-operator: writes a stream's status through the status
-/// subresource.
+/// subresource, with as many RUNNING executors as the spec asks for (two
+/// when it does not say).
 async fn play(env: &Env, name: &str, state: &str, submission: &str, error: &str) {
     let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+    let live = serde_json::to_value(api.get(name).await.unwrap()).unwrap();
+    let instances = live
+        .pointer("/spec/executor/instances")
+        .and_then(Value::as_u64)
+        .unwrap_or(2);
+    let mut executors: serde_json::Map<String, Value> = (1..=instances)
+        .map(|i| (format!("exec-{i}"), json!("RUNNING")))
+        .collect();
+    // A merge patch keeps keys it does not name: drop the ones of a
+    // larger earlier run.
+    for old in live
+        .pointer("/status/executorState")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys())
+    {
+        executors.entry(old.clone()).or_insert(Value::Null);
+    }
     let mut status = json!({"status": {"applicationState": {"state": state}, "submissionID": submission, "driverInfo": {},
-        "submissionAttempts": 1, "lastSubmissionAttemptTime": "2026-11-21T10:00:00Z", "executorState": {"exec-1": "RUNNING", "exec-2": "RUNNING"}}});
+        "submissionAttempts": 1, "lastSubmissionAttemptTime": "2026-11-21T10:00:00Z", "executorState": executors}});
     if !error.is_empty() {
         status["status"]["applicationState"]["errorMessage"] = json!(error);
     }
@@ -662,11 +681,7 @@ async fn wait_trusts_running_only_after_a_new_submission() {
         "the stale status was shown as such:\n{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("all 2 streams running"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("all 2 streams ready"), "{}", out.stderr);
 }
 
 #[tokio::test]
@@ -757,14 +772,14 @@ async fn status_shows_state_and_drift_after_a_manual_edit() {
         rows,
         [
             ("orders".into(), "RUNNING".into(), "none".into(), 2),
-            ("payments".into(), "UNKNOWN".into(), "changed".into(), 0)
+            ("payments".into(), "NEW".into(), "changed".into(), 0)
         ]
     );
     let human = env.sluice(&["status", "--env", "dev"]);
     assert!(
-        human
-            .stdout
-            .contains("STREAM    STATE    EXECUTORS  ATTEMPTS  DRIFT    LAST SUBMISSION"),
+        human.stdout.contains(
+            "STREAM    STATE    HEALTH       EXECUTORS  ATTEMPTS  DRIFT    LAST SUBMISSION"
+        ),
         "{}",
         human.stdout
     );

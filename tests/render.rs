@@ -295,6 +295,14 @@ fn every_values_key_renders() {
             &[("/spec/suspend", true.into())],
         ),
         (
+            "runs-to-completion",
+            "runsToCompletion: true\n",
+            &[(
+                "/metadata/annotations/sluice.dev~1runs-to-completion",
+                "true".into(),
+            )],
+        ),
+        (
             "deps",
             "deps: {packages: [a:b:1], jars: [local:///x.jar]}\n",
             &[("/spec/deps/packages/0", "a:b:1".into())],
@@ -343,6 +351,42 @@ fn every_values_key_renders() {
         if let Some(v) = &validator {
             assert_valid(v, object);
         }
+    }
+}
+
+/// Only a stream that says so gets the annotation, and a repository's own
+/// template cannot drop it (health depends on it).
+#[test]
+fn runs_to_completion_is_an_annotation_only_when_true() {
+    for (values, expected) in [
+        ("", None),
+        ("runsToCompletion: false\n", None),
+        ("runsToCompletion: true\n", Some("true")),
+    ] {
+        let repo = Repo::with(&[
+            (
+                "values/streams/orders.yaml",
+                Some(&format!("mainClass: com.example.Orders\n{values}")),
+            ),
+            (
+                "templates/sparkapplication.yaml.j2",
+                Some(&sluice::render::BUILTIN_TEMPLATE.replace(
+                    "  namespace: {{ environment.namespace | tojson }}\n",
+                    "  namespace: {{ environment.namespace | tojson }}\n  annotations: {}\n",
+                )),
+            ),
+        ]);
+        let out = repo.sluice(&[
+            "render", "--env", "dev", "--stream", "orders", "--format", "json",
+        ]);
+        assert_eq!(out.code, 0, "{values}: {}", out.stderr);
+        let object = &serde_json::from_str::<Value>(&out.stdout).unwrap()["items"][0];
+        assert_eq!(
+            object["metadata"]["annotations"][sluice::render::ANNOTATION_RUNS_TO_COMPLETION]
+                .as_str(),
+            expected,
+            "{values}: {object:#}"
+        );
     }
 }
 

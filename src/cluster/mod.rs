@@ -299,25 +299,53 @@ impl Cluster {
         serde_json::to_value(applied).map_err(|e| ClusterError::Decode(e.to_string()))
     }
 
+    /// Deletes an object, only if it is still the one the plan saw
+    /// (`precondition`: uid and resourceVersion). Gone already is fine.
     pub async fn delete(
         &self,
         resource: &ApiResource,
         namespace: &str,
         name: &str,
+        precondition: &crate::plan::Precondition,
+        dry_run: bool,
     ) -> Result<(), ClusterError> {
         let api = self.api(resource, namespace);
         let what = error::Request {
-            verb: "delete",
+            verb: if dry_run {
+                "delete (dry run)"
+            } else {
+                "delete"
+            },
             resource,
             namespace,
             name: Some(name),
         };
         // Background propagation: the object goes now, its dependents after.
-        let params = DeleteParams::background();
+        let mut params = DeleteParams::background();
+        params.dry_run = dry_run;
+        params.preconditions = Some(kube::api::Preconditions {
+            uid: precondition.uid.clone(),
+            resource_version: precondition.resource_version.clone(),
+        });
         match self.call(&what, || api.delete(name, &params)).await {
             Ok(_) | Err(ClusterError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The uid of the `kube-system` namespace: an identity of the cluster
+    /// that survives renamed contexts and moved URLs.
+    pub async fn identity(&self) -> Result<String, ClusterError> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        let resource = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
+        let what = error::Request {
+            verb: "get",
+            resource: &resource,
+            namespace: "",
+            name: Some("kube-system"),
+        };
+        let found = self.call(&what, || api.get_opt("kube-system")).await?;
+        Ok(found.and_then(|n| n.metadata.uid).unwrap_or_default())
     }
 
     /// The resource of a kind the templates render, discovering it when it

@@ -1,15 +1,24 @@
-//! `sluice apply --env E`: server-side apply of what changed, nothing else.
+//! `sluice apply --env E`: server-side apply of what changed, nothing else,
+//! all or nothing: every planned write is dry-run first, and if the server
+//! would refuse any of them, none is made.
 
-use super::cluster::{self};
+use super::cluster::{self, Desired, Planned};
 use super::diff::action_name;
-use super::{Exit, Global, SetFlags, UsageError};
-use crate::cluster::{ClusterError, ClusterOptions};
-use crate::plan::{self, Action};
+use super::{ClusterFailure, Exit, Global, SetFlags, UsageError};
+use crate::cluster::{Cluster, ClusterError, ClusterOptions};
+use crate::plan::{self, Action, Change, Impact};
 use futures::StreamExt;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Writes in flight at once.
 const CONCURRENCY: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyFormat {
+    Human,
+    Json,
+}
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -20,33 +29,23 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     pub prune: bool,
     pub allow_empty: bool,
+    pub allow_state_reset: bool,
     pub wait: bool,
     pub timeout: Duration,
+    pub format: ApplyFormat,
 }
 
-/// Every SparkApplication of the render, and which submission would be
-/// stale for it: the one before the apply, when the apply resubmits it.
-fn wait_targets(planned: &super::cluster::Planned) -> Vec<super::wait::Target> {
-    planned
-        .changes
-        .iter()
-        .filter(|c| c.kind == "SparkApplication" && c.desired.is_some())
-        .map(|c| {
-            let suspended = c
-                .desired
-                .as_ref()
-                .and_then(|d| d.pointer("/spec/suspend"))
-                .and_then(serde_json::Value::as_bool)
-                == Some(true);
-            let (_, before, _) = super::wait::state_of(c.live.as_ref());
-            super::wait::Target {
-                stream: c.stream.clone(),
-                name: c.name.clone(),
-                suspended,
-                stale_submission: if c.restarts() { before } else { None },
-            }
-        })
-        .collect()
+/// What happened to one planned write.
+#[derive(Clone, Debug)]
+enum Outcome {
+    /// Not attempted (unchanged, or a dry run).
+    Skipped,
+    /// Written; the server's answer (none for a delete).
+    Written(Option<Value>),
+    /// `lost`: the connection to the cluster was lost.
+    Failed { message: String, lost: bool },
+    /// Not attempted because an earlier step failed.
+    NotWritten,
 }
 
 pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
@@ -54,102 +53,395 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let mut planned = cluster::plan(&cluster, &desired).await?;
-        let deletions = super::diff::count(&planned.changes, |a| matches!(a, Action::Delete));
-        if options.prune && desired.objects.is_empty() && deletions > 0 && !options.allow_empty {
-            return Err(UsageError::new(format!(
-                "the render of `{}` produced no object, but the environment has {deletions} live object{}: refusing to prune them all",
-                desired.environment,
-                if deletions == 1 { "" } else { "s" }
-            ))
-            .help("if every stream is meant to go, rerun with --allow-empty")
-            .into());
-        }
         if !options.prune {
             planned.changes.retain(|c| c.action != Action::Delete);
         }
-        // The plan, deletions first: the part a reviewer must not miss.
-        let mut out = String::new();
-        let verb = if options.dry_run { "would apply" } else { "applying" };
-        out.push_str(&format!("{verb} to environment `{}` (namespace `{}`, context `{}`)\n", desired.environment, desired.namespace, cluster.context));
-        let mut lines: Vec<&plan::Change> = planned.changes.iter().filter(|c| c.writes()).collect();
-        lines.sort_by_key(|c| c.action != Action::Delete);
-        for c in &lines {
-            let note = match &c.action {
-                Action::Update { restarts: true, .. } => " (restarts the stream)",
-                Action::Update { adopt: true, .. } => " (takes ownership, no change)",
-                _ => "",
-            };
-            out.push_str(&format!("  {:<9} {}/{}  stream {}{note}\n", action_name(&c.action), c.kind, c.name, c.stream));
+        refuse_pruning_everything(&desired, &planned, options)?;
+
+        // All or nothing: the server dry-runs every planned write first.
+        let refusals = cluster::dry_run(&cluster, &desired, &mut planned, options.force_conflicts).await;
+        let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
+        let parent_writes = plan::decide(&planned.parent, planned.parent_live.as_ref()) != Action::Unchanged;
+        let mut refusals: Vec<(String, ClusterError)> = refusals.into_iter().map(|r| (r.object, r.error)).collect();
+        if parent_writes
+            && let Err(e) = cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, true).await
+        {
+            refusals.push((format!("ConfigMap/{} (the ApplySet parent)", crate::applyset::parent_name(&desired.environment)), e));
         }
-        for w in &planned.warnings {
-            out.push_str(&format!("warning: {w}\n"));
+        eprint!("{}", plan_text(&desired, &planned, &cluster, options.dry_run));
+        if !refusals.is_empty() {
+            let total = planned.changes.iter().filter(|c| c.writes()).count() + usize::from(parent_writes);
+            let mut message = format!(
+                "the server refused {} of {total} planned write{} in its dry run; nothing was written:",
+                refusals.len(),
+                if total == 1 { "" } else { "s" }
+            );
+            for (object, e) in &refusals {
+                message.push_str(&format!("\n  {object}: {}", indent(&e.to_string())));
+            }
+            return Err(ClusterFailure::new(message).into());
         }
-        eprint!("{out}");
+        refuse_state_resets(&desired, &planned, options)?;
         if options.dry_run {
-            println!("{} (dry run: nothing was written)", super::diff::totals(&planned.changes));
+            let outcomes = vec![Outcome::Skipped; planned.changes.len()];
+            report(global, options, &desired, &planned, &outcomes, &cluster)?;
             return Ok(Exit::Success);
         }
 
         // The parent first, listing every kind it will have members of.
-        let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
-        if plan::decide(&planned.parent, planned.parent_live.as_ref()) != Action::Unchanged {
+        if parent_writes {
             cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, false).await?;
         }
-        let writes = planned.changes.iter().filter(|c| matches!(c.action, Action::Create | Action::Update { .. }));
-        let results: Vec<Result<(), (String, ClusterError)>> = futures::stream::iter(writes.map(|c| {
-            let cluster = &cluster;
-            let planned = &planned;
-            let namespace = &desired.namespace;
-            async move {
-                let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
-                let object = c.desired.as_ref().expect("writes have a desired object");
-                cluster
-                    .apply(resource, namespace, object, options.force_conflicts, false)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| (format!("{}/{}", c.kind, c.name), e))
-            }
-        }))
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-        let failures: Vec<(String, ClusterError)> = results.into_iter().filter_map(Result::err).collect();
-        if !failures.is_empty() {
-            // The first failure is the error; the others are listed before it.
-            let mut failures = failures.into_iter();
-            let (_, first) = failures.next().expect("non-empty");
-            for (object, e) in failures {
-                eprintln!("error: {object}: {e}");
-            }
-            // Nothing is pruned after a failed write: a re-run converges.
-            return Err(first.into());
+        let mut outcomes = write(&cluster, &desired, &planned, options).await;
+        let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. }));
+        if !failed && options.prune {
+            prune(&cluster, &desired, &planned, &mut outcomes).await;
         }
-        if options.prune {
-            for c in planned.changes.iter().filter(|c| c.action == Action::Delete) {
-                let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
-                cluster.delete(resource, &desired.namespace, &c.name).await?;
-            }
+        if let Some(failure) = failure_report(&planned, &outcomes) {
+            // What was written is listed; a re-run converges.
+            return Err(ClusterFailure::new(failure).into());
+        }
+        if options.prune && desired.affected.is_none() && planned.warnings.is_empty() {
             // After a complete prune the parent lists exactly what is left
-            // (KEP-3659). Not with --changed-since: the other streams' kinds
-            // were not looked at.
-            if desired.affected.is_none() && planned.warnings.is_empty() {
-                if crate::applyset::listed_group_kinds(&planned.parent) != planned.rendered_group_kinds {
-                    let exact = crate::applyset::parent(&desired.environment, &desired.namespace, &planned.rendered_group_kinds);
-                    cluster.apply(&configmaps, &desired.namespace, &exact, true, false).await?;
-                }
+            // (KEP-3659). Not with --changed-since: the other streams'
+            // kinds were not looked at.
+            if crate::applyset::listed_group_kinds(&planned.parent) != planned.rendered_group_kinds {
+                let mut exact = crate::applyset::parent(&desired.environment, &desired.namespace, &planned.rendered_group_kinds);
+                plan::add_digest(&mut exact);
+                cluster.apply(&configmaps, &desired.namespace, &exact, true, false).await?;
             }
         }
-        println!("applied: {}", super::diff::totals(&planned.changes));
+        // Restarts as the server answered them: the generation moved.
+        for (c, o) in planned.changes.iter_mut().zip(&outcomes) {
+            if let (Outcome::Written(Some(answer)), Some(live)) = (o, &c.live) {
+                let generation = |v: &Value| v.pointer("/metadata/generation").and_then(Value::as_i64);
+                c.impact = plan::impact(&c.kind, live, answer, Some(generation(live) != generation(answer)));
+            }
+        }
+        report(global, options, &desired, &planned, &outcomes, &cluster)?;
         if options.wait {
             let targets = wait_targets(&planned);
             if !targets.is_empty() {
                 eprintln!("waiting for {} stream{} (timeout {:?})", targets.len(), if targets.len() == 1 { "" } else { "s" }, options.timeout);
                 let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && global.styled(true);
                 super::wait::wait(&cluster, &desired.namespace, &targets, options.timeout, terminal).await?;
-                eprintln!("all {} stream{} running", targets.len(), if targets.len() == 1 { "" } else { "s" });
+                eprintln!("all {} stream{} ready", targets.len(), if targets.len() == 1 { "" } else { "s" });
             }
         }
         global.trace(|| format!("apply: {} API requests", cluster.requests()));
         Ok(Exit::Success)
     })
+}
+
+/// `--prune` must not empty the environment by accident. The guard looks
+/// at the whole environment: with `--changed-since`, deleting one stream
+/// file of many is an ordinary prune.
+fn refuse_pruning_everything(
+    desired: &Desired,
+    planned: &Planned,
+    options: &ApplyOptions,
+) -> anyhow::Result<()> {
+    let deletions = super::diff::count(&planned.changes, |a| matches!(a, Action::Delete));
+    if options.prune && deletions > 0 && planned.members_left == 0 && !options.allow_empty {
+        return Err(UsageError::new(format!(
+            "applying `{}` would leave the environment with no object: refusing to prune its {deletions} live object{}",
+            desired.environment,
+            if deletions == 1 { "" } else { "s" }
+        ))
+        .help("if every stream is meant to go, rerun with --allow-empty")
+        .into());
+    }
+    Ok(())
+}
+
+/// A protected environment never loses a stream's state by accident.
+fn refuse_state_resets(
+    desired: &Desired,
+    planned: &Planned,
+    options: &ApplyOptions,
+) -> anyhow::Result<()> {
+    if !desired.protected || options.allow_state_reset {
+        return Ok(());
+    }
+    let resets: Vec<String> = planned
+        .changes
+        .iter()
+        .filter(|c| c.writes() && c.impact.resets_state())
+        .map(|c| format!("  {}: {}", c.stream, c.impact.phrase()))
+        .collect();
+    if resets.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "environment `{}` is protected, and this apply restarts {} stream{} without its state (offsets and aggregations are lost; data is reprocessed or skipped):\n{}",
+        desired.environment,
+        resets.len(),
+        if resets.len() == 1 { "" } else { "s" },
+        resets.join("\n")
+    ))
+    .help("nothing was written; if the reset is intended, rerun with --allow-state-reset")
+    .into())
+}
+
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n    ")
+}
+
+/// The plan, deletions first: the part a reviewer must not miss.
+fn plan_text(desired: &Desired, planned: &Planned, cluster: &Cluster, dry_run: bool) -> String {
+    let mut out = String::new();
+    let verb = if dry_run { "would apply" } else { "applying" };
+    out.push_str(&format!(
+        "{verb} to environment `{}` (namespace `{}`, context `{}`)\n",
+        desired.environment, desired.namespace, cluster.context
+    ));
+    let mut lines: Vec<&Change> = planned.changes.iter().filter(|c| c.writes()).collect();
+    lines.sort_by_key(|c| c.action != Action::Delete);
+    for c in &lines {
+        let note = match (&c.action, &c.impact) {
+            (Action::Update { adopt: true, .. }, Impact::None) => {
+                " (takes ownership, no change)".to_owned()
+            }
+            (Action::Update { .. }, Impact::None) => String::new(),
+            (_, Impact::None | Impact::Start) => String::new(),
+            (_, impact) => format!(" ({})", impact.phrase()),
+        };
+        out.push_str(&format!(
+            "  {:<9} {}/{}  stream {}{note}\n",
+            action_name(&c.action),
+            c.kind,
+            c.name,
+            c.stream
+        ));
+    }
+    for w in &planned.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// The creates and updates, a few at a time. After the first failure no
+/// new write starts.
+async fn write(
+    cluster: &Cluster,
+    desired: &Desired,
+    planned: &Planned,
+    options: &ApplyOptions,
+) -> Vec<Outcome> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let jobs = planned.changes.iter().map(|c| {
+        let stop = &stop;
+        async move {
+            if !matches!(c.action, Action::Create | Action::Update { .. }) {
+                return Outcome::Skipped;
+            }
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Outcome::NotWritten;
+            }
+            let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
+            let object = c.desired.as_ref().expect("writes have a desired object");
+            match cluster
+                .apply(
+                    resource,
+                    &desired.namespace,
+                    object,
+                    options.force_conflicts,
+                    false,
+                )
+                .await
+            {
+                Ok(answer) => Outcome::Written(Some(answer)),
+                Err(e) => {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    failed(&e)
+                }
+            }
+        }
+    });
+    futures::stream::iter(jobs)
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Deletes with preconditions: an object re-created since the plan is not
+/// the one to delete.
+async fn prune(cluster: &Cluster, desired: &Desired, planned: &Planned, outcomes: &mut [Outcome]) {
+    let mut stopped = false;
+    for (c, outcome) in planned.changes.iter().zip(outcomes.iter_mut()) {
+        if c.action != Action::Delete {
+            continue;
+        }
+        if stopped {
+            *outcome = Outcome::NotWritten;
+            continue;
+        }
+        let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
+        *outcome = match cluster.delete(resource, &desired.namespace, &c.name, &c.precondition(), false).await {
+            Ok(()) => Outcome::Written(None),
+            Err(ClusterError::Api { code: 409, .. }) => Outcome::Failed {
+                message: "it changed after the plan was made (its uid or resourceVersion differs), so it was not deleted; run apply again to see the new plan".into(),
+                lost: false,
+            },
+            Err(e) => {
+                stopped = true;
+                failed(&e)
+            }
+        };
+    }
+}
+
+fn failed(e: &ClusterError) -> Outcome {
+    Outcome::Failed {
+        // For a lost connection, what happened to it: the headline says
+        // the rest.
+        message: match e {
+            ClusterError::ConnectionLost { server, detail }
+            | ClusterError::Unreachable { server, detail } => format!("{server}: {detail}"),
+            e => e.to_string(),
+        },
+        lost: e.is_connection_lost(),
+    }
+}
+
+/// One headline and what was and was not written, or `None` when every
+/// write went through.
+fn failure_report(planned: &Planned, outcomes: &[Outcome]) -> Option<String> {
+    let attempted: Vec<(&Change, &Outcome)> = planned
+        .changes
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| !matches!(o, Outcome::Skipped))
+        .collect();
+    let failures: Vec<(&Change, &String, bool)> = attempted
+        .iter()
+        .filter_map(|(c, o)| match o {
+            Outcome::Failed { message, lost } => Some((*c, message, *lost)),
+            _ => None,
+        })
+        .collect();
+    if failures.is_empty() {
+        return None;
+    }
+    let total = attempted.len();
+    let written: Vec<&Change> = attempted
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Written(_)))
+        .map(|(c, _)| *c)
+        .collect();
+    let not_written: Vec<&Change> = attempted
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Written(_)))
+        .map(|(c, _)| *c)
+        .collect();
+    let name = |c: &Change| {
+        format!(
+            "{} {}/{} (stream {})",
+            action_name(&c.action),
+            c.kind,
+            c.name,
+            c.stream
+        )
+    };
+    let mut out = if let Some((_, detail, _)) = failures.iter().find(|(_, _, lost)| *lost) {
+        format!(
+            "lost the connection to the cluster after {} of {total} writes ({detail})",
+            written.len()
+        )
+    } else {
+        let mut head = format!(
+            "{} of {total} writes failed after the dry run had accepted them ({} written):",
+            failures.len(),
+            written.len()
+        );
+        for (c, m, _) in &failures {
+            head.push_str(&format!("\n  {}/{}: {}", c.kind, c.name, indent(m)));
+        }
+        head
+    };
+    out.push_str(&format!("\n  written ({}):", written.len()));
+    for c in &written {
+        out.push_str(&format!("\n    {}", name(c)));
+    }
+    out.push_str(&format!("\n  not written ({}):", not_written.len()));
+    for c in &not_written {
+        out.push_str(&format!("\n    {}", name(c)));
+    }
+    out.push_str("\n  applying again converges: what was written is not written twice");
+    Some(out)
+}
+
+fn report(
+    global: &Global,
+    options: &ApplyOptions,
+    desired: &Desired,
+    planned: &Planned,
+    outcomes: &[Outcome],
+    cluster: &Cluster,
+) -> anyhow::Result<()> {
+    let totals = super::diff::totals(&planned.changes);
+    match options.format {
+        ApplyFormat::Human if options.dry_run => {
+            println!("{totals} (dry run: nothing was written)")
+        }
+        ApplyFormat::Human => println!("applied: {totals}"),
+        ApplyFormat::Json => {
+            let generation = |v: Option<&Value>| {
+                v.and_then(|v| v.pointer("/metadata/generation"))
+                    .and_then(Value::as_i64)
+            };
+            let objects: Vec<Value> = planned
+                .changes
+                .iter()
+                .zip(outcomes)
+                .map(|(c, o)| {
+                    let answer = match o {
+                        Outcome::Written(a) => a.as_ref(),
+                        _ => None,
+                    };
+                    json!({
+                        "stream": c.stream,
+                        "kind": c.kind,
+                        "name": c.name,
+                        "action": action_name(&c.action),
+                        "impact": c.impact,
+                        "restarts": c.restarts(),
+                        "written": matches!(o, Outcome::Written(_)),
+                        "generation": {"before": generation(c.live.as_ref()), "after": generation(answer).or(generation(c.live.as_ref()))},
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "environment": desired.environment,
+                "namespace": desired.namespace,
+                "context": cluster.context,
+                "dry_run": options.dry_run,
+                "objects": objects,
+                "summary": super::diff::summary_counts(&planned.changes),
+                "writes": outcomes.iter().filter(|o| matches!(o, Outcome::Written(_))).count(),
+                "api_requests": cluster.requests(),
+            });
+            super::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        }
+    }
+    let _ = global;
+    Ok(())
+}
+
+/// Every SparkApplication of the render, and which submission would be
+/// stale for it: the one before the apply, when the apply resubmitted it.
+fn wait_targets(planned: &Planned) -> Vec<super::wait::Target> {
+    planned
+        .changes
+        .iter()
+        .filter(|c| c.kind == "SparkApplication")
+        .filter_map(|c| {
+            let desired = c.desired.as_ref()?;
+            let (_, before, _) = super::wait::state_of(c.live.as_ref());
+            let stale = if c.restarts() { before } else { None };
+            Some(super::wait::Target::for_object(
+                &c.stream, &c.name, desired, stale,
+            ))
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@ use super::{Global, SetFlags, UsageError};
 use crate::applyset;
 use crate::cluster::{Cluster, ClusterError, ClusterOptions};
 use crate::plan::{self, Action, Change};
-use crate::render::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, LABEL_STREAM};
+use futures::StreamExt;
 use kube::api::ApiResource;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +22,17 @@ pub struct Desired {
     pub affected: Option<crate::changes::Affected>,
     /// The environment's `budget`, if it sets one.
     pub budget: Option<crate::resources::Requests>,
+    /// `protected: true`: state resets need `--allow-state-reset`.
+    pub protected: bool,
+    /// The environment's `cluster:` pin (server URL and/or kube-system uid).
+    pub pin: Pin,
+}
+
+/// Which cluster an environment must reach, beyond its context's name.
+#[derive(Clone, Debug, Default)]
+pub struct Pin {
+    pub server: Option<String>,
+    pub uid: Option<String>,
 }
 
 /// Renders `environment` for the cluster: every object carries the
@@ -50,20 +61,35 @@ pub fn desired(
         .into_iter()
         .map(|(key, mut object)| {
             applyset::add_member_label(&mut object, &id);
+            plan::add_digest(&mut object);
             (key.stream, object)
         })
         .collect();
+    let root = env.root.to_json();
+    let pinned = |key: &str| {
+        root.pointer(&format!("/cluster/{key}"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     Ok(Desired {
         environment: environment.to_owned(),
         namespace,
         kube_context: env.kube_context.clone(),
         objects,
         affected,
-        budget: crate::resources::budget(&env.root.to_json()),
+        budget: crate::resources::budget(&root),
+        protected: env.protected,
+        pin: Pin {
+            server: pinned("server"),
+            uid: pinned("uid"),
+        },
     })
 }
 
-/// Connects, refusing a context other than the environment's `kubeContext`.
+/// Connects, refusing a context other than the environment's
+/// `kubeContext`, and a cluster other than the one its `cluster:` pins
+/// (a context can be named anything; the server and its kube-system
+/// namespace are the cluster's own). Both before any write.
 pub async fn connect(options: &ClusterOptions, desired: &Desired) -> anyhow::Result<Cluster> {
     let cluster = Cluster::connect(options).await?;
     if let Some(expected) = &desired.kube_context
@@ -76,7 +102,44 @@ pub async fn connect(options: &ClusterOptions, desired: &Desired) -> anyhow::Res
             .help(format!("switch with `kubectl config use-context {expected}` or pass `--context {expected}`"))
             .into());
     }
+    let file = format!("values/environments/{}.yaml", desired.environment);
+    if let Some(server) = &desired.pin.server
+        && !same_server(server, &cluster.server)
+    {
+        return Err(UsageError::new(format!(
+            "environment `{}` is pinned to the cluster at {server} ({file}: cluster.server), but context `{}` reaches {}",
+            desired.environment, cluster.context, cluster.server
+        ))
+        .help("point the context at the right cluster, or fix cluster.server in the environment file")
+        .into());
+    }
+    if let Some(uid) = &desired.pin.uid {
+        let found = cluster.identity().await?;
+        if &found != uid {
+            return Err(UsageError::new(format!(
+                "environment `{}` is pinned to the cluster whose kube-system namespace has uid {uid} ({file}: cluster.uid), but context `{}` reaches a cluster whose kube-system uid is {}",
+                desired.environment,
+                cluster.context,
+                if found.is_empty() { "(none)" } else { &found }
+            ))
+            .help("this context points at another cluster: fix the kubeconfig, or cluster.uid if the cluster was rebuilt (`kubectl get namespace kube-system -o jsonpath='{.metadata.uid}'`)")
+            .into());
+        }
+    }
     Ok(cluster)
+}
+
+/// Two API server URLs name the same server (scheme, host and port; a
+/// trailing slash and a default port do not count).
+fn same_server(a: &str, b: &str) -> bool {
+    let norm = |u: &str| {
+        let u = u.trim().trim_end_matches('/').to_ascii_lowercase();
+        u.strip_suffix(":443")
+            .filter(|_| u.starts_with("https://"))
+            .map(str::to_owned)
+            .unwrap_or(u)
+    };
+    norm(a) == norm(b)
 }
 
 /// What is live, and what to do about it.
@@ -91,6 +154,19 @@ pub struct Planned {
     pub warnings: Vec<String>,
     /// The group-kinds the render has (what the parent lists after a prune).
     pub rendered_group_kinds: BTreeSet<String>,
+    /// Live members of the environment left after the plan (whole
+    /// environment, whatever `--changed-since` selected).
+    pub members_left: usize,
+    /// Per change (same index): the server's dry-run answer, once
+    /// [`dry_run`] ran.
+    pub answers: Vec<Option<Value>>,
+}
+
+/// A planned write the server's dry run refused.
+pub struct Refusal {
+    pub object: String,
+    pub stream: String,
+    pub error: ClusterError,
 }
 
 fn api_version_kind(object: &Value) -> (String, String) {
@@ -190,80 +266,34 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
         resources.insert((api_version.clone(), kind.clone()), resource);
     }
 
-    let mut changes = Vec::new();
-    let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for (stream, object) in &desired.objects {
-        let (api_version, kind) = api_version_kind(object);
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let current = live
-            .get(&(api_version.clone(), kind.clone()))
-            .and_then(|m| m.get(&name));
-        // An object another environment deploys is never taken over, even
-        // in a shared namespace: all environments apply as `sluice`, so the
-        // server would not report a conflict.
-        if let Some(owner) = current
-            .and_then(|o| {
-                o.pointer(&format!(
-                    "/metadata/labels/{}",
-                    LABEL_ENVIRONMENT.replace('/', "~1")
-                ))
-            })
-            .and_then(Value::as_str)
-            .filter(|owner| *owner != desired.environment)
-        {
-            return Err(ClusterError::Owned {
-                object: format!("{kind} `{name}` in namespace `{}`", desired.namespace),
-                owner: owner.to_owned(),
-                environment: desired.environment.clone(),
-            });
-        }
-        wanted.insert((api_version.clone(), kind.clone(), name.clone()));
-        changes.push(Change {
-            stream: stream.clone(),
-            api_version,
+    let affected = desired.affected.clone();
+    let selected = move |stream: &str| {
+        affected
+            .as_ref()
+            .is_none_or(|a| a.includes(&desired.environment, stream))
+    };
+    let input = plan::Input {
+        environment: &desired.environment,
+        namespace: ns,
+        applyset_id: &id,
+        desired: &desired.objects,
+        live: &live,
+        selected: &selected,
+    };
+    let changes = plan::plan(&input).map_err(|e| match e {
+        plan::PlanError::Owned {
             kind,
             name,
-            action: plan::decide(object, current),
-            desired: Some(object.clone()),
-            live: current.cloned(),
-        });
-    }
-    // Prune candidates: members of this environment's set, with sluice's
-    // labels for this environment, that are no longer rendered. Nothing
-    // else is ever deleted.
-    for ((api_version, kind), objects) in &live {
-        for (name, object) in objects {
-            let label = |k: &str| {
-                object
-                    .pointer(&format!("/metadata/labels/{}", k.replace('/', "~1")))
-                    .and_then(Value::as_str)
-            };
-            let member = label(applyset::LABEL_PART_OF) == Some(id.as_str())
-                && label(LABEL_MANAGED_BY) == Some("sluice")
-                && label(LABEL_ENVIRONMENT) == Some(desired.environment.as_str());
-            if member && !wanted.contains(&(api_version.clone(), kind.clone(), name.clone())) {
-                changes.push(Change {
-                    stream: label(LABEL_STREAM).unwrap_or("?").to_owned(),
-                    api_version: api_version.clone(),
-                    kind: kind.clone(),
-                    name: name.clone(),
-                    action: Action::Delete,
-                    desired: None,
-                    live: Some(object.clone()),
-                });
-            }
-        }
-    }
-    // With --changed-since, only the touched streams are compared, written
-    // or pruned: an untouched stream is not "no longer rendered".
-    if let Some(affected) = &desired.affected {
-        changes.retain(|c| affected.includes(&desired.environment, &c.stream));
-    }
-    plan::sort(&mut changes);
+            namespace,
+            owner,
+            environment,
+        } => ClusterError::Owned {
+            object: format!("{kind} `{name}` in namespace `{namespace}`"),
+            owner,
+            environment,
+        },
+    })?;
+    let members_left = plan::members_left(&input, &changes);
     // The parent lists every group-kind it has members of, old and new
     // (KEP-3659: a superset while members change).
     let mut group_kinds: BTreeSet<String> = desired
@@ -275,7 +305,8 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
         })
         .collect();
     group_kinds.extend(listed);
-    let parent = applyset::parent(&desired.environment, ns, &group_kinds);
+    let mut parent = applyset::parent(&desired.environment, ns, &group_kinds);
+    plan::add_digest(&mut parent);
     let rendered_group_kinds = rendered
         .iter()
         .map(|(av, k)| applyset::group_kind(av, k))
@@ -287,7 +318,67 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
         resources,
         warnings,
         rendered_group_kinds,
+        members_left,
+        answers: Vec::new(),
     })
+}
+
+/// Settles every candidate write with a server-side dry run (so
+/// defaulting, pruning and admission show), and dry-runs every delete.
+/// Afterwards each change is what the server says applying would do:
+/// unchanged if nothing would change, restarting only if the generation
+/// would move. Returns what the server refused; nothing is written.
+pub async fn dry_run(
+    cluster: &Cluster,
+    desired: &Desired,
+    planned: &mut Planned,
+    force: bool,
+) -> Vec<Refusal> {
+    let ns = &desired.namespace;
+    let resources = &planned.resources;
+    let jobs = planned.changes.iter().map(|c| async move {
+        if !c.writes() {
+            return Ok(None);
+        }
+        let resource = &resources[&(c.api_version.clone(), c.kind.clone())];
+        match (&c.action, &c.desired) {
+            (Action::Delete, _) | (_, None) => cluster
+                .delete(resource, ns, &c.name, &c.precondition(), true)
+                .await
+                .map(|()| None),
+            (_, Some(object)) => cluster
+                .apply(resource, ns, object, force, true)
+                .await
+                .map(Some),
+        }
+    });
+    let results: Vec<Result<Option<Value>, ClusterError>> =
+        futures::stream::iter(jobs).buffered(8).collect().await;
+    let mut refusals = Vec::new();
+    let mut answers = Vec::with_capacity(results.len());
+    for (c, result) in planned.changes.iter_mut().zip(results) {
+        match result {
+            Ok(Some(answer)) => {
+                if c.action != Action::Create {
+                    let (action, impact) = plan::confirm(c, &answer);
+                    c.action = action;
+                    c.impact = impact;
+                }
+                answers.push(Some(answer));
+            }
+            Ok(None) => answers.push(None),
+            Err(error) => {
+                refusals.push(Refusal {
+                    object: format!("{}/{}", c.kind, c.name),
+                    stream: c.stream.clone(),
+                    error,
+                });
+                answers.push(None);
+            }
+        }
+    }
+    planned.answers = answers;
+    refusals
 }
 
 /// `--kubeconfig` and `--context`, as given.

@@ -3,12 +3,11 @@
 //! a change of the values changes in the rendered manifests (offline, for
 //! merge requests).
 
-use super::cluster::{self, Desired, Planned};
+use super::cluster::{self, Planned};
 use super::{Exit, Global, SetFlags};
-use crate::cluster::{Cluster, ClusterError, ClusterOptions};
-use crate::plan::{self, Action, Change};
+use crate::cluster::{ClusterError, ClusterOptions};
+use crate::plan::{self, Action, Change, Impact};
 use crate::resources::Requests;
-use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -40,6 +39,7 @@ pub struct ObjectDiff {
     pub name: String,
     pub action: &'static str,
     pub restarts: bool,
+    pub impact: Impact,
     pub fields: Vec<String>,
     pub diff: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,6 +52,8 @@ pub struct StreamSummary {
     pub stream: String,
     pub change: &'static str,
     pub restarts: bool,
+    /// The weightiest impact among the stream's objects.
+    pub impact: Impact,
     /// What the change adds to (or takes from) the cluster's requests.
     pub requests_delta: Requests,
 }
@@ -105,6 +107,11 @@ pub fn summarize(changes: &[Change]) -> Vec<StreamSummary> {
             stream: group[0].stream.clone(),
             change,
             restarts: group.iter().any(|c| c.restarts()),
+            impact: group
+                .iter()
+                .map(|c| c.impact.clone())
+                .max_by_key(Impact::severity)
+                .unwrap_or(Impact::None),
             requests_delta: delta,
         });
     }
@@ -167,54 +174,103 @@ fn object_diff(
         Action::Update { paths, .. } => paths.clone(),
         _ => Vec::new(),
     };
+    let label = format!("{}/{}", c.kind, c.name);
+    // An "after" the server did not produce is in the template's key
+    // order: sort both sides, or a one-field change shows as every line.
+    let diff = if conflict.is_some() {
+        plan::show::sorted_diff_between(c.live.as_ref(), after, &label, sides)
+    } else {
+        plan::unified_diff_between(c.live.as_ref(), after, &label, sides)
+    };
     ObjectDiff {
         stream: c.stream.clone(),
         kind: c.kind.clone(),
         name: c.name.clone(),
         action: action_name(&c.action),
         restarts: c.restarts(),
+        impact: c.impact.clone(),
         fields,
-        diff: plan::unified_diff_between(
-            c.live.as_ref(),
-            after,
-            &format!("{}/{}", c.kind, c.name),
-            sides,
-        ),
+        diff,
         conflict,
     }
 }
 
-/// The exact diff of every object that changes: a server-side dry run
-/// (so defaulting and admission show), compared with the live object.
-pub async fn object_diffs(
-    cluster: &Cluster,
-    desired: &Desired,
-    planned: &Planned,
-) -> Vec<ObjectDiff> {
-    let jobs = planned
+/// The diff of every object that changes, from the server's dry-run
+/// answers ([`cluster::dry_run`] ran): exact where the server answered;
+/// where it refused, the refusal and the desired values laid over the
+/// live object.
+pub fn object_diffs(planned: &Planned, refusals: &[cluster::Refusal]) -> Vec<ObjectDiff> {
+    planned
         .changes
         .iter()
-        .filter(|c| c.writes())
-        .map(|c| async move {
-            let (after, conflict) = match (&c.action, &c.desired) {
-                (Action::Delete, _) | (_, None) => (None, None),
-                (_, Some(object)) => {
-                    let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
-                    match cluster
-                        .apply(resource, &desired.namespace, object, false, true)
-                        .await
-                    {
-                        Ok(result) => (Some(plan::without_server_fields(&result)), None),
-                        Err(ClusterError::Conflict { fields, .. }) => {
-                            (Some(object.clone()), Some(fields))
+        .enumerate()
+        .filter(|(_, c)| c.writes())
+        .map(|(i, c)| {
+            let object = format!("{}/{}", c.kind, c.name);
+            let refused = refusals
+                .iter()
+                .find(|r| r.object == object && r.stream == c.stream);
+            let (after, conflict) = match (&c.action, &c.desired, refused) {
+                (Action::Delete, _, r) | (_, None, r) => (None, r.map(|r| refusal_text(&r.error))),
+                (_, Some(object), Some(r)) => (
+                    Some(overlay(c.live.as_ref(), object)),
+                    Some(refusal_text(&r.error)),
+                ),
+                (_, Some(object), None) => (
+                    Some(
+                        planned
+                            .answers
+                            .get(i)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_else(|| object.clone()),
+                    ),
+                    None,
+                ),
+            };
+            let after = after.map(|a| plan::without_server_fields(&a));
+            object_diff(c, after.as_ref(), conflict, ("live", "rendered"))
+        })
+        .collect()
+}
+
+fn refusal_text(e: &ClusterError) -> String {
+    match e {
+        ClusterError::Conflict { fields, .. } => format!(
+            "fields another manager owns (409 Conflict):\n{fields}\n  rerun with --force-conflicts to take them over"
+        ),
+        e => e.to_string(),
+    }
+}
+
+/// The desired values laid over the live object (maps merged, everything
+/// else replaced): what the object would look like, for a diff when the
+/// server would not say.
+fn overlay(live: Option<&Value>, desired: &Value) -> Value {
+    fn merge(base: &mut Value, top: &Value) {
+        match (base, top) {
+            (Value::Object(b), Value::Object(t)) => {
+                for (k, v) in t {
+                    match b.get_mut(k) {
+                        Some(existing) if v.is_object() => merge(existing, v),
+                        _ if v.is_null() => {
+                            b.remove(k);
                         }
-                        Err(e) => (Some(object.clone()), Some(e.to_string())),
+                        _ => {
+                            b.insert(k.clone(), v.clone());
+                        }
                     }
                 }
-            };
-            object_diff(c, after.as_ref(), conflict, ("live", "rendered"))
-        });
-    futures::stream::iter(jobs).buffered(8).collect().await
+            }
+            (base, top) => *base = top.clone(),
+        }
+    }
+    let mut out = live.cloned().unwrap_or(Value::Null);
+    if out.is_null() {
+        return desired.clone();
+    }
+    merge(&mut out, desired);
+    out
 }
 
 pub fn run(global: &Global, options: &DiffOptions) -> anyhow::Result<Exit> {
@@ -240,11 +296,12 @@ fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
-        let planned = cluster::plan(&cluster, &desired).await?;
+        let mut planned = cluster::plan(&cluster, &desired).await?;
         for w in &planned.warnings {
             eprintln!("warning: {w}");
         }
-        let diffs = object_diffs(&cluster, &desired, &planned).await;
+        let refusals = cluster::dry_run(&cluster, &desired, &mut planned, false).await;
+        let diffs = object_diffs(&planned, &refusals);
         global.trace(|| format!("diff: {} API requests", cluster.requests()));
         Ok(Report {
             environment: desired.environment.clone(),
@@ -352,12 +409,14 @@ pub fn compare_renders(
             .map(|(_, o)| o);
         let (api_version, kind, qualified) = key(new);
         let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
+        let (action, impact) = plan::compare(&kind, old, Some(new));
         changes.push(Change {
             stream: stream.clone(),
             api_version,
             kind,
             name,
-            action: plan::compare(old, Some(new)),
+            action,
+            impact,
             desired: Some(new.clone()),
             live: old.cloned(),
         });
@@ -366,17 +425,20 @@ pub fn compare_renders(
         if !after.iter().any(|(_, n)| key(n) == key(old)) {
             let (api_version, kind, qualified) = key(old);
             let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
+            let (action, impact) = plan::compare(&kind, Some(old), None);
             changes.push(Change {
                 stream: stream.clone(),
                 api_version,
                 kind,
                 name,
-                action: Action::Delete,
+                action,
+                impact,
                 desired: None,
                 live: Some(old.clone()),
             });
         }
     }
+    plan::name_renames(&mut changes);
     plan::sort(&mut changes);
     let diffs = changes
         .iter()
@@ -401,8 +463,14 @@ pub fn count(changes: &[Change], f: impl Fn(&Action) -> bool) -> usize {
 
 pub fn totals(changes: &[Change]) -> String {
     let restarts = changes.iter().filter(|c| c.restarts()).count();
+    let resets = state_resets(changes);
+    let resets = if resets > 0 {
+        format!(", {resets} from scratch")
+    } else {
+        String::new()
+    };
     format!(
-        "{} created, {} changed ({} restart{}), {} pruned, {} unchanged",
+        "{} created, {} changed ({} restart{}{resets}), {} pruned, {} unchanged",
         count(changes, |a| matches!(a, Action::Create)),
         count(changes, |a| matches!(a, Action::Update { .. })),
         restarts,
@@ -410,6 +478,23 @@ pub fn totals(changes: &[Change]) -> String {
         count(changes, |a| matches!(a, Action::Delete)),
         count(changes, |a| matches!(a, Action::Unchanged)),
     )
+}
+
+/// Changes that restart a stream without its state.
+pub fn state_resets(changes: &[Change]) -> usize {
+    changes.iter().filter(|c| c.impact.resets_state()).count()
+}
+
+/// The counts of a plan, for JSON reports.
+pub fn summary_counts(changes: &[Change]) -> Value {
+    serde_json::json!({
+        "created": count(changes, |a| matches!(a, Action::Create)),
+        "changed": count(changes, |a| matches!(a, Action::Update { .. })),
+        "restarts": changes.iter().filter(|c| c.restarts()).count(),
+        "state_resets": state_resets(changes),
+        "pruned": count(changes, |a| matches!(a, Action::Delete)),
+        "unchanged": count(changes, |a| matches!(a, Action::Unchanged)),
+    })
 }
 
 fn colored_diff(diff: &str, styled: bool) -> String {
@@ -440,11 +525,34 @@ fn colored_diff(diff: &str, styled: bool) -> String {
 }
 
 fn restarts_cell(s: &StreamSummary) -> &'static str {
-    match s.change {
-        "changed" if s.restarts => "yes",
-        "changed" => "no",
+    match (&s.impact, s.change) {
+        (Impact::StateReset { .. }, _) => "from scratch",
+        (Impact::Stop { .. }, _) => "stops",
+        (Impact::Suspend, _) => "suspends",
+        (Impact::Resume, _) => "resumes",
+        (_, "changed") if s.restarts => "yes",
+        (_, "changed") => "no",
         _ => "-",
     }
+}
+
+/// The lines that name every state a change loses: a reviewer must see
+/// them before approving.
+fn state_lines(changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .filter(|c| {
+            c.kind == "SparkApplication"
+                && matches!(
+                    c.impact,
+                    Impact::StateReset { .. }
+                        | Impact::Stop {
+                            checkpoint: Some(_)
+                        }
+                )
+        })
+        .map(|c| format!("{}: {}", c.stream, c.impact.phrase()))
+        .collect()
 }
 
 /// The human form of a report.
@@ -454,14 +562,10 @@ pub fn human(report: &Report, styled: bool) -> String {
         report.environment, report.namespace, report.against
     );
     for d in &report.diffs {
-        let restarts = if d.action == "changed" {
-            if d.restarts {
-                ", restarts the stream"
-            } else {
-                ", no restart"
-            }
-        } else {
-            ""
+        let restarts = match (&d.impact, d.action) {
+            (Impact::None, "changed") => ", no restart".to_owned(),
+            (Impact::None | Impact::Start, _) => String::new(),
+            (impact, _) => format!(", {}", impact.phrase()),
         };
         out.push_str(&format!(
             "\n{} {}/{} (stream {}){restarts}\n",
@@ -492,6 +596,13 @@ pub fn human(report: &Report, styled: bool) -> String {
             restarts_cell(s)
         ));
     }
+    let lost = state_lines(&report.changes);
+    if !lost.is_empty() {
+        out.push_str("\nstate lost:\n");
+        for line in lost {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     out.push_str(&format!("\n{}\n", totals(&report.changes)));
     out
 }
@@ -506,13 +617,7 @@ fn json(report: &Report) -> String {
         "requests": {"before": before, "after": after, "budget": report.budget, "over_budget": over_budget(after, report.budget)},
         "streams": summarize(changes),
         "objects": report.diffs,
-        "summary": {
-            "created": count(changes, |a| matches!(a, Action::Create)),
-            "changed": count(changes, |a| matches!(a, Action::Update { .. })),
-            "restarts": changes.iter().filter(|c| c.restarts()).count(),
-            "pruned": count(changes, |a| matches!(a, Action::Delete)),
-            "unchanged": count(changes, |a| matches!(a, Action::Unchanged)),
-        },
+        "summary": summary_counts(changes),
         "api_requests": report.requests,
     });
     format!(
@@ -535,6 +640,19 @@ fn markdown(report: &Report) -> String {
             if restarts == 1 { "" } else { "s" }
         ));
     }
+    let lost = state_lines(&report.changes);
+    if !lost.is_empty() {
+        out.push_str(&format!(
+            "> **Warning:** {} stream{} lose{} state (offsets and aggregations; data is reprocessed or skipped):\n",
+            lost.len(),
+            if lost.len() == 1 { "" } else { "s" },
+            if lost.len() == 1 { "s its" } else { " their" }
+        ));
+        for line in lost {
+            out.push_str(&format!("> - {line}\n"));
+        }
+        out.push('\n');
+    }
     out.push_str("| stream | change | restarts? | cores, memory |\n|---|---|---|---|\n");
     for s in summarize(&report.changes)
         .iter()
@@ -542,6 +660,7 @@ fn markdown(report: &Report) -> String {
     {
         let r = match restarts_cell(s) {
             "yes" => "**yes**",
+            "from scratch" => "**from scratch**",
             other => other,
         };
         out.push_str(&format!(

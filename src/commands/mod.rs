@@ -89,6 +89,22 @@ impl UsageError {
     }
 }
 
+/// The cluster refused, or went away during, a multi-object step (exit 3):
+/// one headline and the objects it concerns, already worded.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ClusterFailure {
+    pub message: String,
+}
+
+impl ClusterFailure {
+    pub fn new(message: impl Into<String>) -> ClusterFailure {
+        ClusterFailure {
+            message: message.into(),
+        }
+    }
+}
+
 /// `--set` and `--set-string` flags, in the order they apply.
 #[derive(Clone, Debug, Default)]
 pub struct SetFlags {
@@ -229,6 +245,10 @@ pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
             }
             if let Some(wait) = err.downcast_ref::<wait::WaitError>() {
                 let _ = writeln!(stderr, "{red}error{red:#}: {wait}");
+                return ExitCode::from(Exit::Cluster as u8);
+            }
+            if let Some(failure) = err.downcast_ref::<ClusterFailure>() {
+                let _ = writeln!(stderr, "{red}error{red:#}: {failure}");
                 return ExitCode::from(Exit::Cluster as u8);
             }
             if let Some(cluster) = err.downcast_ref::<crate::cluster::ClusterError>() {

@@ -1,21 +1,39 @@
-//! Desired objects vs live ones → a plan (pure).
+//! Desired objects vs live ones → a plan (pure: no requests, no clock).
 //!
-//! Whether an object needs a write is decided without asking the server:
-//! from the live object (one LIST per kind and namespace) and the field set
-//! the `sluice` field manager owns in its `managedFields`. A desired value
-//! that differs, a desired field the object lacks, or a field sluice owns
-//! that the values no longer set (it must be removed) all mean a write; an
-//! object whose desired state already holds is left alone, so a no-op
-//! apply sends no PATCH and the operator never restarts a stream for
-//! nothing. A change restarts the stream when it touches `spec` (except
-//! `suspend` and `timeToLiveSeconds`): spark-operator resubmits the
-//! application on any other spec change.
+//! Deciding what to write happens in two steps. [`decide`] picks the
+//! candidates without asking the server: an object is a candidate when the
+//! digest of what sluice would apply differs from the digest sluice left
+//! on the live object when it last applied it (any change at any depth:
+//! a key removed from a list item, a map emptied, a null), when sluice
+//! does not own it yet, or when the live object no longer holds the
+//! desired values (someone else changed them). Everything else is
+//! unchanged and costs no request. [`confirm`] then settles each
+//! candidate with the server's own dry-run answer: written only if
+//! applying changes the live object, and "restarts" only if the server
+//! moves `metadata.generation` — so a value the server prunes or
+//! normalises is never written, or shown as a restart, on every run.
+//!
+//! The planner also selects what to prune (members of this environment's
+//! ApplySet only, with uid and resourceVersion preconditions) and classes
+//! every change by its impact on the stream ([`Impact`]).
 
+pub mod show;
+
+pub use show::{masked, sorted, unified_diff, unified_diff_between, without_server_fields};
+
+use crate::render::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, LABEL_STREAM};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The field manager name sluice applies with.
 pub const FIELD_MANAGER: &str = "sluice";
+
+/// The digest of what sluice applied, kept on every object it writes.
+pub const DIGEST_ANNOTATION: &str = "sluice.dev/digest";
+
+/// The Spark conf that holds a stream's checkpoint location.
+pub const CHECKPOINT_CONF: &str = "spark.sql.streaming.checkpointLocation";
 
 /// Spec fields whose change spark-operator applies without a resubmission.
 const NO_RESTART_SPEC_FIELDS: &[&str] = &["suspend", "timeToLiveSeconds"];
@@ -28,13 +46,106 @@ pub enum Action {
     /// `paths` are the fields that differ (dotted); `adopt` when the values
     /// already hold but sluice does not own them yet.
     Update {
-        restarts: bool,
         paths: Vec<String>,
         adopt: bool,
     },
     Unchanged,
     /// Live, in the ApplySet, no longer rendered.
     Delete,
+}
+
+/// What a change does to the stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Impact {
+    /// Nothing the stream notices (metadata, objects other than the
+    /// SparkApplication).
+    None,
+    /// A new stream.
+    Start,
+    /// Resubmitted; it resumes from its checkpoint.
+    Restart,
+    /// Resubmitted at another checkpoint location: it starts without its
+    /// offsets and state (it reprocesses or skips data).
+    StateReset {
+        from: Option<String>,
+        to: Option<String>,
+        /// The stream this one was renamed from, when it was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        renamed_from: Option<String>,
+    },
+    Suspend,
+    Resume,
+    /// Pruned: the stream stops and its checkpoint is abandoned.
+    Stop {
+        checkpoint: Option<String>,
+    },
+}
+
+impl Impact {
+    /// A short phrase for tables and plan lines.
+    pub fn phrase(&self) -> String {
+        match self {
+            Impact::None => "no restart".into(),
+            Impact::Start => "starts".into(),
+            Impact::Restart => "restarts the stream".into(),
+            Impact::StateReset {
+                from,
+                to,
+                renamed_from,
+            } => {
+                let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "(none)".into());
+                let renamed = renamed_from
+                    .as_ref()
+                    .map(|r| format!("renamed from `{r}`; "))
+                    .unwrap_or_default();
+                format!(
+                    "restarts from scratch: {renamed}checkpoint moves from {} to {}",
+                    show(from),
+                    show(to)
+                )
+            }
+            Impact::Suspend => "suspends the stream".into(),
+            Impact::Resume => "resumes the stream".into(),
+            Impact::Stop { checkpoint } => match checkpoint {
+                Some(c) => format!("stops the stream and abandons its checkpoint {c}"),
+                None => "stops the stream".into(),
+            },
+        }
+    }
+
+    /// Whether the stream is resubmitted.
+    pub fn restarts(&self) -> bool {
+        matches!(
+            self,
+            Impact::Restart | Impact::StateReset { .. } | Impact::Resume
+        )
+    }
+
+    pub fn resets_state(&self) -> bool {
+        matches!(self, Impact::StateReset { .. })
+    }
+
+    /// How much a reviewer must care, for picking a stream's headline
+    /// impact among its objects' impacts.
+    pub fn severity(&self) -> u8 {
+        match self {
+            Impact::None => 0,
+            Impact::Suspend | Impact::Resume => 1,
+            Impact::Start => 2,
+            Impact::Restart => 3,
+            Impact::Stop { .. } => 4,
+            Impact::StateReset { .. } => 5,
+        }
+    }
+}
+
+/// Preconditions of a delete: the object the plan saw, not one that was
+/// re-created since with the same name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Precondition {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
 }
 
 /// One object's part of the plan.
@@ -45,79 +156,240 @@ pub struct Change {
     pub kind: String,
     pub name: String,
     pub action: Action,
+    pub impact: Impact,
     pub desired: Option<Value>,
     pub live: Option<Value>,
 }
 
 impl Change {
+    /// Whether the stream is resubmitted: never while it stays suspended
+    /// (a moved checkpoint then shows as a state reset that takes effect
+    /// on resume).
     pub fn restarts(&self) -> bool {
-        match &self.action {
-            Action::Update { restarts, .. } => *restarts,
-            _ => false,
-        }
+        self.impact.restarts() && !self.desired.as_ref().is_some_and(suspended)
     }
 
     pub fn writes(&self) -> bool {
         !matches!(self.action, Action::Unchanged)
     }
+
+    /// For a delete: the uid and resourceVersion of the object planned.
+    pub fn precondition(&self) -> Precondition {
+        let get = |p: &str| {
+            self.live
+                .as_ref()
+                .and_then(|l| l.pointer(p))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Precondition {
+            uid: get("/metadata/uid"),
+            resource_version: get("/metadata/resourceVersion"),
+        }
+    }
 }
 
-/// Compares one desired object with its live counterpart.
+/// The digest of an object as sluice applies it: SHA-256 over its JSON
+/// with every map's keys sorted, without the digest annotation itself.
+pub fn digest(object: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let mut object = object.clone();
+    if let Some(Value::Object(meta)) = object.get_mut("metadata") {
+        // Without the digest, and with no annotations the same as empty ones.
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            annotations.remove(DIGEST_ANNOTATION);
+            if annotations.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    let text = serde_json::to_string(&sorted(&object)).expect("JSON serializes");
+    let hash = Sha256::digest(text.as_bytes());
+    let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Adds the digest annotation to an object sluice is about to apply.
+pub fn add_digest(object: &mut Value) {
+    let value = Value::String(digest(object));
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let annotations = meta
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(a) = annotations {
+        a.insert(DIGEST_ANNOTATION.into(), value);
+    }
+}
+
+fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object
+        .get("metadata")?
+        .get("annotations")?
+        .get(key)?
+        .as_str()
+}
+
+/// Step one: whether an object is a candidate for a write, without asking
+/// the server. `Unchanged` is final; the others are confirmed by
+/// [`confirm`] against a dry run.
 pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
     let Some(live) = live else {
         return Action::Create;
     };
-    let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
-    let wanted = leaves(desired);
-    // (See `holds` for what counts as the same value.)
-    let mut differing: BTreeSet<Path> = BTreeSet::new();
-    let secret = kind == "Secret";
-    for (path, value) in &wanted {
-        if !holds(live, path, value, secret) {
-            differing.insert(path.clone());
-        }
-    }
     let owned = owned_fields(live);
-    if let Some(owned) = &owned {
-        for path in owned {
-            let still_wanted = wanted
-                .keys()
-                .any(|w| w.starts_with(path) || path.starts_with(w));
-            if !still_wanted {
-                differing.insert(path.clone());
-            }
-        }
+    let same_digest = annotation(live, DIGEST_ANNOTATION) == Some(digest(desired).as_str())
+        && annotation(desired, DIGEST_ANNOTATION).is_none_or(|d| d == digest(desired));
+    let paths = differing(desired, live, owned.as_ref());
+    if owned.is_none() {
+        return Action::Update { paths, adopt: true };
     }
-    if differing.is_empty() {
-        return match owned {
-            Some(_) => Action::Unchanged,
-            // Right values, but not ours yet: apply once to take ownership,
-            // so that removing a value later removes the field.
-            None => Action::Update {
-                restarts: false,
-                paths: Vec::new(),
-                adopt: true,
-            },
-        };
+    if same_digest && paths.is_empty() {
+        return Action::Unchanged;
     }
-    update(kind, &differing)
+    Action::Update {
+        paths,
+        adopt: false,
+    }
 }
 
-/// An update of the fields in `differing`: a SparkApplication restarts
-/// when any of them is in `spec`, other than `suspend` and
-/// `timeToLiveSeconds`.
-fn update(kind: &str, differing: &BTreeSet<Path>) -> Action {
-    let restarts = kind == "SparkApplication"
-        && differing.iter().any(|p| {
-            p.first().is_some_and(|f| f == "spec")
-                && !p
-                    .get(1)
-                    .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
-        });
-    Action::Update {
-        restarts,
-        paths: differing.iter().map(|p| p.join(".")).collect(),
-        adopt: false,
+/// The fields where the live object does not hold the desired values (as
+/// the server stores them, see [`holds`]), and fields sluice owns that the
+/// values no longer set.
+fn differing(desired: &Value, live: &Value, owned: Option<&BTreeSet<Path>>) -> Vec<String> {
+    let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
+    let wanted = leaves(desired);
+    let mut out: BTreeSet<Path> = BTreeSet::new();
+    for (path, value) in &wanted {
+        if path.len() == 3 && path[2] == DIGEST_ANNOTATION {
+            continue;
+        }
+        if !holds(live, path, value, kind == "Secret") {
+            out.insert(path.clone());
+        }
+    }
+    for path in owned.into_iter().flatten() {
+        let still_wanted = wanted
+            .keys()
+            .any(|w| w.starts_with(path) || path.starts_with(w));
+        if !still_wanted {
+            out.insert(path.clone());
+        }
+    }
+    out.iter().map(|p| p.join(".")).collect()
+}
+
+/// Step two: settles a candidate with the server's dry-run answer (what
+/// the object would be after the apply). Returns the confirmed action and
+/// impact: `Unchanged` when applying changes nothing on the live object,
+/// neither a value nor what sluice owns.
+pub fn confirm(change: &Change, answer: &Value) -> (Action, Impact) {
+    let Some(live) = &change.live else {
+        return (Action::Create, impact_of_create(change));
+    };
+    let before = without_server_fields(live);
+    let after = without_server_fields(answer);
+    let paths = exact_differences(&before, &after);
+    let ownership_moves = owned_fields(live) != owned_fields(answer);
+    if paths.is_empty() && !ownership_moves {
+        return (Action::Unchanged, Impact::None);
+    }
+    let generation = |o: &Value| o.pointer("/metadata/generation").and_then(Value::as_i64);
+    let moved = generation(live) != generation(answer);
+    let impact = impact(&change.kind, live, answer, Some(moved));
+    (
+        Action::Update {
+            paths: paths.iter().map(|p| p.join(".")).collect(),
+            adopt: paths.is_empty(),
+        },
+        impact,
+    )
+}
+
+/// Every leaf that differs between two objects, both ways (lists whole).
+fn exact_differences(a: &Value, b: &Value) -> BTreeSet<Path> {
+    let (la, lb) = (leaves(a), leaves(b));
+    let mut out = BTreeSet::new();
+    for (path, value) in &lb {
+        if la.get(path) != Some(value) {
+            out.insert(path.clone());
+        }
+    }
+    for path in la.keys() {
+        if !lb.contains_key(path) {
+            out.insert(path.clone());
+        }
+    }
+    out
+}
+
+/// The checkpoint location a rendered or live SparkApplication uses.
+pub fn checkpoint(object: &Value) -> Option<String> {
+    object
+        .get("spec")?
+        .get("sparkConf")?
+        .get(CHECKPOINT_CONF)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn suspended(object: &Value) -> bool {
+    object.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
+}
+
+/// What changing `before` into `after` does to the stream. `generation_moved`
+/// is the server's word when there is one (a dry run or a write): without a
+/// kept spec change nothing restarts.
+pub fn impact(kind: &str, before: &Value, after: &Value, generation_moved: Option<bool>) -> Impact {
+    if kind != "SparkApplication" || generation_moved == Some(false) {
+        return Impact::None;
+    }
+    let spec = |o: &Value| o.get("spec").cloned().unwrap_or(Value::Null);
+    let changed = exact_differences(
+        &serde_json::json!({"spec": spec(before)}),
+        &serde_json::json!({"spec": spec(after)}),
+    );
+    let resubmits = changed.iter().any(|p| {
+        !p.get(1)
+            .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
+    });
+    let (was, is) = (suspended(before), suspended(after));
+    if is && !was {
+        return Impact::Suspend;
+    }
+    let (from, to) = (checkpoint(before), checkpoint(after));
+    if (resubmits || (was && !is)) && from != to {
+        return Impact::StateReset {
+            from,
+            to,
+            renamed_from: None,
+        };
+    }
+    if was && !is {
+        return Impact::Resume;
+    }
+    if resubmits && !is {
+        return Impact::Restart;
+    }
+    Impact::None
+}
+
+fn impact_of_create(change: &Change) -> Impact {
+    if change.kind == "SparkApplication" {
+        Impact::Start
+    } else {
+        Impact::None
+    }
+}
+
+fn impact_of_delete(kind: &str, live: &Value) -> Impact {
+    if kind == "SparkApplication" {
+        Impact::Stop {
+            checkpoint: checkpoint(live),
+        }
+    } else {
+        Impact::None
     }
 }
 
@@ -134,31 +406,227 @@ pub fn sort(changes: &mut [Change]) {
 }
 
 /// Compares two renders of one object (offline, between git revisions):
-/// every leaf counts, and a `spec` change other than `suspend` restarts.
-pub fn compare(old: Option<&Value>, new: Option<&Value>) -> Action {
-    let (old, new) = match (old, new) {
-        (None, None) => return Action::Unchanged,
-        (None, Some(_)) => return Action::Create,
-        (Some(_), None) => return Action::Delete,
-        (Some(o), Some(n)) => (o, n),
+/// every leaf counts, and the impact is predicted from the spec (there is
+/// no server to ask).
+pub fn compare(kind: &str, old: Option<&Value>, new: Option<&Value>) -> (Action, Impact) {
+    match (old, new) {
+        (None, None) => (Action::Unchanged, Impact::None),
+        (None, Some(_)) => (
+            Action::Create,
+            if kind == "SparkApplication" {
+                Impact::Start
+            } else {
+                Impact::None
+            },
+        ),
+        (Some(o), None) => (Action::Delete, impact_of_delete(kind, o)),
+        (Some(o), Some(n)) => {
+            let paths = exact_differences(o, n);
+            if paths.is_empty() {
+                return (Action::Unchanged, Impact::None);
+            }
+            (
+                Action::Update {
+                    paths: paths.iter().map(|p| p.join(".")).collect(),
+                    adopt: false,
+                },
+                impact(kind, o, n, None),
+            )
+        }
+    }
+}
+
+/// A stream renamed in one change: a SparkApplication created and one
+/// pruned that write to the same sink (or, without one, run the same
+/// application with the same arguments). The new one restarts from scratch
+/// at its own checkpoint; this names it so.
+pub fn name_renames(changes: &mut [Change]) {
+    let identity = |o: &Value| -> Option<String> {
+        let spec = o.get("spec")?;
+        if let Some(sink) = spec
+            .get("sparkConf")
+            .and_then(|c| c.get("spark.sluice.sink"))
+            .and_then(Value::as_str)
+        {
+            return Some(format!("sink {sink}"));
+        }
+        Some(format!(
+            "{}|{}|{}",
+            spec.get("mainApplicationFile")?,
+            spec.get("mainClass").unwrap_or(&Value::Null),
+            spec.get("arguments").unwrap_or(&Value::Null)
+        ))
     };
-    let (a, b) = (leaves(old), leaves(new));
-    let mut differing: BTreeSet<Path> = BTreeSet::new();
-    for (path, value) in &b {
-        if a.get(path) != Some(value) {
-            differing.insert(path.clone());
+    let pruned: Vec<(String, String, Option<String>)> = changes
+        .iter()
+        .filter(|c| c.kind == "SparkApplication" && c.action == Action::Delete)
+        .filter_map(|c| {
+            let live = c.live.as_ref()?;
+            Some((identity(live)?, c.name.clone(), checkpoint(live)))
+        })
+        .collect();
+    for c in changes
+        .iter_mut()
+        .filter(|c| c.kind == "SparkApplication" && c.action == Action::Create)
+    {
+        let Some(id) = c.desired.as_ref().and_then(identity) else {
+            continue;
+        };
+        let same: Vec<&(String, String, Option<String>)> =
+            pruned.iter().filter(|(i, _, _)| *i == id).collect();
+        if let [(_, old, from)] = same.as_slice() {
+            c.impact = Impact::StateReset {
+                from: from.clone(),
+                to: c.desired.as_ref().and_then(checkpoint),
+                renamed_from: Some(old.clone()),
+            };
         }
     }
-    for path in a.keys() {
-        if !b.contains_key(path) {
-            differing.insert(path.clone());
+}
+
+/// What the planner is given: the environment's render and what is live.
+pub struct Input<'a> {
+    pub environment: &'a str,
+    pub namespace: &'a str,
+    /// The ApplySet id members carry.
+    pub applyset_id: &'a str,
+    /// (stream, object) as sluice would apply them.
+    pub desired: &'a [(String, Value)],
+    /// Live objects by (apiVersion, kind), then name.
+    pub live: &'a BTreeMap<(String, String), Map<String, Value>>,
+    /// With `--changed-since`: whether a stream is in the selection.
+    pub selected: &'a dyn Fn(&str) -> bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "{kind} `{name}` in namespace `{namespace}` belongs to environment `{owner}`, not `{environment}`: two environments must not deploy the same object (do they share a namespace?)"
+    )]
+    Owned {
+        kind: String,
+        name: String,
+        namespace: String,
+        owner: String,
+        environment: String,
+    },
+}
+
+fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.get("metadata")?.get("labels")?.get(key)?.as_str()
+}
+
+/// Every rendered object against its live counterpart, plus the prune
+/// candidates: members of this environment's set, with sluice's labels for
+/// this environment, no longer rendered. Nothing else is ever deleted.
+/// Candidates only: writes still go through [`confirm`].
+pub fn plan(input: &Input<'_>) -> Result<Vec<Change>, PlanError> {
+    let kind_of = |o: &Value, k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let mut changes = Vec::new();
+    let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for (stream, object) in input.desired {
+        let (api_version, kind) = (kind_of(object, "apiVersion"), kind_of(object, "kind"));
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        wanted.insert((api_version.clone(), kind.clone(), name.clone()));
+        if !(input.selected)(stream) {
+            continue;
+        }
+        let current = input
+            .live
+            .get(&(api_version.clone(), kind.clone()))
+            .and_then(|m| m.get(&name));
+        // An object another environment deploys is never taken over, even
+        // in a shared namespace: all environments apply as `sluice`, so the
+        // server would not report a conflict.
+        if let Some(owner) = current
+            .and_then(|o| label(o, LABEL_ENVIRONMENT))
+            .filter(|owner| *owner != input.environment)
+        {
+            return Err(PlanError::Owned {
+                kind,
+                name,
+                namespace: input.namespace.to_owned(),
+                owner: owner.to_owned(),
+                environment: input.environment.to_owned(),
+            });
+        }
+        let action = decide(object, current);
+        let impact = match (&action, current) {
+            (Action::Create, _) => {
+                if kind == "SparkApplication" {
+                    Impact::Start
+                } else {
+                    Impact::None
+                }
+            }
+            (Action::Update { .. }, Some(live)) => impact(&kind, live, object, None),
+            _ => Impact::None,
+        };
+        changes.push(Change {
+            stream: stream.clone(),
+            api_version,
+            kind,
+            name,
+            action,
+            impact,
+            desired: Some(object.clone()),
+            live: current.cloned(),
+        });
+    }
+    for ((api_version, kind), objects) in input.live {
+        for (name, object) in objects {
+            let member = label(object, crate::applyset::LABEL_PART_OF) == Some(input.applyset_id)
+                && label(object, LABEL_MANAGED_BY) == Some("sluice")
+                && label(object, LABEL_ENVIRONMENT) == Some(input.environment);
+            let stream = label(object, LABEL_STREAM).unwrap_or("?");
+            // With --changed-since, an untouched stream is not "no longer
+            // rendered": only the selection is pruned.
+            if member
+                && (input.selected)(stream)
+                && !wanted.contains(&(api_version.clone(), kind.clone(), name.clone()))
+            {
+                changes.push(Change {
+                    stream: stream.to_owned(),
+                    api_version: api_version.clone(),
+                    kind: kind.clone(),
+                    name: name.clone(),
+                    action: Action::Delete,
+                    impact: impact_of_delete(kind, object),
+                    desired: None,
+                    live: Some(object.clone()),
+                });
+            }
         }
     }
-    if differing.is_empty() {
-        return Action::Unchanged;
-    }
-    let kind = new.get("kind").and_then(Value::as_str).unwrap_or("");
-    update(kind, &differing)
+    name_renames(&mut changes);
+    sort(&mut changes);
+    Ok(changes)
+}
+
+/// How many live members of the environment would be left after the plan
+/// (for the refusal to prune everything, which looks at the whole
+/// environment, not a `--changed-since` selection).
+pub fn members_left(input: &Input<'_>, changes: &[Change]) -> usize {
+    let pruned = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .count();
+    let members = input
+        .live
+        .values()
+        .flat_map(|m| m.values())
+        .filter(|o| label(o, LABEL_ENVIRONMENT) == Some(input.environment))
+        .filter(|o| label(o, crate::applyset::LABEL_PART_OF) == Some(input.applyset_id))
+        .count();
+    let created = changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .count();
+    members + created - pruned.min(members)
 }
 
 /// The leaf fields of a desired object (lists are atomic, as in a CRD
@@ -223,8 +691,10 @@ fn holds(live: &Value, path: &[String], desired: &Value, secret: bool) -> bool {
     }
     match pointer(live, path) {
         Some(found) => matches(desired, found),
+        // An explicit null is stored as no field at all.
         None => {
-            matches!(desired, Value::Object(m) if m.is_empty())
+            desired.is_null()
+                || matches!(desired, Value::Object(m) if m.is_empty())
                 || matches!(desired, Value::Array(a) if a.is_empty())
         }
     }
@@ -287,118 +757,6 @@ fn walk_fields(fields: &Value, path: &mut Path, out: &mut BTreeSet<Path>) {
     }
 }
 
-/// The object as a reader compares it: without what the server owns.
-pub fn without_server_fields(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Value::Object(map) = &mut object {
-        map.remove("status");
-        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-            for key in [
-                "managedFields",
-                "resourceVersion",
-                "generation",
-                "uid",
-                "creationTimestamp",
-                "selfLink",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-            ] {
-                meta.remove(key);
-            }
-            if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
-                annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-                if annotations.is_empty() {
-                    meta.remove("annotations");
-                }
-            }
-        }
-    }
-    object
-}
-
-/// Masks values no diff may show: Secret data, and values of
-/// credential-looking keys. Equal values mask equally, so a change still
-/// shows as a changed line.
-pub fn masked(object: &Value) -> Value {
-    let secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
-    let mut object = object.clone();
-    if let Value::Object(map) = &mut object {
-        for (k, v) in map.iter_mut() {
-            if secret && (k == "data" || k == "stringData") {
-                if let Value::Object(data) = v {
-                    for value in data.values_mut() {
-                        *value = Value::String(fingerprint(value));
-                    }
-                }
-            } else {
-                mask_credentials(v);
-            }
-        }
-    }
-    object
-}
-
-fn mask_credentials(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            let name = map.get("name").and_then(Value::as_str).map(str::to_owned);
-            for (k, v) in map.iter_mut() {
-                let secret = crate::secret::hides(k, name.as_deref());
-                if secret && !v.is_object() && !v.is_array() {
-                    *v = Value::String(fingerprint(v));
-                } else {
-                    mask_credentials(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_credentials),
-        _ => {}
-    }
-}
-
-/// A short hash that shows whether a hidden value changed. Salted per
-/// process, so it cannot be looked up or matched across runs.
-fn fingerprint(value: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    use std::hash::{BuildHasher, Hasher};
-    static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    let salt = SALT.get_or_init(|| {
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    });
-    let digest = Sha256::digest(format!("{salt}:{value}").as_bytes());
-    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("<hidden {short}>")
-}
-
-/// A unified diff of two objects as YAML (either may be absent).
-pub fn unified_diff(before: Option<&Value>, after: Option<&Value>, label: &str) -> String {
-    unified_diff_between(before, after, label, ("live", "rendered"))
-}
-
-/// [`unified_diff`] with the names of the two sides.
-pub fn unified_diff_between(
-    before: Option<&Value>,
-    after: Option<&Value>,
-    label: &str,
-    sides: (&str, &str),
-) -> String {
-    let text = |v: Option<&Value>| {
-        v.map(|v| crate::render::object_yaml(&masked(&without_server_fields(v))))
-            .unwrap_or_default()
-    };
-    let (a, b) = (text(before), text(after));
-    similar::TextDiff::from_lines(&a, &b)
-        .unified_diff()
-        .context_radius(3)
-        .header(
-            &format!("{}/{label}", sides.0),
-            &format!("{}/{label}", sides.1),
-        )
-        .to_string()
-}
-
 /// Every object of a kind that a plan covers, keyed by name.
 pub fn by_name(objects: Vec<Value>) -> Map<String, Value> {
     objects
@@ -413,8 +771,10 @@ mod tests {
     use serde_json::json;
 
     fn app(spec: Value, labels: Value) -> Value {
-        json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
-               "metadata": {"name": "orders", "namespace": "ns", "labels": labels}, "spec": spec})
+        let mut o = json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+               "metadata": {"name": "orders", "namespace": "ns", "labels": labels}, "spec": spec});
+        add_digest(&mut o);
+        o
     }
 
     /// A live object as the server returns it after sluice applied `applied`.
@@ -433,6 +793,8 @@ mod tests {
         }
         live["metadata"]["managedFields"] = json!([{"manager": "sluice", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": fields}]);
         live["metadata"]["resourceVersion"] = json!("42");
+        live["metadata"]["uid"] = json!("u-1");
+        live["metadata"]["generation"] = json!(1);
         if let Value::Object(extra) = extra_spec {
             for (k, v) in extra {
                 live["spec"][k] = v;
@@ -441,8 +803,12 @@ mod tests {
         live
     }
 
+    fn is_update(a: &Action) -> bool {
+        matches!(a, Action::Update { adopt: false, .. })
+    }
+
     #[test]
-    fn decisions() {
+    fn candidates() {
         let desired = app(
             json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}}),
             json!({"team": "bi"}),
@@ -451,7 +817,7 @@ mod tests {
         // The same, plus fields a webhook defaulted: unchanged.
         let live = live_after(&desired, json!({"mode": "cluster"}));
         assert_eq!(decide(&desired, Some(&live)), Action::Unchanged);
-        // A spec value changes: restart.
+        // A spec value changes.
         let changed = app(
             json!({"type": "Scala", "arguments": ["--a", "2"], "driver": {"cores": 1}}),
             json!({"team": "bi"}),
@@ -459,35 +825,10 @@ mod tests {
         assert_eq!(
             decide(&changed, Some(&live)),
             Action::Update {
-                restarts: true,
                 paths: vec!["spec.arguments".into()],
                 adopt: false
             }
         );
-        // A label changes: no restart.
-        let relabelled = app(
-            json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}}),
-            json!({"team": "data"}),
-        );
-        assert!(matches!(
-            decide(&relabelled, Some(&live)),
-            Action::Update {
-                restarts: false,
-                ..
-            }
-        ));
-        // suspend: no restart.
-        let suspended = app(
-            json!({"type": "Scala", "arguments": ["--a", "1"], "driver": {"cores": 1}, "suspend": true}),
-            json!({"team": "bi"}),
-        );
-        assert!(matches!(
-            decide(&suspended, Some(&live)),
-            Action::Update {
-                restarts: false,
-                ..
-            }
-        ));
         // A field removed from the values: sluice owns it, so it must go.
         let removed = app(
             json!({"type": "Scala", "arguments": ["--a", "1"]}),
@@ -496,51 +837,284 @@ mod tests {
         assert_eq!(
             decide(&removed, Some(&live)),
             Action::Update {
-                restarts: true,
                 paths: vec!["spec.driver.cores".into()],
                 adopt: false
             }
         );
-        // Right values, not owned by sluice: adopt without restart.
+        // Right values, not owned by sluice: adopt.
         let mut foreign = desired.clone();
         foreign["metadata"]["managedFields"] =
             json!([{"manager": "kubectl", "operation": "Apply", "fieldsV1": {}}]);
         assert_eq!(
             decide(&desired, Some(&foreign)),
             Action::Update {
-                restarts: false,
                 paths: vec![],
                 adopt: true
             }
         );
     }
 
+    /// The changes the issue found planned as Unchanged: each is now a
+    /// candidate, because the digest of what sluice applies moved.
+    #[test]
+    fn removals_inside_lists_and_emptied_maps_are_candidates() {
+        let base = app(
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                              "sidecars": [{"name": "s", "image": "i", "command": ["a"]}]}}),
+            json!({"team": "bi"}),
+        );
+        let live = live_after(&base, json!({}));
+        assert_eq!(decide(&base, Some(&live)), Action::Unchanged);
+        let cases = [
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists"}],
+                              "sidecars": [{"name": "s", "image": "i", "command": ["a"]}]}}),
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                              "sidecars": [{"name": "s", "image": "i"}]}}),
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                              "sidecars": [{"name": "s", "image": "i", "command": ["a"]}], "labels": {}}}),
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                              "sidecars": [{"name": "s", "image": "i", "command": ["a"]}], "x": null}}),
+        ];
+        for spec in cases {
+            let desired = app(spec.clone(), json!({"team": "bi"}));
+            assert!(
+                is_update(&decide(&desired, Some(&live))),
+                "not a candidate: {spec}"
+            );
+        }
+    }
+
     #[test]
     fn values_as_the_server_stores_them_are_unchanged() {
         let desired = app(
-            json!({"driver": {"cores": 1.0}, "driver2": {"ports": [{"containerPort": 80}]}, "empty": {}}),
+            json!({"driver": {"cores": 1.0}, "driver2": {"ports": [{"containerPort": 80}]}, "empty": {}, "gone": null}),
             json!({"a": "b"}),
         );
         let mut live = live_after(&desired, json!({}));
         live["spec"]["driver"]["cores"] = json!(1);
         live["spec"]["driver2"]["ports"] = json!([{"containerPort": 80, "protocol": "TCP"}]);
         live["spec"].as_object_mut().unwrap().remove("empty");
+        live["spec"].as_object_mut().unwrap().remove("gone");
         assert_eq!(decide(&desired, Some(&live)), Action::Unchanged);
+        // Someone else changed a value: the digest still matches, the
+        // value does not.
         live["spec"]["driver"]["cores"] = json!(2);
-        assert!(matches!(
-            decide(&desired, Some(&live)),
-            Action::Update { .. }
-        ));
-        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"a": "b"}}, "stringData": {"k": "v"}});
+        assert!(is_update(&decide(&desired, Some(&live))));
+        let mut secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "labels": {"a": "b"}}, "stringData": {"k": "v"}});
+        add_digest(&mut secret);
         let mut live = live_after(&secret, json!({}));
         live.as_object_mut().unwrap().remove("stringData");
         live["data"] = json!({"k": "dg=="});
         assert_eq!(decide(&secret, Some(&live)), Action::Unchanged);
         live["data"]["k"] = json!("eA==");
-        assert!(matches!(
-            decide(&secret, Some(&live)),
-            Action::Update { .. }
-        ));
+        assert!(is_update(&decide(&secret, Some(&live))));
+    }
+
+    #[test]
+    fn digests_ignore_key_order_and_themselves() {
+        let a = json!({"kind": "X", "metadata": {"name": "a"}, "spec": {"b": 1, "a": [1, {"y": 1, "x": 2}]}});
+        let b = json!({"metadata": {"name": "a"}, "kind": "X", "spec": {"a": [1, {"x": 2, "y": 1}], "b": 1}});
+        assert_eq!(digest(&a), digest(&b));
+        let mut c = a.clone();
+        add_digest(&mut c);
+        assert_eq!(digest(&c), digest(&a));
+        let d =
+            json!({"kind": "X", "metadata": {"name": "a"}, "spec": {"b": 1, "a": [1, {"y": 1}]}});
+        assert_ne!(digest(&a), digest(&d));
+    }
+
+    #[test]
+    fn the_dry_run_answer_settles_a_candidate() {
+        let desired = app(json!({"arguments": ["1"], "x": null}), json!({}));
+        let live = live_after(&desired, json!({}));
+        let change = Change {
+            stream: "orders".into(),
+            api_version: "sparkoperator.k8s.io/v1beta2".into(),
+            kind: "SparkApplication".into(),
+            name: "orders".into(),
+            action: Action::Update {
+                paths: vec![],
+                adopt: false,
+            },
+            impact: Impact::Restart,
+            desired: Some(desired.clone()),
+            live: Some(live.clone()),
+        };
+        // The server would store exactly what is live: nothing to write.
+        let mut answer = live.clone();
+        answer["metadata"]["resourceVersion"] = json!("43");
+        assert_eq!(confirm(&change, &answer), (Action::Unchanged, Impact::None));
+        // A label only: written, no restart (generation stays).
+        answer["metadata"]["labels"]["team"] = json!("bi");
+        let (action, impact) = confirm(&change, &answer);
+        assert!(is_update(&action));
+        assert_eq!(impact, Impact::None);
+        // A spec change the server keeps: the generation moves.
+        answer["spec"]["arguments"] = json!(["2"]);
+        answer["metadata"]["generation"] = json!(2);
+        assert_eq!(confirm(&change, &answer).1, Impact::Restart);
+        // The spec differs but the server kept no change (pruned it): no restart.
+        answer["metadata"]["generation"] = json!(1);
+        assert_eq!(confirm(&change, &answer).1, Impact::None);
+    }
+
+    #[test]
+    fn impacts() {
+        let s = |spec: Value| json!({"spec": spec});
+        let cp = |c: &str| json!({"spark.sql.streaming.checkpointLocation": c});
+        let kind = "SparkApplication";
+        let a = s(json!({"image": "a", "sparkConf": cp("s3a://x/_checkpoints/o")}));
+        let b = s(json!({"image": "b", "sparkConf": cp("s3a://x/_checkpoints/o")}));
+        let moved = s(json!({"image": "a", "sparkConf": cp("s3a://y/_checkpoints/o")}));
+        assert_eq!(impact(kind, &a, &b, None), Impact::Restart);
+        assert_eq!(impact(kind, &a, &b, Some(true)), Impact::Restart);
+        assert_eq!(impact(kind, &a, &b, Some(false)), Impact::None);
+        assert_eq!(impact("ConfigMap", &a, &b, Some(true)), Impact::None);
+        assert_eq!(
+            impact(kind, &a, &moved, None),
+            Impact::StateReset {
+                from: Some("s3a://x/_checkpoints/o".into()),
+                to: Some("s3a://y/_checkpoints/o".into()),
+                renamed_from: None
+            }
+        );
+        let mut suspended = a.clone();
+        suspended["spec"]["suspend"] = json!(true);
+        assert_eq!(impact(kind, &a, &suspended, Some(true)), Impact::Suspend);
+        assert_eq!(impact(kind, &suspended, &a, Some(true)), Impact::Resume);
+        let mut ttl = a.clone();
+        ttl["spec"]["timeToLiveSeconds"] = json!(60);
+        assert_eq!(impact(kind, &a, &ttl, Some(true)), Impact::None);
+        assert!(
+            impact(kind, &a, &moved, None)
+                .phrase()
+                .contains("checkpoint moves from s3a://x/_checkpoints/o to s3a://y/_checkpoints/o")
+        );
+    }
+
+    fn member(name: &str, env: &str, stream: &str) -> Value {
+        let mut o = app(
+            json!({"mainApplicationFile": "local:///a.jar", "sparkConf": {"spark.sluice.sink": format!("s3a://l/{stream}"), CHECKPOINT_CONF: format!("s3a://l/{stream}/_checkpoints/{name}")}}),
+            json!({
+            crate::applyset::LABEL_PART_OF: "set-1", LABEL_MANAGED_BY: "sluice", LABEL_ENVIRONMENT: env, LABEL_STREAM: stream}),
+        );
+        o["metadata"]["name"] = json!(name);
+        live_after(&o, json!({}))
+    }
+
+    fn live_set(objects: &[Value]) -> BTreeMap<(String, String), Map<String, Value>> {
+        let mut m = BTreeMap::new();
+        m.insert(
+            (
+                "sparkoperator.k8s.io/v1beta2".to_owned(),
+                "SparkApplication".to_owned(),
+            ),
+            by_name(objects.to_vec()),
+        );
+        m
+    }
+
+    #[test]
+    fn prune_selection_ownership_and_preconditions() {
+        let live = live_set(&[
+            member("a", "dev", "a"),
+            member("b", "dev", "b"),
+            member("c", "prod", "c"),
+            {
+                let mut foreign = member("d", "dev", "d");
+                foreign["metadata"]["labels"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(crate::applyset::LABEL_PART_OF);
+                foreign
+            },
+        ]);
+        let mut a = member("a", "dev", "a");
+        a["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        let desired = vec![("a".to_owned(), a)];
+        let all = |_: &str| true;
+        let input = Input {
+            environment: "dev",
+            namespace: "ns",
+            applyset_id: "set-1",
+            desired: &desired,
+            live: &live,
+            selected: &all,
+        };
+        let changes = plan(&input).unwrap();
+        let deletes: Vec<&Change> = changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .collect();
+        // Only b: c is prod's, d is not in the set.
+        assert_eq!(deletes.len(), 1, "{changes:?}");
+        assert_eq!(deletes[0].name, "b");
+        assert_eq!(
+            deletes[0].precondition(),
+            Precondition {
+                uid: Some("u-1".into()),
+                resource_version: Some("42".into())
+            }
+        );
+        assert_eq!(
+            deletes[0].impact,
+            Impact::Stop {
+                checkpoint: Some("s3a://l/b/_checkpoints/b".into())
+            }
+        );
+        assert_eq!(members_left(&input, &changes), 1);
+        // With a selection, only selected streams are pruned, and the
+        // guard still counts the whole environment.
+        let only_b = |s: &str| s == "b";
+        let none: Vec<(String, Value)> = Vec::new();
+        let input = Input {
+            desired: &none,
+            selected: &only_b,
+            ..input
+        };
+        let changes = plan(&input).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(members_left(&input, &changes), 1);
+        // Another environment's object is never taken over.
+        let theirs = vec![("c".to_owned(), member("c", "dev", "c"))];
+        let input = Input {
+            desired: &theirs,
+            selected: &all,
+            ..input
+        };
+        assert!(matches!(plan(&input), Err(PlanError::Owned { .. })));
+    }
+
+    #[test]
+    fn a_renamed_stream_restarts_from_scratch() {
+        let live = live_set(&[member("orders", "dev", "orders")]);
+        let mut renamed = member("orders-v2", "dev", "orders");
+        renamed["spec"]["sparkConf"][CHECKPOINT_CONF] =
+            json!("s3a://l/orders/_checkpoints/orders-v2");
+        renamed["metadata"]["labels"][LABEL_STREAM] = json!("orders-v2");
+        let desired = vec![("orders-v2".to_owned(), renamed)];
+        let all = |_: &str| true;
+        let changes = plan(&Input {
+            environment: "dev",
+            namespace: "ns",
+            applyset_id: "set-1",
+            desired: &desired,
+            live: &live,
+            selected: &all,
+        })
+        .unwrap();
+        let created = changes.iter().find(|c| c.action == Action::Create).unwrap();
+        assert_eq!(
+            created.impact,
+            Impact::StateReset {
+                from: Some("s3a://l/orders/_checkpoints/orders".into()),
+                to: Some("s3a://l/orders/_checkpoints/orders-v2".into()),
+                renamed_from: Some("orders".into())
+            }
+        );
     }
 
     #[test]
@@ -571,5 +1145,21 @@ mod tests {
         assert!(!unified_diff(None, Some(&s), "s").contains("c2VjcmV0"));
         let env = json!({"kind": "SparkApplication", "metadata": {"name": "x"}, "spec": {"driver": {"env": [{"name": "DB_PASSWORD", "value": "hunter2"}]}}});
         assert!(!unified_diff(None, Some(&env), "x").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_refused_dry_run_diffs_in_one_key_order() {
+        let live = json!({"kind": "K", "metadata": {"name": "x"}, "spec": {"a": 1, "b": 2, "c": 3, "d": 4}});
+        let after = json!({"kind": "K", "metadata": {"name": "x"}, "spec": {"d": 4, "c": 3, "b": 20, "a": 1}});
+        let diff = show::sorted_diff_between(Some(&live), Some(&after), "x", ("live", "rendered"));
+        let changed: Vec<&str> = diff
+            .lines()
+            .filter(|l| {
+                (l.starts_with('+') || l.starts_with('-'))
+                    && !l.starts_with("+++")
+                    && !l.starts_with("---")
+            })
+            .collect();
+        assert_eq!(changed, ["-  b: 2", "+  b: 20"], "{diff}");
     }
 }

@@ -23,6 +23,9 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "sluice.dev/environment";
 pub const LABEL_STREAM: &str = "sluice.dev/stream";
 pub const ANNOTATION_SOURCE: &str = "sluice.dev/source";
+/// On a SparkApplication whose values say `runsToCompletion: true`: its
+/// `COMPLETED` is the goal, not a stopped stream (see `health`).
+pub const ANNOTATION_RUNS_TO_COMPLETION: &str = "sluice.dev/runs-to-completion";
 
 /// One rendered object.
 #[derive(Clone, Debug, PartialEq)]
@@ -313,9 +316,15 @@ fn parse_output(text: &str) -> Result<Vec<Value>, String> {
         .collect()
 }
 
-/// Adds sluice's labels and annotation, whatever the template did.
+/// Adds sluice's labels and annotations, whatever the template did.
 fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
+    drop_empty_maps(&mut object);
     if let Value::Object(map) = &mut object {
+        // Here, not in the template: health depends on it, so a
+        // repository's own template cannot drop it.
+        let runs_to_completion = map.get("kind").and_then(Value::as_str)
+            == Some("SparkApplication")
+            && e.json.get("runsToCompletion").and_then(Value::as_bool) == Some(true);
         let metadata = map
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -344,6 +353,9 @@ fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
         }
         if let Value::Object(annotations) = annotations {
             annotations.insert(ANNOTATION_SOURCE.into(), e.def.path.clone().into());
+            if runs_to_completion {
+                annotations.insert(ANNOTATION_RUNS_TO_COMPLETION.into(), "true".into());
+            }
         }
     }
     let kind = object
@@ -363,6 +375,20 @@ fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
         name,
         template: template.to_owned(),
         object,
+    }
+}
+
+/// Removes empty maps (and maps left empty by that) outside lists. An
+/// empty map means the same as none to the API server, but server-side
+/// apply cannot empty a map another apply filled: the API server turns it
+/// into `null` and refuses it. Inside a list, which is replaced whole,
+/// `emptyDir: {}` keeps its meaning and stays.
+pub fn drop_empty_maps(value: &mut Value) {
+    if let Value::Object(map) = value {
+        for child in map.values_mut() {
+            drop_empty_maps(child);
+        }
+        map.retain(|_, v| !matches!(v, Value::Object(m) if m.is_empty()));
     }
 }
 

@@ -20,6 +20,7 @@ pub const ENVIRONMENT_KEYS: &[&str] = &[
     "protected",
     "nodeSize",
     "budget",
+    "cluster",
     "streams",
 ];
 /// Keys of `common.yaml` that are settings of sluice, not values.
