@@ -88,7 +88,11 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
-        let planned = cluster::plan(&cluster, &desired).await?;
+        let mut planned = cluster::plan(&cluster, &desired).await?;
+        // Drift as the server sees it: a candidate the dry run settles as
+        // unchanged (a value the server prunes or normalises) is no drift.
+        // A refused dry run leaves the candidate as it is: still drift.
+        let _ = cluster::dry_run(&cluster, &desired, &mut planned, false).await;
         let rows: Vec<Row> = planned
             .changes
             .iter()

@@ -1,9 +1,10 @@
 //! Shared by the tests that need the test API server
 //! (scripts/test-cluster.sh): its kubeconfig, clients, fresh namespaces.
 
-use kube::api::{Api, PostParams};
+use super::{Output, Repo};
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The test cluster's kubeconfig from SLUICE_TEST_KUBECONFIG; `None` (the
 /// test skips, saying so) without it, unless SLUICE_REQUIRE_CLUSTER=1.
@@ -54,4 +55,107 @@ pub async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     let ns = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     api.create(&PostParams::default(), &ns).await.unwrap();
+}
+
+pub fn apps() -> ApiResource {
+    sluice::cluster::spark_application()
+}
+
+pub struct Env {
+    pub repo: Repo,
+    pub kubeconfig: String,
+    pub client: kube::Client,
+    pub dev: String,
+    pub prod: String,
+}
+
+impl Env {
+    pub async fn new(kubeconfig: String) -> Env {
+        let client = client(&kubeconfig, "admin").await;
+        let dev = unique("dev");
+        let prod = unique("prod");
+        namespace(&client, &dev).await;
+        namespace(&client, &prod).await;
+        let repo = Repo::with(&[
+            (
+                "values/environments/dev.yaml",
+                Some(&format!("namespace: {dev}\nkubeContext: admin\n")),
+            ),
+            (
+                "values/environments/prod.yaml",
+                Some(&format!("namespace: {prod}\n")),
+            ),
+            (
+                "values/streams/orders.yaml",
+                Some(
+                    "mainClass: com.example.Orders\narguments: [--topic, orders]\nsink: s3a://lake/orders\n",
+                ),
+            ),
+            (
+                "values/streams/payments.yaml",
+                Some("mainClass: com.example.Payments\nsink: s3a://lake/payments\n"),
+            ),
+        ]);
+        Env {
+            repo,
+            kubeconfig,
+            client,
+            dev,
+            prod,
+        }
+    }
+
+    pub fn sluice(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", &self.kubeconfig, "-v"]);
+        self.repo.sluice(&all)
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        self.repo.write(path, text.as_bytes());
+    }
+
+    pub async fn live(&self, namespace: &str, name: &str) -> Option<Value> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &apps());
+        api.get_opt(name)
+            .await
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    pub async fn names(&self, namespace: &str) -> Vec<String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &apps());
+        let mut names: Vec<String> = api
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+pub fn requests(out: &Output) -> usize {
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("API requests"))
+        .unwrap_or_else(|| panic!("no request count:\n{}", out.stderr));
+    line.split_whitespace()
+        .rev()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+pub fn diff_json(env: &Env, extra: &[&str]) -> Value {
+    let mut args = vec!["diff", "--env", "dev", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = env.sluice(&args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
 }
