@@ -360,3 +360,102 @@ async fn state_resets_are_named_everywhere_and_refused_when_protected() {
     assert_eq!(renamed["impact"]["renamed_from"], "orders", "{renamed}");
     assert_eq!(renamed["impact"]["from"], to, "{renamed}");
 }
+
+/// Writes `.status` as spark-operator would (through the status
+/// subresource): `running` of the executors RUNNING, the rest PENDING.
+async fn play(env: &Env, name: &str, state: &str, running: usize, pending: usize, error: &str) {
+    let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+    let mut executors = serde_json::Map::new();
+    for i in 0..running + pending {
+        let s = if i < running { "RUNNING" } else { "PENDING" };
+        executors.insert(format!("{name}-exec-{i}"), json!(s));
+    }
+    let mut status = json!({"status": {"applicationState": {"state": state}, "submissionID": format!("{name}-1"),
+        "driverInfo": {}, "executorState": executors}});
+    if !error.is_empty() {
+        status["status"]["applicationState"]["errorMessage"] = json!(error);
+    }
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn health_is_the_operators_health_in_wait_and_status() {
+    let Some(kc) = kubeconfig() else { return };
+    let env = Env::new(kc).await;
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\nsink: s3a://lake/orders\nexecutor:\n  instances: 4\n",
+    );
+    env.write(
+        "values/streams/payments.yaml",
+        "mainClass: com.example.Payments\nsink: s3a://lake/payments\nsuspend: true\n",
+    );
+    let wait =
+        |timeout: &str| env.sluice(&["apply", "--env", "dev", "--wait", "--timeout", timeout]);
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    // No status yet: one name in both commands.
+    let status = json_out(&env.sluice(&["status", "--env", "dev", "--format", "json"]));
+    for s in status["streams"].as_array().unwrap() {
+        assert_eq!(s["state"], "NEW", "{status}");
+    }
+    let out = wait("1s");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("orders (NEW"), "{}", out.stderr);
+
+    // A suspended stream that FAILED fails the wait at once.
+    play(&env, "orders", "RUNNING", 1, 3, "").await;
+    play(&env, "payments", "FAILED", 0, 0, "driver pod OOMKilled").await;
+    let started = std::time::Instant::now();
+    let out = wait("30s");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    assert!(
+        out.stderr.contains("driver pod OOMKilled"),
+        "{}",
+        out.stderr
+    );
+
+    // RUNNING with 1 of the 4 executors it asks for is not healthy; the
+    // timeout names the state and the operator's message.
+    play(
+        &env,
+        "orders",
+        "RUNNING",
+        1,
+        3,
+        "executor pods pending: insufficient cpu",
+    )
+    .await;
+    play(&env, "payments", "SUSPENDED", 0, 0, "").await;
+    let out = wait("2s");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("1/4"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("executor pods pending: insufficient cpu"),
+        "{}",
+        out.stderr
+    );
+    let status = json_out(&env.sluice(&["status", "--env", "dev", "--format", "json"]));
+    let orders = &status["streams"][0];
+    assert_eq!(orders["stream"], "orders");
+    assert_eq!(orders["health"], "Progressing", "{status}");
+    assert_eq!(orders["executors_running"], 1);
+    assert_eq!(orders["executors_wanted"], 4);
+    play(&env, "orders", "RUNNING", 4, 0, "").await;
+    assert_eq!(wait("5s").code, 0);
+
+    // COMPLETED is a stopped streaming query, unless it runs to completion.
+    play(&env, "orders", "COMPLETED", 0, 0, "").await;
+    let out = wait("5s");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("runsToCompletion"), "{}", out.stderr);
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\nsink: s3a://lake/orders\nexecutor:\n  instances: 4\nrunsToCompletion: true\n",
+    );
+    let out = wait("5s");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
