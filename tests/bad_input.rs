@@ -311,7 +311,7 @@ fn cases() -> Vec<Case> {
             "values/streams/orders.yaml:1:",
             &[(
                 "templates/sparkapplication.yaml.j2",
-                &format!("{}  driverr: {{x: 1}}\n", sluice::render::BUILTIN_TEMPLATE),
+                &format!("{}  driverr: {{}}\n", sluice::render::BUILTIN_TEMPLATE),
             )],
         ),
         case(

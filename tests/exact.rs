@@ -534,6 +534,12 @@ async fn check_round(
         "{label}: a second apply wrote something: {again}"
     );
     assert_eq!(again["summary"]["changed"], 0, "{label}: {again}");
+    // ... and costs no more than the ApplySet parent and the LIST.
+    assert!(
+        again["api_requests"].as_u64().unwrap() <= 2,
+        "{label}: a second apply sent {} requests",
+        again["api_requests"]
+    );
 }
 
 #[tokio::test]

@@ -459,3 +459,57 @@ async fn health_is_the_operators_health_in_wait_and_status() {
     let out = wait("5s");
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn drift_inside_a_list_is_seen_and_a_digest_only_change_is_written_once() {
+    let Some(kc) = kubeconfig() else { return };
+    let env = Env::new(kc).await;
+    let orders = "mainClass: com.example.Orders\nsink: s3a://lake/orders\ntolerations:\n  - {key: dedicated, operator: Exists}\n";
+    env.write("values/streams/orders.yaml", orders);
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    // `kubectl edit` adds a field to the toleration: every value sluice set
+    // still holds, but the list (replaced whole) now has another owner.
+    let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+    let live = env.live(&env.dev, "orders").await.unwrap();
+    let mut tolerations = live["spec"]["driver"]["tolerations"].clone();
+    tolerations[0]["tolerationSeconds"] = json!(30);
+    let patch = json!({"spec": {"driver": {"tolerations": tolerations}}});
+    api.patch(
+        "orders",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    let status = json_out(&env.sluice(&["status", "--env", "dev", "--format", "json"]));
+    assert_eq!(status["streams"][0]["stream"], "orders");
+    assert_eq!(status["streams"][0]["drift"], "changed", "{status}");
+    let diff = json_out(&env.sluice(&["diff", "--env", "dev", "--format", "json"]));
+    assert_eq!(diff["summary"]["changed"], 1, "{diff}");
+    let out = env.sluice(&["apply", "--env", "dev", "--force-conflicts"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let live = env.live(&env.dev, "orders").await.unwrap();
+    assert!(
+        live["spec"]["driver"]["tolerations"][0]
+            .get("tolerationSeconds")
+            .is_none(),
+        "{}",
+        live["spec"]["driver"]
+    );
+
+    // `cores: 1` becomes `cores: 1.0`: the values changed, the object
+    // does not. Written once (the digest), then never again.
+    env.write(
+        "values/streams/orders.yaml",
+        &format!("{orders}driver:\n  cores: 1.0\n"),
+    );
+    let first = json_out(&env.sluice(&["apply", "--env", "dev", "--format", "json"]));
+    assert_eq!(first["writes"], 1, "{first}");
+    assert_eq!(first["summary"]["restarts"], 0, "{first}");
+    let again = json_out(&env.sluice(&["apply", "--env", "dev", "--format", "json"]));
+    assert_eq!(again["writes"], 0, "{again}");
+    assert_eq!(again["api_requests"], 2, "{again}");
+}

@@ -63,10 +63,29 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
         let parent_writes = plan::decide(&planned.parent, planned.parent_live.as_ref()) != Action::Unchanged;
         let mut refusals: Vec<(String, ClusterError)> = refusals.into_iter().map(|r| (r.object, r.error)).collect();
+        let parent_name = format!("ConfigMap/{} (the ApplySet parent)", crate::applyset::parent_name(&desired.environment));
         if parent_writes
             && let Err(e) = cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, true).await
         {
-            refusals.push((format!("ConfigMap/{} (the ApplySet parent)", crate::applyset::parent_name(&desired.environment)), e));
+            refusals.push((parent_name.clone(), e));
+        }
+        // After a complete prune the parent lists exactly what is left
+        // (KEP-3659). Not with --changed-since: the other streams' kinds
+        // were not looked at. Dry-run too, like every write.
+        let exact_parent = (options.prune
+            && desired.affected.is_none()
+            && planned.warnings.is_empty()
+            && crate::applyset::listed_group_kinds(&planned.parent) != planned.rendered_group_kinds)
+            .then(|| {
+                let mut exact = crate::applyset::parent(&desired.environment, &desired.namespace, &planned.rendered_group_kinds);
+                plan::add_digest(&mut exact);
+                exact
+            });
+        if let Some(exact) = &exact_parent
+            && !parent_writes
+            && let Err(e) = cluster.apply(&configmaps, &desired.namespace, exact, true, true).await
+        {
+            refusals.push((parent_name.clone(), e));
         }
         eprint!("{}", plan_text(&desired, &planned, &cluster, options.dry_run));
         if !refusals.is_empty() {
@@ -89,27 +108,41 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         }
 
         // The parent first, listing every kind it will have members of.
+        let mut parent = Vec::new();
+        let mut outcomes = vec![Outcome::NotWritten; planned.changes.len()];
         if parent_writes {
-            cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, false).await?;
+            match cluster.apply(&configmaps, &desired.namespace, &planned.parent, true, false).await {
+                Ok(_) => parent.push((parent_name.clone(), Outcome::Written(None))),
+                Err(e) => parent.push((parent_name.clone(), failed(&e))),
+            }
         }
-        let mut outcomes = write(&cluster, &desired, &planned, options).await;
-        let failed = outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. }));
-        if !failed && options.prune {
+        if parent.iter().all(|(_, o)| matches!(o, Outcome::Written(_))) {
+            outcomes = write(&cluster, &desired, &planned, options).await;
+        }
+        let failed_so_far = |outcomes: &[Outcome], parent: &[(String, Outcome)]| {
+            outcomes.iter().chain(parent.iter().map(|(_, o)| o)).any(|o| matches!(o, Outcome::Failed { .. }))
+        };
+        // Nothing is pruned after a failed write: a re-run converges.
+        if options.prune && !failed_so_far(&outcomes, &parent) {
             prune(&cluster, &desired, &planned, &mut outcomes).await;
+        } else {
+            for (c, o) in planned.changes.iter().zip(outcomes.iter_mut()) {
+                if c.action == Action::Delete && options.prune {
+                    *o = Outcome::NotWritten;
+                }
+            }
         }
-        if let Some(failure) = failure_report(&planned, &outcomes) {
+        if let Some(exact) = &exact_parent
+            && !failed_so_far(&outcomes, &parent)
+        {
+            match cluster.apply(&configmaps, &desired.namespace, exact, true, false).await {
+                Ok(_) => parent.push((format!("{parent_name}, listing what is left"), Outcome::Written(None))),
+                Err(e) => parent.push((format!("{parent_name}, listing what is left"), failed(&e))),
+            }
+        }
+        if let Some(failure) = failure_report(&planned, &outcomes, &parent) {
             // What was written is listed; a re-run converges.
             return Err(ClusterFailure::new(failure).into());
-        }
-        if options.prune && desired.affected.is_none() && planned.warnings.is_empty() {
-            // After a complete prune the parent lists exactly what is left
-            // (KEP-3659). Not with --changed-since: the other streams'
-            // kinds were not looked at.
-            if crate::applyset::listed_group_kinds(&planned.parent) != planned.rendered_group_kinds {
-                let mut exact = crate::applyset::parent(&desired.environment, &desired.namespace, &planned.rendered_group_kinds);
-                plan::add_digest(&mut exact);
-                cluster.apply(&configmaps, &desired.namespace, &exact, true, false).await?;
-            }
         }
         // Restarts as the server answered them: the generation moved.
         for (c, o) in planned.changes.iter_mut().zip(&outcomes) {
@@ -277,10 +310,29 @@ async fn prune(cluster: &Cluster, desired: &Desired, planned: &Planned, outcomes
             continue;
         }
         let resource = &planned.resources[&(c.api_version.clone(), c.kind.clone())];
-        *outcome = match cluster.delete(resource, &desired.namespace, &c.name, &c.precondition(), false).await {
+        let mut precondition = c.precondition();
+        let mut result = cluster
+            .delete(resource, &desired.namespace, &c.name, &precondition, false)
+            .await;
+        // The operator writes a running stream's status every few seconds,
+        // which moves its resourceVersion. Still the same object (uid) and
+        // still this environment's member: delete it as it is now, once.
+        if let Err(ClusterError::Api { code: 409, .. }) = result
+            && let Ok(Some(now)) = cluster.get(resource, &desired.namespace, &c.name).await
+            && plan::still_prunable(c, &now)
+        {
+            precondition.resource_version = now
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            result = cluster
+                .delete(resource, &desired.namespace, &c.name, &precondition, false)
+                .await;
+        }
+        *outcome = match result {
             Ok(()) => Outcome::Written(None),
             Err(ClusterError::Api { code: 409, .. }) => Outcome::Failed {
-                message: "it changed after the plan was made (its uid or resourceVersion differs), so it was not deleted; run apply again to see the new plan".into(),
+                message: "it changed after the plan was made (another object of that name, or no longer this environment's), so it was not deleted; run apply again to see the new plan".into(),
                 lost: false,
             },
             Err(e) => {
@@ -306,34 +358,11 @@ fn failed(e: &ClusterError) -> Outcome {
 
 /// One headline and what was and was not written, or `None` when every
 /// write went through.
-fn failure_report(planned: &Planned, outcomes: &[Outcome]) -> Option<String> {
-    let attempted: Vec<(&Change, &Outcome)> = planned
-        .changes
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, o)| !matches!(o, Outcome::Skipped))
-        .collect();
-    let failures: Vec<(&Change, &String, bool)> = attempted
-        .iter()
-        .filter_map(|(c, o)| match o {
-            Outcome::Failed { message, lost } => Some((*c, message, *lost)),
-            _ => None,
-        })
-        .collect();
-    if failures.is_empty() {
-        return None;
-    }
-    let total = attempted.len();
-    let written: Vec<&Change> = attempted
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Written(_)))
-        .map(|(c, _)| *c)
-        .collect();
-    let not_written: Vec<&Change> = attempted
-        .iter()
-        .filter(|(_, o)| !matches!(o, Outcome::Written(_)))
-        .map(|(c, _)| *c)
-        .collect();
+fn failure_report(
+    planned: &Planned,
+    outcomes: &[Outcome],
+    parent: &[(String, Outcome)],
+) -> Option<String> {
     let name = |c: &Change| {
         format!(
             "{} {}/{} (stream {})",
@@ -343,6 +372,39 @@ fn failure_report(planned: &Planned, outcomes: &[Outcome]) -> Option<String> {
             c.stream
         )
     };
+    let attempted: Vec<(String, &Outcome)> = parent
+        .iter()
+        .map(|(p, o)| (format!("apply {p}"), o))
+        .chain(
+            planned
+                .changes
+                .iter()
+                .zip(outcomes)
+                .filter(|(c, o)| c.writes() && !matches!(o, Outcome::Skipped))
+                .map(|(c, o)| (name(c), o)),
+        )
+        .collect();
+    let failures: Vec<(&String, &String, bool)> = attempted
+        .iter()
+        .filter_map(|(c, o)| match o {
+            Outcome::Failed { message, lost } => Some((c, message, *lost)),
+            _ => None,
+        })
+        .collect();
+    if failures.is_empty() {
+        return None;
+    }
+    let total = attempted.len();
+    let written: Vec<&String> = attempted
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Written(_)))
+        .map(|(c, _)| c)
+        .collect();
+    let not_written: Vec<&String> = attempted
+        .iter()
+        .filter(|(_, o)| !matches!(o, Outcome::Written(_)))
+        .map(|(c, _)| c)
+        .collect();
     let mut out = if let Some((_, detail, _)) = failures.iter().find(|(_, _, lost)| *lost) {
         format!(
             "lost the connection to the cluster after {} of {total} writes ({detail})",
@@ -355,17 +417,17 @@ fn failure_report(planned: &Planned, outcomes: &[Outcome]) -> Option<String> {
             written.len()
         );
         for (c, m, _) in &failures {
-            head.push_str(&format!("\n  {}/{}: {}", c.kind, c.name, indent(m)));
+            head.push_str(&format!("\n  {c}: {}", indent(m)));
         }
         head
     };
     out.push_str(&format!("\n  written ({}):", written.len()));
     for c in &written {
-        out.push_str(&format!("\n    {}", name(c)));
+        out.push_str(&format!("\n    {c}"));
     }
     out.push_str(&format!("\n  not written ({}):", not_written.len()));
     for c in &not_written {
-        out.push_str(&format!("\n    {}", name(c)));
+        out.push_str(&format!("\n    {c}"));
     }
     out.push_str("\n  applying again converges: what was written is not written twice");
     Some(out)

@@ -114,7 +114,17 @@ pub async fn connect(options: &ClusterOptions, desired: &Desired) -> anyhow::Res
         .into());
     }
     if let Some(uid) = &desired.pin.uid {
-        let found = cluster.identity().await?;
+        let found = match cluster.identity().await {
+            Err(ClusterError::Forbidden { .. }) => {
+                return Err(UsageError::new(format!(
+                    "environment `{}` pins its cluster by uid ({file}: cluster.uid), but the credentials of context `{}` may not read namespace kube-system to check it",
+                    desired.environment, cluster.context
+                ))
+                .help("grant `get` on namespaces/kube-system (a ClusterRole with resourceNames: [kube-system]), or pin cluster.server instead")
+                .into());
+            }
+            found => found?,
+        };
         if &found != uid {
             return Err(UsageError::new(format!(
                 "environment `{}` is pinned to the cluster whose kube-system namespace has uid {uid} ({file}: cluster.uid), but context `{}` reaches a cluster whose kube-system uid is {}",
@@ -129,15 +139,25 @@ pub async fn connect(options: &ClusterOptions, desired: &Desired) -> anyhow::Res
     Ok(cluster)
 }
 
-/// Two API server URLs name the same server (scheme, host and port; a
-/// trailing slash and a default port do not count).
+/// Two API server URLs name the same server: the scheme and host compare
+/// without case, a default port (`:443` for https, `:80` for http) and a
+/// trailing slash do not count; the path compares as it is.
 fn same_server(a: &str, b: &str) -> bool {
     let norm = |u: &str| {
-        let u = u.trim().trim_end_matches('/').to_ascii_lowercase();
-        u.strip_suffix(":443")
-            .filter(|_| u.starts_with("https://"))
-            .map(str::to_owned)
-            .unwrap_or(u)
+        let u = u.trim();
+        let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let scheme = scheme.to_ascii_lowercase();
+        let mut authority = authority.to_ascii_lowercase();
+        let default = match scheme.as_str() {
+            "https" => ":443",
+            "http" => ":80",
+            _ => "",
+        };
+        if !default.is_empty() && authority.ends_with(default) {
+            authority.truncate(authority.len() - default.len());
+        }
+        format!("{scheme}://{authority}/{}", path.trim_end_matches('/'))
     };
     norm(a) == norm(b)
 }
@@ -397,4 +417,33 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime starts")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn servers_compare_by_scheme_host_port_and_path() {
+        use super::same_server;
+        assert!(same_server(
+            "https://API.example.com:443/",
+            "https://api.example.com"
+        ));
+        assert!(same_server(
+            "https://10.0.0.1:6443",
+            "https://10.0.0.1:6443/"
+        ));
+        assert!(!same_server(
+            "https://10.0.0.1:6443",
+            "https://10.0.0.2:6443"
+        ));
+        assert!(!same_server(
+            "https://a.example.com:4430",
+            "https://a.example.com:443"
+        ));
+        assert!(!same_server(
+            "https://proxy/k8s/clusters/c-AbC",
+            "https://proxy/k8s/clusters/c-abc"
+        ));
+        assert!(!same_server("http://a:80", "https://a"));
+    }
 }

@@ -574,6 +574,19 @@ pub fn human(report: &Report, styled: bool) -> String {
         if let Some(conflict) = &d.conflict {
             out.push_str(&format!("  apply would fail: {conflict}\n"));
         }
+        if d.diff.is_empty() {
+            out.push_str(&format!(
+                "  {}\n",
+                if d.fields
+                    .iter()
+                    .any(|f| f.ends_with(plan::DIGEST_ANNOTATION))
+                {
+                    "the values changed but not the object: only sluice's digest of them is written"
+                } else {
+                    "no change of values: sluice takes ownership of the fields it applies"
+                }
+            ));
+        }
         out.push_str(&colored_diff(&d.diff, styled));
     }
     out.push('\n');

@@ -242,16 +242,38 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
     let same_digest = annotation(live, DIGEST_ANNOTATION) == Some(digest(desired).as_str())
         && annotation(desired, DIGEST_ANNOTATION).is_none_or(|d| d == digest(desired));
     let paths = differing(desired, live, owned.as_ref());
-    if owned.is_none() {
+    let Some(owned) = owned else {
         return Action::Update { paths, adopt: true };
-    }
-    if same_digest && paths.is_empty() {
+    };
+    // A field sluice applied but no longer owns was changed by another
+    // manager (an edit inside a list, which is replaced whole, may keep
+    // every value sluice set and add one): ask the server.
+    if same_digest && paths.is_empty() && unowned(desired, &owned).is_empty() {
         return Action::Unchanged;
     }
     Action::Update {
         paths,
         adopt: false,
     }
+}
+
+/// The desired leaves that sluice's managed fields do not cover.
+fn unowned(desired: &Value, owned: &BTreeSet<Path>) -> Vec<String> {
+    if desired.get("kind").and_then(Value::as_str) == Some("Secret") {
+        // `stringData` is write-only: the server keeps `data`.
+        return Vec::new();
+    }
+    leaves(desired)
+        .into_iter()
+        .filter(|(path, value)| {
+            !value.is_null()
+                && !matches!(path.as_slice(), [m, n] if m == "metadata" && (n == "name" || n == "namespace"))
+                // The leaf itself: a field set that ends higher up (`f:driver`
+                // alone) is what is left when another manager took the rest.
+                && !owned.contains(path)
+        })
+        .map(|(path, _)| path.join("."))
+        .collect()
 }
 
 /// The fields where the live object does not hold the desired values (as
@@ -288,8 +310,11 @@ pub fn confirm(change: &Change, answer: &Value) -> (Action, Impact) {
     let Some(live) = &change.live else {
         return (Action::Create, impact_of_create(change));
     };
-    let before = without_server_fields(live);
-    let after = without_server_fields(answer);
+    // The digest counts: a change of the values that changes nothing else
+    // (`1` → `1.0`, an added null) is still written once, or the object
+    // would be a candidate, and cost a dry run, on every run after.
+    let before = show::without_server_state(live);
+    let after = show::without_server_state(answer);
     let paths = exact_differences(&before, &after);
     let ownership_moves = owned_fields(live) != owned_fields(answer);
     if paths.is_empty() && !ownership_moves {
@@ -342,29 +367,44 @@ fn suspended(object: &Value) -> bool {
 /// is the server's word when there is one (a dry run or a write): without a
 /// kept spec change nothing restarts.
 pub fn impact(kind: &str, before: &Value, after: &Value, generation_moved: Option<bool>) -> Impact {
+    let spec =
+        |o: &Value| serde_json::json!({"spec": o.get("spec").cloned().unwrap_or(Value::Null)});
+    let changed = exact_differences(&spec(before), &spec(after));
+    impact_of_paths(kind, before, after, &changed, generation_moved)
+}
+
+/// [`impact`] from the spec paths known to change. Before the server has
+/// answered, those are the desired side's (see [`decide`]): comparing
+/// with the live spec both ways would count every defaulted field.
+fn impact_of_paths(
+    kind: &str,
+    before: &Value,
+    after: &Value,
+    changed: &BTreeSet<Path>,
+    generation_moved: Option<bool>,
+) -> Impact {
     if kind != "SparkApplication" || generation_moved == Some(false) {
         return Impact::None;
     }
-    let spec = |o: &Value| o.get("spec").cloned().unwrap_or(Value::Null);
-    let changed = exact_differences(
-        &serde_json::json!({"spec": spec(before)}),
-        &serde_json::json!({"spec": spec(after)}),
-    );
-    let resubmits = changed.iter().any(|p| {
-        !p.get(1)
-            .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
-    });
-    let (was, is) = (suspended(before), suspended(after));
-    if is && !was {
-        return Impact::Suspend;
-    }
     let (from, to) = (checkpoint(before), checkpoint(after));
-    if (resubmits || (was && !is)) && from != to {
+    // First: whatever else changes (a suspend too), a moved checkpoint
+    // means the stream runs again without its state.
+    if from != to {
         return Impact::StateReset {
             from,
             to,
             renamed_from: None,
         };
+    }
+    let resubmits = changed.iter().any(|p| {
+        p.first().is_some_and(|f| f == "spec")
+            && !p
+                .get(1)
+                .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
+    });
+    let (was, is) = (suspended(before), suspended(after));
+    if is && !was {
+        return Impact::Suspend;
     }
     if was && !is {
         return Impact::Resume;
@@ -474,14 +514,33 @@ pub fn name_renames(changes: &mut [Change]) {
         };
         let same: Vec<&(String, String, Option<String>)> =
             pruned.iter().filter(|(i, _, _)| *i == id).collect();
-        if let [(_, old, from)] = same.as_slice() {
+        let to = c.desired.as_ref().and_then(checkpoint);
+        if let [(_, old, from)] = same.as_slice()
+            && *from != to
+        {
             c.impact = Impact::StateReset {
                 from: from.clone(),
-                to: c.desired.as_ref().and_then(checkpoint),
+                to,
                 renamed_from: Some(old.clone()),
             };
         }
     }
+}
+
+/// Whether `now`, the object a planned delete finds when its
+/// resourceVersion has moved, is still the one to delete: the same uid,
+/// still carrying the labels that made it a prune candidate, and no spec
+/// change since the plan (a status update moves the resourceVersion too).
+pub fn still_prunable(planned: &Change, now: &Value) -> bool {
+    let Some(then) = &planned.live else {
+        return false;
+    };
+    let uid = |o: &Value| o.pointer("/metadata/uid").cloned();
+    let labels = |o: &Value| o.pointer("/metadata/labels").cloned();
+    uid(then) == uid(now)
+        && labels(then) == labels(now)
+        && then.get("spec") == now.get("spec")
+        && now.pointer("/metadata/deletionTimestamp").is_none()
 }
 
 /// What the planner is given: the environment's render and what is live.
@@ -563,7 +622,13 @@ pub fn plan(input: &Input<'_>) -> Result<Vec<Change>, PlanError> {
                     Impact::None
                 }
             }
-            (Action::Update { .. }, Some(live)) => impact(&kind, live, object, None),
+            (Action::Update { paths, .. }, Some(live)) => {
+                let changed: BTreeSet<Path> = paths
+                    .iter()
+                    .map(|p| p.split('.').map(str::to_owned).collect())
+                    .collect();
+                impact_of_paths(&kind, live, object, &changed, None)
+            }
             _ => Impact::None,
         };
         changes.push(Change {
@@ -1115,6 +1180,97 @@ mod tests {
                 renamed_from: Some("orders".into())
             }
         );
+    }
+
+    /// Review findings, each a regression test.
+    #[test]
+    fn an_edit_inside_a_list_by_another_manager_is_a_candidate() {
+        let desired = app(
+            json!({"driver": {"tolerations": [{"key": "k", "operator": "Exists"}]}}),
+            json!({}),
+        );
+        let mut live = live_after(&desired, json!({}));
+        assert_eq!(decide(&desired, Some(&live)), Action::Unchanged);
+        // kubectl edit adds tolerationSeconds: the values still hold, but
+        // the list (atomic) now belongs to kubectl-edit.
+        live["spec"]["driver"]["tolerations"][0]["tolerationSeconds"] = json!(30);
+        let fields = &mut live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:driver"];
+        fields.as_object_mut().unwrap().remove("f:tolerations");
+        assert!(is_update(&decide(&desired, Some(&live))));
+    }
+
+    #[test]
+    fn a_suspend_never_hides_a_moved_checkpoint() {
+        let cp = |c: &str| json!({"spec": {"sparkConf": {CHECKPOINT_CONF: c}}});
+        let before = cp("s3a://a");
+        let mut after = cp("s3a://b");
+        after["spec"]["suspend"] = json!(true);
+        assert!(impact("SparkApplication", &before, &after, Some(true)).resets_state());
+        // The same checkpoint under a new name is no reset.
+        let live = live_set(&[member("orders", "dev", "orders")]);
+        let mut renamed = member("orders-v2", "dev", "orders");
+        renamed["metadata"]["labels"][LABEL_STREAM] = json!("orders-v2");
+        renamed["spec"]["sparkConf"][CHECKPOINT_CONF] = json!("s3a://l/orders/_checkpoints/orders");
+        let desired = vec![("orders-v2".to_owned(), renamed)];
+        let all = |_: &str| true;
+        let changes = plan(&Input {
+            environment: "dev",
+            namespace: "ns",
+            applyset_id: "set-1",
+            desired: &desired,
+            live: &live,
+            selected: &all,
+        })
+        .unwrap();
+        let created = changes.iter().find(|c| c.action == Action::Create).unwrap();
+        assert_eq!(created.impact, Impact::Start);
+    }
+
+    #[test]
+    fn a_change_of_the_digest_alone_is_written_once() {
+        let desired = app(json!({"driver": {"cores": 1}}), json!({}));
+        let live = live_after(&desired, json!({}));
+        let mut newer = app(json!({"driver": {"cores": 1.0}}), json!({}));
+        add_digest(&mut newer);
+        let change = Change {
+            stream: "orders".into(),
+            api_version: "v".into(),
+            kind: "SparkApplication".into(),
+            name: "orders".into(),
+            action: decide(&newer, Some(&live)),
+            impact: Impact::None,
+            desired: Some(newer.clone()),
+            live: Some(live.clone()),
+        };
+        assert!(is_update(&change.action));
+        let mut answer = live.clone();
+        answer["metadata"]["annotations"][DIGEST_ANNOTATION] =
+            newer["metadata"]["annotations"][DIGEST_ANNOTATION].clone();
+        let (action, impact) = confirm(&change, &answer);
+        assert!(is_update(&action), "{action:?}");
+        assert_eq!(impact, Impact::None);
+    }
+
+    #[test]
+    fn without_an_answer_defaulted_fields_do_not_predict_a_restart() {
+        let mut object = member("orders", "dev", "orders");
+        object["metadata"]["labels"]["team"] = json!("bi");
+        let mut live = member("orders", "dev", "orders");
+        live["spec"]["mode"] = json!("cluster");
+        let live = live_set(&[live]);
+        let desired = vec![("orders".to_owned(), object)];
+        let all = |_: &str| true;
+        let changes = plan(&Input {
+            environment: "dev",
+            namespace: "ns",
+            applyset_id: "set-1",
+            desired: &desired,
+            live: &live,
+            selected: &all,
+        })
+        .unwrap();
+        assert!(is_update(&changes[0].action));
+        assert_eq!(changes[0].impact, Impact::None);
     }
 
     #[test]

@@ -3,8 +3,24 @@
 
 use serde_json::Value;
 
-/// The object as a reader compares it: without what the server owns.
+/// The object as a reader compares it: without what the server owns, and
+/// without sluice's digest.
 pub fn without_server_fields(object: &Value) -> Value {
+    let mut object = without_server_state(object);
+    if let Some(Value::Object(meta)) = object.get_mut("metadata")
+        && let Some(Value::Object(annotations)) = meta.get_mut("annotations")
+    {
+        annotations.remove(super::DIGEST_ANNOTATION);
+        if annotations.is_empty() {
+            meta.remove("annotations");
+        }
+    }
+    object
+}
+
+/// The object without what the server keeps for itself (status,
+/// managedFields, resourceVersion, generation, uid, ...).
+pub fn without_server_state(object: &Value) -> Value {
     let mut object = object.clone();
     if let Value::Object(map) = &mut object {
         map.remove("status");
@@ -23,8 +39,6 @@ pub fn without_server_fields(object: &Value) -> Value {
             }
             if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
                 annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-                // Bookkeeping: it changes whenever anything else does.
-                annotations.remove(super::DIGEST_ANNOTATION);
                 if annotations.is_empty() {
                     meta.remove("annotations");
                 }

@@ -378,17 +378,32 @@ fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
     }
 }
 
-/// Removes empty maps (and maps left empty by that) outside lists. An
-/// empty map means the same as none to the API server, but server-side
-/// apply cannot empty a map another apply filled: the API server turns it
-/// into `null` and refuses it. Inside a list, which is replaced whole,
-/// `emptyDir: {}` keeps its meaning and stays.
+/// Keys whose value is a map of strings, where empty means the same as
+/// absent to the API server and the operator.
+const STRING_MAPS: &[&str] = &[
+    "labels",
+    "annotations",
+    "nodeSelector",
+    "sparkConf",
+    "hadoopConf",
+    "serviceLabels",
+    "serviceAnnotations",
+    "envVars",
+];
+
+/// Removes empty string maps (labels, annotations, confs, node selectors)
+/// outside lists. Server-side apply cannot empty such a map after an
+/// earlier apply filled it: the API server turns `{}` into `null` and
+/// refuses it. Other empty maps keep their meaning (`driver: {}` is a
+/// required field, a selector `{}` selects everything) and stay.
 pub fn drop_empty_maps(value: &mut Value) {
     if let Value::Object(map) = value {
         for child in map.values_mut() {
             drop_empty_maps(child);
         }
-        map.retain(|_, v| !matches!(v, Value::Object(m) if m.is_empty()));
+        map.retain(|k, v| {
+            !(STRING_MAPS.contains(&k.as_str()) && matches!(v, Value::Object(m) if m.is_empty()))
+        });
     }
 }
 
@@ -398,4 +413,19 @@ pub fn object_yaml(object: &Value) -> String {
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_empty_string_maps_are_dropped() {
+        let mut v = serde_json::json!({"metadata": {"labels": {}}, "spec": {"driver": {}, "executor": {"labels": {}},
+            "selector": {}, "sparkConf": {}, "volumes": [{"name": "x", "emptyDir": {}, "labels": {}}]}});
+        super::drop_empty_maps(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"metadata": {}, "spec": {"driver": {}, "executor": {},
+            "selector": {}, "volumes": [{"name": "x", "emptyDir": {}, "labels": {}}]}})
+        );
+    }
 }
