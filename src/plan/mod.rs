@@ -1067,6 +1067,23 @@ mod tests {
         live_after(&o, json!({}))
     }
 
+    /// The plan of environment `dev`, every stream selected.
+    fn plan_dev(
+        desired: &[(String, Value)],
+        live: &BTreeMap<(String, String), Map<String, Value>>,
+    ) -> Vec<Change> {
+        let all = |_: &str| true;
+        plan(&Input {
+            environment: "dev",
+            namespace: "ns",
+            applyset_id: "set-1",
+            desired,
+            live,
+            selected: &all,
+        })
+        .unwrap()
+    }
+
     fn live_set(objects: &[Value]) -> BTreeMap<(String, String), Map<String, Value>> {
         let mut m = BTreeMap::new();
         m.insert(
@@ -1161,16 +1178,7 @@ mod tests {
             json!("s3a://l/orders/_checkpoints/orders-v2");
         renamed["metadata"]["labels"][LABEL_STREAM] = json!("orders-v2");
         let desired = vec![("orders-v2".to_owned(), renamed)];
-        let all = |_: &str| true;
-        let changes = plan(&Input {
-            environment: "dev",
-            namespace: "ns",
-            applyset_id: "set-1",
-            desired: &desired,
-            live: &live,
-            selected: &all,
-        })
-        .unwrap();
+        let changes = plan_dev(&desired, &live);
         let created = changes.iter().find(|c| c.action == Action::Create).unwrap();
         assert_eq!(
             created.impact,
@@ -1212,16 +1220,7 @@ mod tests {
         renamed["metadata"]["labels"][LABEL_STREAM] = json!("orders-v2");
         renamed["spec"]["sparkConf"][CHECKPOINT_CONF] = json!("s3a://l/orders/_checkpoints/orders");
         let desired = vec![("orders-v2".to_owned(), renamed)];
-        let all = |_: &str| true;
-        let changes = plan(&Input {
-            environment: "dev",
-            namespace: "ns",
-            applyset_id: "set-1",
-            desired: &desired,
-            live: &live,
-            selected: &all,
-        })
-        .unwrap();
+        let changes = plan_dev(&desired, &live);
         let created = changes.iter().find(|c| c.action == Action::Create).unwrap();
         assert_eq!(created.impact, Impact::Start);
     }
@@ -1259,16 +1258,7 @@ mod tests {
         live["spec"]["mode"] = json!("cluster");
         let live = live_set(&[live]);
         let desired = vec![("orders".to_owned(), object)];
-        let all = |_: &str| true;
-        let changes = plan(&Input {
-            environment: "dev",
-            namespace: "ns",
-            applyset_id: "set-1",
-            desired: &desired,
-            live: &live,
-            selected: &all,
-        })
-        .unwrap();
+        let changes = plan_dev(&desired, &live);
         assert!(is_update(&changes[0].action));
         assert_eq!(changes[0].impact, Impact::None);
     }

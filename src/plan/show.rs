@@ -116,11 +116,7 @@ pub fn unified_diff_between(
     label: &str,
     sides: (&str, &str),
 ) -> String {
-    let text = |v: Option<&Value>| {
-        v.map(|v| crate::render::object_yaml(&masked(&without_server_fields(v))))
-            .unwrap_or_default()
-    };
-    diff_texts(&text(before), &text(after), label, sides)
+    diff_of(before, after, label, sides, false)
 }
 
 /// [`unified_diff_between`] with every map's keys sorted on both sides:
@@ -132,9 +128,22 @@ pub fn sorted_diff_between(
     label: &str,
     sides: (&str, &str),
 ) -> String {
+    diff_of(before, after, label, sides, true)
+}
+
+fn diff_of(
+    before: Option<&Value>,
+    after: Option<&Value>,
+    label: &str,
+    sides: (&str, &str),
+    sort: bool,
+) -> String {
     let text = |v: Option<&Value>| {
-        v.map(|v| crate::render::object_yaml(&sorted(&masked(&without_server_fields(v)))))
-            .unwrap_or_default()
+        v.map(|v| {
+            let shown = masked(&without_server_fields(v));
+            crate::render::object_yaml(&if sort { sorted(&shown) } else { shown })
+        })
+        .unwrap_or_default()
     };
     diff_texts(&text(before), &text(after), label, sides)
 }
