@@ -127,6 +127,7 @@ fn located(
 pub fn check_object(
     m: &Manifest,
     namespace: Option<&str>,
+    allowed: &crate::kinds::Allowed,
     schema: &ManifestSchema,
     anchor: Option<Span>,
 ) -> Vec<Diagnostic> {
@@ -136,6 +137,31 @@ pub fn check_object(
         "the rendered {}",
         if m.kind.is_empty() { "object" } else { &m.kind }
     );
+    let api_version = m
+        .object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !m.kind.is_empty() && !api_version.is_empty() {
+        let group_kind = crate::kinds::group_kind(api_version, &m.kind);
+        if let Err(why) = allowed.check(&group_kind) {
+            let help = if crate::kinds::never(&group_kind).is_some() {
+                "a streams repository creates streams and the few namespaced objects they need; ask the platform team for anything else".to_owned()
+            } else {
+                format!(
+                    "if the platform team agrees, allow it in values/environments/{}.yaml: `allowedKinds: [{group_kind}]`",
+                    m.environment
+                )
+            };
+            out.push(at(Diagnostic::error(
+                "manifest/kind-not-allowed",
+                format!("{what} ({group_kind}) may not be created: {why}"),
+            )
+            .help(help)));
+            // Nothing else about an object that will never be sent.
+            return out;
+        }
+    }
     for (pointer, field) in [
         ("/apiVersion", "apiVersion"),
         ("/kind", "kind"),

@@ -141,6 +141,21 @@ since the last apply), missing (not deployed), extra (deployed, no longer
 in the values: `apply --prune` deletes it).")]
     Status(StatusArgs),
 
+    /// Print the least-privilege Role and RoleBinding a deploy job needs
+    /// for an environment.
+    #[command(after_help = "\
+Examples:
+  sluice rbac --env prod > rbac-prod.yaml
+  sluice rbac --env prod --service-account gitlab-deployer --service-account-namespace ci
+
+The Role covers exactly the kinds the environment's streams render plus the
+ApplySet parent (a ConfigMap), in the environment's namespace, with the verbs
+diff, apply, prune, --wait and status use: get, list, create, patch, delete.
+With a `cluster.uid` pin, a ClusterRole to read the kube-system namespace
+(and nothing else) is added. Apply it as a cluster admin; run it again when
+a template starts rendering another kind.")]
+    Rbac(RbacArgs),
+
     /// Make one environment run what another runs (dev → prod): copies the
     /// promotable values into the streams' `environments:` blocks.
     #[command(after_help = "\
@@ -308,6 +323,28 @@ struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
     format: StatusFormatArg,
+}
+
+#[derive(Debug, Args)]
+struct RbacArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    environment: String,
+
+    #[command(flatten)]
+    sets: SetArgs,
+
+    /// The deploy job's service account.
+    #[arg(long, value_name = "NAME", default_value = "sluice-deployer")]
+    service_account: String,
+
+    /// Its namespace (default: the environment's).
+    #[arg(long, value_name = "NAMESPACE")]
+    service_account_namespace: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
+    format: ValuesFormatArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -556,6 +593,16 @@ pub fn main() -> ExitCode {
                     StatusFormatArg::Human => commands::status::StatusFormat::Human,
                     StatusFormatArg::Json => commands::status::StatusFormat::Json,
                 },
+            },
+        ),
+        Command::Rbac(args) => commands::rbac::run(
+            &global,
+            &commands::rbac::RbacOptions {
+                environment: args.environment,
+                sets: args.sets.into(),
+                service_account: args.service_account,
+                service_account_namespace: args.service_account_namespace,
+                json: matches!(args.format, ValuesFormatArg::Json),
             },
         ),
         Command::Promote(args) => commands::promote::run(

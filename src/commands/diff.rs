@@ -10,6 +10,7 @@ use crate::plan::{self, Action, Change, Impact};
 use crate::resources::Requests;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiffFormat {
@@ -68,6 +69,37 @@ pub struct Report {
     pub diffs: Vec<ObjectDiff>,
     pub requests: Option<usize>,
     pub budget: Option<crate::resources::Requests>,
+    /// Changes that widen what sluice may create (offline diffs): a kind
+    /// newly allowed or rendered, a template added or changed.
+    pub widening: Vec<String>,
+}
+
+/// What one side of an offline diff lets sluice create.
+#[derive(Default)]
+struct Reach {
+    templates: BTreeMap<String, String>,
+    allowed: BTreeSet<String>,
+    rendered: BTreeSet<String>,
+}
+
+/// The lines of the "what sluice may create" section: everything that
+/// lets the deploy job create more, or other, objects than before.
+fn widening(before: &Reach, after: &Reach) -> Vec<String> {
+    let mut out = Vec::new();
+    for kind in after.allowed.difference(&before.allowed) {
+        out.push(format!("allows a new kind: {kind}"));
+    }
+    for kind in after.rendered.difference(&before.rendered) {
+        out.push(format!("renders a kind it did not before: {kind}"));
+    }
+    for (name, text) in &after.templates {
+        match before.templates.get(name) {
+            None => out.push(format!("adds the template templates/{name}")),
+            Some(old) if old != text => out.push(format!("changes the template templates/{name}")),
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 pub fn action_name(action: &Action) -> &'static str {
@@ -311,6 +343,7 @@ fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
             diffs,
             requests: Some(cluster.requests()),
             budget: desired.budget,
+            widening: Vec::new(),
         })
     })
 }
@@ -325,6 +358,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         .resolve(base)
         .map_err(|e| super::UsageError::new(e.to_string()))?;
     let budget = std::cell::Cell::new(None);
+    let reach = std::cell::RefCell::new(Reach::default());
     let side = |rev: Option<&str>| -> anyhow::Result<Vec<(String, Value)>> {
         let (loaded, objects) = super::render::render_environment_at(
             global,
@@ -334,12 +368,23 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
             &options.sets,
             |m| m.object.clone(),
         )?;
-        budget.set(
-            loaded
-                .repo
-                .environment(&options.environment)
-                .and_then(|e| crate::resources::budget(&e.root.to_json())),
-        );
+        let env = loaded.repo.environment(&options.environment);
+        budget.set(env.and_then(|e| crate::resources::budget(&e.root.to_json())));
+        *reach.borrow_mut() = Reach {
+            templates: loaded
+                .templates
+                .texts(&loaded.sources)
+                .map(|(n, t)| (n.to_owned(), t.to_owned()))
+                .collect(),
+            allowed: env.map(|e| e.allowed.extra().clone()).unwrap_or_default(),
+            rendered: objects
+                .iter()
+                .map(|(_, o)| {
+                    let get = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
+                    crate::kinds::group_kind(get("apiVersion"), get("kind"))
+                })
+                .collect(),
+        };
         Ok(objects.into_iter().map(|(k, o)| (k.stream, o)).collect())
     };
     // The environment may not exist at the base (a new environment).
@@ -353,20 +398,24 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         }
         Err(e) => return Err(e),
     };
+    let reach_before = reach.replace(Reach::default());
     let after = side(options.head.as_deref())?;
+    let widening = widening(&reach_before, &reach.borrow());
     let head = options
         .head
         .clone()
         .unwrap_or_else(|| "the working tree".to_owned());
     let against = format!("{} → {head}", &base_commit[..12.min(base_commit.len())]);
-    Ok(compare_renders(
+    let mut report = compare_renders(
         &options.environment,
         &before,
         &after,
         against,
         budget.get(),
         ("base", "head"),
-    ))
+    );
+    report.widening = widening;
+    Ok(report)
 }
 
 /// Compares two renders of an environment, object by object: what a merge
@@ -453,6 +502,7 @@ pub fn compare_renders(
         diffs,
         requests: None,
         budget,
+        widening: Vec::new(),
     }
 }
 
@@ -609,6 +659,12 @@ pub fn human(report: &Report, styled: bool) -> String {
             restarts_cell(s)
         ));
     }
+    if !report.widening.is_empty() {
+        out.push_str("\nwhat sluice may create changes (review with the platform team):\n");
+        for line in &report.widening {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     let lost = state_lines(&report.changes);
     if !lost.is_empty() {
         out.push_str("\nstate lost:\n");
@@ -631,6 +687,7 @@ fn json(report: &Report) -> String {
         "streams": summarize(changes),
         "objects": report.diffs,
         "summary": summary_counts(changes),
+        "widening": report.widening,
         "api_requests": report.requests,
     });
     format!(
@@ -652,6 +709,13 @@ fn markdown(report: &Report) -> String {
             "**This restarts {restarts} stream{}.**\n\n",
             if restarts == 1 { "" } else { "s" }
         ));
+    }
+    if !report.widening.is_empty() {
+        out.push_str("#### What sluice may create changes\n\nThis merge request widens what the deploy job creates in the cluster; the platform team should review it:\n\n");
+        for line in &report.widening {
+            out.push_str(&format!("- {line}\n"));
+        }
+        out.push('\n');
     }
     let lost = state_lines(&report.changes);
     if !lost.is_empty() {
