@@ -135,6 +135,16 @@ fn split_key(content: &str) -> Option<(String, Option<&str>)> {
         {
             return None;
         }
+        // A key YAML reads as something other than that string (`null:`,
+        // `true:`, `1:`, `-1:`): the full parser decides.
+        let lower = key.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "null" | "true" | "false" | "~" | "yes" | "no" | "on" | "off"
+        ) || !key.as_bytes()[0].is_ascii_alphabetic() && key.as_bytes()[0] != b'_'
+        {
+            return None;
+        }
         (key.to_owned(), &content[colon + 1..])
     };
     if after.is_empty() {
@@ -161,11 +171,16 @@ fn json_string_end(s: &str) -> Option<usize> {
 }
 
 /// A value: JSON (what `tojson` writes), or a plain word that YAML 1.2
-/// reads as a string for sure.
+/// reads as a string for sure. JSON that YAML reads otherwise is left to
+/// the full parser: a duplicate key (YAML refuses it, JSON keeps the
+/// last), `-0`, and numbers a double cannot hold exactly.
 fn scalar(text: &str) -> Option<Value> {
     let first = text.as_bytes()[0];
     if matches!(first, b'{' | b'[' | b'"') || first.is_ascii_digit() || first == b'-' {
-        return serde_json::from_str(text).ok();
+        if !numbers_are_plain(text) {
+            return None;
+        }
+        return serde_json::from_str::<Strict>(text).ok().map(|s| s.0);
     }
     match text {
         "true" => return Some(Value::Bool(true)),
@@ -181,6 +196,104 @@ fn scalar(text: &str) -> Option<Value> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':'))
         && !text.ends_with(':');
     (plain && !typed_word).then(|| Value::String(text.to_owned()))
+}
+
+/// Whether every number outside strings in a JSON text is one YAML and
+/// JSON read alike: no `-0`, at most 15 significant digits before any
+/// fraction or exponent.
+fn numbers_are_plain(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => match json_string_end(&text[i..]) {
+                Some(end) => i += end,
+                None => return false,
+            },
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &text[start..i];
+                let digits = number.trim_start_matches('-');
+                let integer_part = digits.split(['.', 'e', 'E']).next().unwrap_or("");
+                if integer_part.is_empty()
+                    || integer_part.len() > 15
+                    || (number.starts_with('-') && digits.bytes().all(|b| matches!(b, b'0' | b'.')))
+                {
+                    return false;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// A JSON value that refuses duplicate keys, as YAML does.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Strict;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Strict, E> {
+                Ok(Strict(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Strict, E> {
+                Ok(Strict(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Strict, E> {
+                Ok(Strict(Value::from(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Strict, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| Strict(Value::Number(n)))
+                    .ok_or_else(|| E::custom("not a finite number"))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Strict, E> {
+                Ok(Strict(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Strict, E> {
+                Ok(Strict(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Strict, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Strict(v)) = seq.next_element()? {
+                    items.push(v);
+                }
+                Ok(Strict(Value::Array(items)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Strict, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom("duplicate key"));
+                    }
+                    let Strict(v) = map.next_value()?;
+                    out.insert(key, v);
+                }
+                Ok(Strict(Value::Object(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +343,15 @@ mod tests {
             "\ta: 1\n",
             "a: ~\n",
             "a: 01\n",
+            // Found by the differential fuzz test (tests/fuzz.rs).
+            "a: {\"x\": 1, \"x\": 2}\n",
+            "null: 1\n",
+            "true: 1\n",
+            "1: x\n",
+            "a: -0\n",
+            "a: [-0.0]\n",
+            "a: 9007199254740993\n",
+            "a: {\"b\": 12345678901234567890}\n",
         ] {
             assert_eq!(parse(text), None, "{text:?}");
         }
