@@ -117,6 +117,25 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The diagnostic with every credential masked in its message, labels,
+    /// notes and help (see [`Sources::mask`]): what every report shows.
+    pub fn redacted(mut self, sources: &Sources) -> Diagnostic {
+        let mask = |text: &mut String| {
+            if let std::borrow::Cow::Owned(masked) = sources.mask(text) {
+                *text = masked;
+            }
+        };
+        mask(&mut self.message);
+        for label in self.primary.iter_mut().chain(self.secondary.iter_mut()) {
+            mask(&mut label.message);
+        }
+        self.notes.iter_mut().for_each(mask);
+        if let Some(help) = &mut self.help {
+            mask(help);
+        }
+        self
+    }
 }
 
 /// Every diagnostic code sluice emits, with its default severity and a
@@ -146,7 +165,7 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "yaml/too-complex",
         Severity::Error,
-        "nesting or alias expansion exceeds sluice's limits",
+        "nesting, node count, key length or alias expansion exceeds sluice's limits",
     ),
     (
         "repo/outside-root",
@@ -156,7 +175,7 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "repo/unreadable",
         Severity::Error,
-        "a file could not be read",
+        "a file could not be read (not a regular file, too large, a symlink loop)",
     ),
     (
         "repo/conflicting-files",
@@ -245,6 +264,16 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a template rendered text that is not YAML mappings",
     ),
     (
+        "render/file-name",
+        Severity::Error,
+        "a rendered object's kind or name is not a plain file name for --output-dir",
+    ),
+    (
+        "render/file-collision",
+        Severity::Error,
+        "two rendered objects would be written to one file of --output-dir",
+    ),
+    (
         "manifest/missing-field",
         Severity::Error,
         "a rendered object lacks apiVersion, kind, metadata.name or metadata.namespace",
@@ -253,6 +282,16 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "manifest/wrong-namespace",
         Severity::Error,
         "a rendered object is not in its environment's namespace",
+    ),
+    (
+        "manifest/kind-not-allowed",
+        Severity::Error,
+        "a rendered object is of a kind the environment does not allow (RBAC and cluster-scoped kinds never)",
+    ),
+    (
+        "values/kind-not-allowed",
+        Severity::Error,
+        "an environment's allowedKinds lists a kind that can never be allowed",
     ),
     (
         "manifest/invalid-name",
@@ -338,13 +377,35 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     ("set/syntax", Severity::Error, "a --set flag is malformed"),
 ];
 
+/// Most characters of the user's text (a key, a path) a message quotes.
+pub const QUOTE_CHARS: usize = 80;
+
+/// The user's text as a message quotes it: whole up to [`QUOTE_CHARS`]
+/// characters, else its start and its length, so that a megabyte key
+/// makes a one-line message (the snippet still points at all of it).
+pub fn quote(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} characters)",
+            &text[..cut],
+            text.chars().count()
+        )),
+    }
+}
+
 /// How notes about overridden values start (see `normalize`).
 pub const OVERRIDES_NOTE: &str = "this value overrides";
 
 /// Sorts findings by file, line and code, and merges findings that point at
 /// the same place with the same message (a typo in `common.yaml` is one
 /// finding, not one per stream), keeping every stream/environment it affects.
-pub fn normalize(mut diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagnostic> {
+/// Credentials are masked in every finding's text first.
+pub fn normalize(diagnostics: Vec<Diagnostic>, sources: &Sources) -> Vec<Diagnostic> {
+    let mut diagnostics: Vec<Diagnostic> = diagnostics
+        .into_iter()
+        .map(|d| d.redacted(sources))
+        .collect();
     let key = |d: &Diagnostic| {
         let (path, offset) = d.primary.as_ref().map_or((String::new(), 0), |l| {
             (sources.path(l.span.file).to_owned(), l.span.start)

@@ -2,7 +2,7 @@
 //! object database (no checkout, the working tree untouched), and the
 //! paths that changed between revisions.
 
-use crate::snapshot::{Content, File, Snapshot, is_yaml};
+use crate::snapshot::{Content, File, MAX_FILE_BYTES, Snapshot, is_hidden, is_yaml, too_big};
 use git2::{ObjectType, Oid, Repository, Tree};
 use std::path::Path;
 
@@ -86,11 +86,20 @@ impl Git {
             format!("{}/", self.prefix)
         };
         let mut failure = None;
+        let odb = self.repo.odb().ok();
         tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            let full = format!("{dir}{}", entry.name().unwrap_or(""));
+            // As in the working tree (fs.rs): names that are not UTF-8 and
+            // hidden files and directories are not read.
+            let Ok(name) = entry.name() else {
+                return git2::TreeWalkResult::Skip;
+            };
+            let full = format!("{dir}{name}");
             let Some(rel) = full.strip_prefix(&prefix) else {
                 return git2::TreeWalkResult::Ok;
             };
+            if is_hidden(rel) {
+                return git2::TreeWalkResult::Skip;
+            }
             if rel == "values" && entry.kind() == Some(ObjectType::Tree) {
                 has_values_dir = true;
             }
@@ -104,6 +113,16 @@ impl Git {
             let content = if entry.filemode() == 0o120000 {
                 Content::OutsideRoot {
                     target: "a symlink in git (not followed)".to_owned(),
+                }
+            } else if let Some(len) = odb
+                .as_ref()
+                .and_then(|odb| odb.read_header(entry.id()).ok())
+                .map(|(len, _)| len as u64)
+                .filter(|&len| len > MAX_FILE_BYTES)
+            {
+                // Known from the header: the blob is never inflated.
+                Content::Unreadable {
+                    reason: too_big(len),
                 }
             } else {
                 match self.repo.find_blob(entry.id()) {

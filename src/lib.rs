@@ -11,6 +11,7 @@ pub mod diag;
 pub mod fs;
 pub mod git;
 pub mod health;
+pub mod kinds;
 pub mod plan;
 pub mod promote;
 pub mod render;

@@ -334,17 +334,7 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         }
     }
 
-    let ignore: Vec<String> = match v
-        .get("lint")
-        .and_then(|l| l.get("ignore"))
-        .map(|n| &n.value)
-    {
-        Some(Value::Seq(items)) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let ignore = ignored(v);
     let sink = v.get("sink").and_then(|s| {
         s.as_str()
             .map(|t| (t.trim_end_matches('/').to_owned(), s.span))
@@ -421,6 +411,21 @@ pub fn check_across(facts: &[Facts]) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// The codes a stream's `lint.ignore` switches off.
+pub fn ignored(values: &Node) -> Vec<String> {
+    match values
+        .get("lint")
+        .and_then(|l| l.get("ignore"))
+        .map(|n| &n.value)
+    {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Drops findings a stream switched off with `lint.ignore`. Only rules

@@ -10,7 +10,9 @@ pub enum Content {
     OutsideRoot {
         target: String,
     },
-    /// The edge could not read the file; the reason is the OS error.
+    /// The edge could not or would not read the file: the reason is the
+    /// OS error, or why it was refused unopened (not a regular file, over
+    /// [`MAX_FILE_BYTES`], a directory reached again through a symlink).
     Unreadable {
         reason: String,
     },
@@ -49,6 +51,28 @@ impl Snapshot {
                 .is_some_and(|rest| rest.starts_with('/'))
         })
     }
+}
+
+/// Whether a repository-relative path is hidden: a component starts with
+/// `.` (`.wip/`, `.orders.yaml.swp`, `.#orders.yaml`). Hidden files are
+/// editor and tool state, and every edge skips them, so the working tree
+/// and a git revision read the same files.
+pub fn is_hidden(path: &str) -> bool {
+    path.split('/').any(|c| c.starts_with('.'))
+}
+
+/// The largest file an edge reads (values, template or schema). A values
+/// file has a few kilobytes, and what it sets ends up in objects the API
+/// server refuses over 1.5 MB; every later stage reads its files whole.
+pub const MAX_FILE_BYTES: u64 = 4_000_000;
+
+/// Why a file of `len` bytes, over [`MAX_FILE_BYTES`], is not read.
+pub fn too_big(len: u64) -> String {
+    format!(
+        "it is {:.1} MB; sluice reads files of at most {} MB",
+        len as f64 / 1e6,
+        MAX_FILE_BYTES / 1_000_000
+    )
 }
 
 /// Whether a path names a YAML values file.

@@ -164,6 +164,9 @@ impl SourceFile {
 #[derive(Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Every credential value seen in the input, so that no message, note
+    /// or quoted text (a template's rendered output) can show it.
+    secrets: std::collections::BTreeSet<String>,
 }
 
 impl Sources {
@@ -179,6 +182,27 @@ impl Sources {
     /// Marks a range of a file as never to be shown.
     pub fn redact(&mut self, id: FileId, range: Range<usize>) {
         self.files[id.0 as usize].redactions.push(range);
+    }
+
+    /// Remembers a credential value (as parsed, and as JSON writes it into a
+    /// rendered manifest) to mask wherever it appears.
+    pub fn remember(&mut self, secret: &str) {
+        if secret.len() < 4 {
+            return;
+        }
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json.trim_matches('"');
+        if json != secret {
+            self.secrets.insert(json.to_owned());
+        }
+        self.secrets.insert(secret.to_owned());
+    }
+
+    /// Free text (a message, a note) with every credential masked: the
+    /// values seen in the input and whatever looks like one.
+    pub fn mask<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let known: Vec<&str> = self.secrets.iter().rev().map(String::as_str).collect();
+        crate::secret::mask_text(text, &known)
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {

@@ -315,6 +315,24 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "manifest-kind-not-allowed",
+            "manifest/kind-not-allowed",
+            "values/streams/orders.yaml:1:",
+            &[(
+                "templates/extra.yaml.j2",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {{ stream.name | tojson }}\n  namespace: {{ environment.namespace | tojson }}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: default, namespace: kube-system}]\n",
+            )],
+        ),
+        case(
+            "values-kind-not-allowed",
+            "values/kind-not-allowed",
+            "values/environments/dev.yaml:3:",
+            &[(
+                "values/environments/dev.yaml",
+                "namespace: streams-dev\nallowedKinds:\n  - RoleBinding.rbac.authorization.k8s.io\n",
+            )],
+        ),
+        case(
             "shared-namespace",
             "repo/shared-namespace",
             "values/environments/staging.yaml:1:",
@@ -385,6 +403,8 @@ fn every_diagnostic_code_has_a_fixture() {
     let mut covered: Vec<&str> = cases().iter().map(|c| c.code).collect();
     // Covered by the file-system cases below.
     covered.extend(["yaml/not-utf8", "repo/outside-root", "repo/unreadable"]);
+    // `render --output-dir` only: tests/hostile_output.rs.
+    covered.extend(["render/file-name", "render/file-collision"]);
     // Every rule has its own fixture in tests/rules.rs.
     covered.extend(sluice::rules::RULES);
     let missing: Vec<&str> = CODES

@@ -191,7 +191,7 @@ fn promote_refuses_an_edit_that_would_reach_other_environments() {
     repo.write("values/environments/qa.yaml", b"namespace: streams-qa\n");
     repo.write(
         "values/streams/orders.yaml",
-        b"mainClass: com.example.Orders\nbase: &base\n  mainClass: com.example.Orders\nenvironments:\n  prod: *base\n  qa: *base\n",
+        b"mainClass: com.example.Orders\nenvironments:\n  prod: &base\n    mainClass: com.example.Orders\n  qa: *base\n",
     );
     let out = repo.sluice(&[
         "promote", "--from", "dev", "--to", "prod", "--stream", "orders",

@@ -286,7 +286,7 @@ pub fn classify(err: kube::Error, request: &Request<'_>, server: &str) -> Cluste
             detail: if status.message.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", status.message)
+                format!(" ({})", server_text(&status.message))
             },
         },
         404 if details.is_some_and(|d| d.kind == "namespaces") => {
@@ -317,22 +317,31 @@ pub fn classify(err: kube::Error, request: &Request<'_>, server: &str) -> Cluste
             verb: request.verb.into(),
             object: request.object(),
             code,
-            message: status.message.clone(),
+            message: server_text(&status.message),
         },
     }
 }
 
-/// One line per field the server named, or its message.
+/// One line per field the server named, or its message; the values it
+/// quotes are masked where they may be credentials.
 fn causes(status: &kube::core::Status) -> String {
     match status.details.as_ref().filter(|d| !d.causes.is_empty()) {
         Some(d) => d
             .causes
             .iter()
-            .map(|c| format!("  {}: {}", c.field, c.message))
+            .map(|c| {
+                let message = crate::secret::mask_server_text(Some(&c.field), &c.message);
+                format!("  {}: {message}", c.field)
+            })
             .collect::<Vec<_>>()
             .join("\n"),
-        None => format!("  {}", status.message),
+        None => format!("  {}", server_text(&status.message)),
     }
+}
+
+/// The server's own words, with credentials it may quote masked.
+fn server_text(message: &str) -> String {
+    crate::secret::mask_server_text(None, message)
 }
 
 fn short(text: &str) -> String {
@@ -698,5 +707,46 @@ Pw6PBVeyOzgBkuk21Zr6RJBG3Pp5Q7+W338dwVjQCzKZQm4mfzgDqPpS
             "peer closed connection without sending TLS close_notify",
         );
         assert_dropped(kube::Error::Service(Box::new(eof)));
+    }
+
+    /// A 422 quotes the values it refused; those of credentials never
+    /// reach the terminal, the others (a memory size) still help.
+    #[test]
+    fn causes_of_a_422_hide_credentials() {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 422,
+            "reason": "Invalid",
+            "message": "SparkApplication.sparkoperator.k8s.io \"orders\" is invalid: [spec.driver.env[0].value: Invalid value: \"S3CR3T-1\": too long, spec.executor.memory: Invalid value: \"4Gi\": bad format]",
+            "details": {"name": "orders", "kind": "SparkApplication", "causes": [
+                {"reason": "FieldValueInvalid", "field": "spec.driver.env[0].value",
+                 "message": "Invalid value: \"S3CR3T-1\": too long"},
+                {"reason": "FieldValueInvalid", "field": "spec.sparkConf[spark.datasource.password]",
+                 "message": "Invalid value: \"S3CR3T-2\": not allowed"},
+                {"reason": "FieldValueInvalid", "field": "spec.arguments[3]",
+                 "message": "Invalid value: \"S3CR3T-3\": bad"},
+                {"reason": "FieldValueInvalid", "field": "spec.deps.repositories[0]",
+                 "message": "Invalid value: \"https://u:S3CR3T-4@repo.example.com\": bad"},
+                {"reason": "FieldValueInvalid", "field": "spec.executor.memory",
+                 "message": "Invalid value: \"4Gi\": bad format"}
+            ]}
+        }))
+        .unwrap();
+        let shown = causes(&status);
+        assert!(!shown.contains("S3CR3T"), "{shown}");
+        assert!(
+            shown.contains("spec.driver.env[0].value: Invalid value: \"****\": too long"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("spec.executor.memory: Invalid value: \"4Gi\": bad format"),
+            "{shown}"
+        );
+        let mut without_causes = status.clone();
+        without_causes.details = None;
+        let shown = causes(&without_causes);
+        assert!(
+            !shown.contains("S3CR3T") && shown.contains("\"4Gi\""),
+            "{shown}"
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod diff;
 pub mod lint;
 pub mod promote;
+pub mod rbac;
 pub mod render;
 pub mod status;
 pub mod values;
@@ -216,6 +217,91 @@ pub fn require_streams(
     Ok(())
 }
 
+/// [`require_streams`], where a stream that is missing because the file
+/// that would define it is broken shows that file's errors (`values
+/// --stream X` with a broken `X.yaml` is about the YAML error, not about
+/// a stream that does not exist).
+pub fn require_readable_streams(
+    global: &Global,
+    loaded: &Loaded,
+    environment: &str,
+    names: &[String],
+) -> Result<(), UsageError> {
+    let Err(missing) = require_streams(&loaded.repo, environment, names) else {
+        return Ok(());
+    };
+    let known = |name: &str| {
+        loaded
+            .repo
+            .streams
+            .iter()
+            .any(|d| d.name == name && d.applies_to(environment))
+    };
+    // A stream file is named after its stream; a Helm-style list can be in
+    // common.yaml or the environment's file.
+    let defines = |path: &str, name: &str| {
+        let stem = |p: &str| {
+            let file = p.rsplit('/').next().unwrap_or(p);
+            file.strip_suffix(".yaml")
+                .or_else(|| file.strip_suffix(".yml"))
+                .map(str::to_owned)
+        };
+        (path.starts_with("values/streams/") && stem(path).as_deref() == Some(name))
+            || [
+                "values/common",
+                &format!("values/environments/{environment}"),
+            ]
+            .iter()
+            .any(|p| {
+                path.strip_prefix(p)
+                    .is_some_and(|e| e == ".yaml" || e == ".yml")
+            })
+    };
+    let broken: Vec<&Diagnostic> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && (d.code.starts_with("yaml/") || d.code.starts_with("repo/")))
+        .filter(|d| {
+            d.primary.as_ref().is_some_and(|l| {
+                let path = loaded.sources.path(l.span.file);
+                names.iter().any(|n| !known(n) && defines(path, n))
+            })
+        })
+        .collect();
+    if broken.is_empty() {
+        return Err(missing);
+    }
+    let mut text = shown(global, &loaded.sources, broken.iter().copied());
+    let unread: Vec<String> = names
+        .iter()
+        .filter(|n| !known(n))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    let mut files: Vec<String> = broken
+        .iter()
+        .filter_map(|d| d.primary.as_ref())
+        .map(|l| {
+            format!(
+                "`{}`",
+                crate::report::escape::line(loaded.sources.path(l.span.file))
+            )
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    text.push_str(&format!(
+        "error: cannot read stream {}: {} {} errors (above)\n",
+        unread.join(", "),
+        files.join(", "),
+        if files.len() == 1 { "has" } else { "have" },
+    ));
+    Err(UsageError {
+        message: String::new(),
+        help: None,
+        rendered: Some(text),
+    })
+}
+
 /// Prints a failure and maps the outcome to the process exit code.
 pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
     match result {
@@ -269,6 +355,20 @@ pub fn finish(result: anyhow::Result<Exit>, global: &Global) -> ExitCode {
             ExitCode::from(Exit::Usage as u8)
         }
     }
+}
+
+/// Findings in their human form, one after another: the text of a
+/// refusal (exit 2) that shows every reason.
+pub fn shown<'a>(
+    global: &Global,
+    sources: &crate::source::Sources,
+    findings: impl IntoIterator<Item = &'a Diagnostic>,
+) -> String {
+    let styled = global.styled(true);
+    findings
+        .into_iter()
+        .map(|d| format!("{}\n", crate::report::human::render(d, sources, styled)))
+        .collect()
 }
 
 /// Writes to stdout, reporting a closed pipe as an error `finish` ignores.

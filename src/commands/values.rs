@@ -2,7 +2,7 @@
 //! the file and line that set each one ("why is this 8g?").
 
 use super::lint::select;
-use super::{Exit, Global, SetFlags};
+use super::{Exit, Global, SetFlags, UsageError};
 use crate::diag::{self, Diagnostic};
 use crate::values::check::check;
 use crate::values::print;
@@ -26,7 +26,7 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, std::slice::from_ref(&options.environment))?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    super::require_streams(&loaded.repo, &options.environment, &options.streams)?;
+    super::require_readable_streams(global, &loaded, &options.environment, &options.streams)?;
     let named = |name: &str| options.streams.iter().any(|s| s == name);
     let (found, outcomes) = check(
         &loaded.repo,
@@ -93,21 +93,27 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
             format!("{}\n", serde_json::to_string_pretty(&map)?)
         }
     };
-    // Findings go to stderr, so stdout stays a clean document.
+    // Bad input prints nothing on stdout (exit 2), as `render` does:
+    // merged values of files with errors would be a guess.
     let diagnostics = diag::normalize(loaded.diagnostics, &loaded.sources);
-    let styled = global.styled(true);
-    for d in diagnostics.iter().filter(|d| d.is_error()) {
-        eprint!(
-            "{}",
-            crate::report::human::render(d, &loaded.sources, styled)
-        );
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        let mut text = super::shown(global, &loaded.sources, errors.iter().copied());
+        text.push_str(&format!(
+            "error: nothing shown: {} error{} in the values (`sluice lint --env {}` shows every finding)\n",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            options.environment,
+        ));
+        return Err(UsageError {
+            message: String::new(),
+            help: None,
+            rendered: Some(text),
+        }
+        .into());
     }
     super::print(&out)?;
-    Ok(if diagnostics.iter().any(Diagnostic::is_error) {
-        Exit::Findings
-    } else {
-        Exit::Success
-    })
+    Ok(Exit::Success)
 }
 
 enum Shown {

@@ -349,14 +349,15 @@ fn exact_differences(a: &Value, b: &Value) -> BTreeSet<Path> {
     out
 }
 
-/// The checkpoint location a rendered or live SparkApplication uses.
+/// The checkpoint location a rendered or live SparkApplication uses (with
+/// any credential in it masked: plans are shown).
 pub fn checkpoint(object: &Value) -> Option<String> {
     object
         .get("spec")?
         .get("sparkConf")?
         .get(CHECKPOINT_CONF)?
         .as_str()
-        .map(str::to_owned)
+        .map(|c| crate::secret::mask_text(c, &[] as &[&str]).into_owned())
 }
 
 fn suspended(object: &Value) -> bool {

@@ -48,9 +48,11 @@ pub fn without_server_state(object: &Value) -> Value {
     object
 }
 
-/// Masks values no diff may show: Secret data, and values of
-/// credential-looking keys. Equal values mask equally, so a change still
-/// shows as a changed line.
+/// Masks values no diff may show: Secret data, and credentials (see
+/// `secret`: credential-looking keys and env entries, values after a
+/// credential flag in a list, credentials inside strings such as JDBC URLs
+/// and `-Dx.password=` options). Equal values mask equally, so a change
+/// still shows as a changed line.
 pub fn masked(object: &Value) -> Value {
     let secret = object.get("kind").and_then(Value::as_str) == Some("Secret");
     let mut object = object.clone();
@@ -71,21 +73,7 @@ pub fn masked(object: &Value) -> Value {
 }
 
 fn mask_credentials(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            let name = map.get("name").and_then(Value::as_str).map(str::to_owned);
-            for (k, v) in map.iter_mut() {
-                let secret = crate::secret::hides(k, name.as_deref());
-                if secret && !v.is_object() && !v.is_array() {
-                    *v = Value::String(fingerprint(v));
-                } else {
-                    mask_credentials(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_credentials),
-        _ => {}
-    }
+    *value = crate::secret::masked_json(value, fingerprint);
 }
 
 /// A short hash that shows whether a hidden value changed. Salted per

@@ -7,6 +7,7 @@
 
 pub mod derive;
 pub mod fast_yaml;
+pub mod guard;
 
 use crate::diag::Diagnostic;
 use crate::snapshot::{Content, Snapshot};
@@ -58,6 +59,21 @@ impl Templates {
     ) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A merge request controls the templates: bounded work per render.
+        env.set_fuel(Some(guard::FUEL));
+        env.set_formatter(|out, state, value| {
+            // Refused before it is copied into the output, with its line.
+            if value
+                .as_str()
+                .is_some_and(|s| s.len() > guard::MAX_OUTPUT_BYTES)
+            {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    guard::output_exceeded(),
+                ));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         // Manifests are YAML, not HTML: never escape values.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         // minijinja's own `tojson` turns an undefined value into `null`
@@ -99,28 +115,23 @@ impl Templates {
                         );
                     }
                 },
-                _ => {
-                    let id = sources.add(&file.path, "");
-                    diagnostics.push(
-                        Diagnostic::error(
-                            "repo/unreadable",
-                            format!("cannot read template `{}`", file.path),
-                        )
-                        .at(Span::file_start(id), "here"),
-                    );
-                }
+                other => diagnostics.push(crate::values::repo::file_problem(
+                    &file.path, other, sources, None,
+                )),
             }
         }
         if !sources_of.iter().any(|(n, _)| n == MAIN_TEMPLATE) {
             sources_of.push((MAIN_TEMPLATE.to_owned(), BUILTIN_TEMPLATE.to_owned()));
         }
         let mut rendered = Vec::new();
+        let watch = guard::watch_compiling();
         for (name, text) in sources_of {
             let path = if snapshot.get(&format!("templates/{name}")).is_some() {
                 format!("templates/{name}")
             } else {
                 format!("<built-in>/templates/{name}")
             };
+            watch.compiling(&path);
             let id = sources.add(&path, text.as_str());
             files.push((name.clone(), id));
             match env.add_template_owned(name.clone(), text) {
@@ -131,6 +142,7 @@ impl Templates {
                 Err(e) => diagnostics.push(template_error(&e, id, sources)),
             }
         }
+        drop(watch);
         rendered.sort_by(|a, b| {
             (a != MAIN_TEMPLATE)
                 .cmp(&(b != MAIN_TEMPLATE))
@@ -141,6 +153,16 @@ impl Templates {
             rendered,
             files,
         }
+    }
+
+    /// Every template file (rendered or included) with its text.
+    pub fn texts<'a>(
+        &'a self,
+        sources: &'a Sources,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.files
+            .iter()
+            .map(|(n, id)| (n.as_str(), &*sources.get(*id).text))
     }
 
     fn file(&self, name: &str) -> Option<FileId> {
@@ -176,13 +198,32 @@ impl Templates {
             let Ok(template) = self.env.get_template(name) else {
                 continue;
             };
-            let text = match template.render(minijinja::value::Serde(&context)) {
-                Ok(text) => text,
+            let mut output = guard::Output::default();
+            let rendered = {
+                let path = self.file(name).map_or(name.as_str(), |id| sources.path(id));
+                let _watch = guard::watch(path, e.name(), &e.environment.name);
+                template
+                    .render_captured_to(minijinja::value::Serde(&context), &mut output)
+                    .map(drop)
+            };
+            let text = match rendered {
+                Ok(()) => String::from_utf8(output.bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                 Err(err) => {
                     let file = self.file(err.name().unwrap_or(name)).or(self.file(name));
-                    errors.push(match file {
-                        Some(id) => template_error(&err, id, sources),
-                        None => Diagnostic::error("render/template", err.to_string()),
+                    let limit = if output.exceeded
+                        || err.detail() == Some(guard::output_exceeded().as_str())
+                    {
+                        Some(guard::output_exceeded())
+                    } else if err.kind() == minijinja::ErrorKind::OutOfFuel {
+                        Some(guard::out_of_fuel())
+                    } else {
+                        None
+                    };
+                    errors.push(match (file, limit) {
+                        (Some(id), Some(limit)) => limit_error(&err, &limit, id, sources, e),
+                        (Some(id), None) => template_error(&err, id, sources),
+                        (None, _) => Diagnostic::error("render/template", err.to_string()),
                     });
                     continue;
                 }
@@ -246,16 +287,40 @@ fn number_lines(text: &str) -> String {
         .join("\n")
 }
 
-fn template_error(err: &minijinja::Error, file: FileId, sources: &Sources) -> Diagnostic {
+/// Where in the template a minijinja error points: its expression, its
+/// line, or (for an error with neither) the file.
+fn error_span(err: &minijinja::Error, file: FileId, sources: &Sources) -> Span {
     let src = sources.get(file);
-    let span = match (err.range(), err.line()) {
+    match (err.range(), err.line()) {
         (Some(range), _) if range.end <= src.text.len() => Span::new(file, range),
         (_, Some(line)) => {
             let start = src.offset_of(line, 1);
             Span::new(file, start..start + src.line_text(line).len())
         }
         _ => Span::file_start(file),
-    };
+    }
+}
+
+/// A render that reached one of [`guard`]'s limits: named for the stream,
+/// since how far a template gets depends on the stream's values.
+fn limit_error(
+    err: &minijinja::Error,
+    limit: &str,
+    file: FileId,
+    sources: &Sources,
+    e: &Effective<'_>,
+) -> Diagnostic {
+    Diagnostic::error(
+        "render/template",
+        format!("stream `{}` in `{}`: {limit}", e.name(), e.environment.name),
+    )
+    .at(error_span(err, file, sources), "the limit was reached here")
+    .help("a template renders a few objects per stream: look for a loop that does not end, or a value repeated (`*`) or joined (`~`) without bound")
+    .subject(e.name(), &e.environment.name)
+}
+
+fn template_error(err: &minijinja::Error, file: FileId, sources: &Sources) -> Diagnostic {
+    let span = error_span(err, file, sources);
     let mut message = err
         .detail()
         .map_or_else(|| err.kind().to_string(), str::to_owned);

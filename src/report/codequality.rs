@@ -31,6 +31,10 @@ struct Lines {
 }
 
 pub fn report(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+    let diagnostics: &[Diagnostic] = &diagnostics
+        .iter()
+        .map(|d| d.clone().redacted(sources))
+        .collect::<Vec<_>>();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let issues: Vec<Issue> = diagnostics
         .iter()

@@ -56,6 +56,10 @@ fn loc<'a>(sources: &'a Sources, span: Span, message: Option<&'a str>) -> Loc<'a
 }
 
 pub fn report(diagnostics: &[Diagnostic], sources: &Sources, checked: usize) -> String {
+    let diagnostics: &[Diagnostic] = &diagnostics
+        .iter()
+        .map(|d| d.clone().redacted(sources))
+        .collect::<Vec<_>>();
     let report = Report {
         version: 1,
         diagnostics: diagnostics

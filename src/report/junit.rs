@@ -3,6 +3,7 @@
 //! plus one per file for findings that belong to no single stream.
 
 use super::Coverage;
+use super::escape::{xml_line, xml_text};
 use crate::diag::{Diagnostic, Severity};
 use crate::source::Sources;
 use quick_xml::Writer;
@@ -85,7 +86,7 @@ pub fn report(diagnostics: &[Diagnostic], sources: &Sources, coverage: &Coverage
     for (suite_name, cases) in &suites {
         let failures = cases.values().filter(|c| failed(c)).count();
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", suite_name.as_str()));
+        suite.push_attribute(("name", xml_line(suite_name).as_ref()));
         suite.push_attribute(("tests", cases.len().to_string().as_str()));
         suite.push_attribute(("failures", failures.to_string().as_str()));
         suite.push_attribute(("errors", "0"));
@@ -93,10 +94,14 @@ pub fn report(diagnostics: &[Diagnostic], sources: &Sources, coverage: &Coverage
         write(&mut w, Event::Start(suite));
         for case in cases.values() {
             let mut tc = BytesStart::new("testcase");
-            tc.push_attribute(("classname", format!("sluice.{suite_name}").as_str()));
-            tc.push_attribute(("name", case.name.as_str()));
+            // Names, messages and bodies come from the user's files: XML
+            // 1.0 has no way to carry most control characters, so they are
+            // written escaped (`\x1b`), as in the human output.
+            let classname = format!("sluice.{suite_name}");
+            tc.push_attribute(("classname", xml_line(&classname).as_ref()));
+            tc.push_attribute(("name", xml_line(&case.name).as_ref()));
             if !case.file.is_empty() {
-                tc.push_attribute(("file", case.file.as_str()));
+                tc.push_attribute(("file", xml_line(&case.file).as_ref()));
             }
             let errors: Vec<&&Diagnostic> = case
                 .findings
@@ -120,14 +125,14 @@ pub fn report(diagnostics: &[Diagnostic], sources: &Sources, coverage: &Coverage
                 } else {
                     format!("{} (and {} more)", first.message, errors.len() - 1)
                 };
-                failure.push_attribute(("message", message.as_str()));
+                failure.push_attribute(("message", xml_line(&message).as_ref()));
                 failure.push_attribute(("type", first.code));
                 write(&mut w, Event::Start(failure));
                 let body: String = errors
                     .iter()
                     .map(|d| super::human::render(d, sources, false))
                     .collect();
-                write(&mut w, Event::Text(BytesText::new(&body)));
+                write(&mut w, Event::Text(BytesText::new(&xml_text(&body))));
                 write(&mut w, Event::End(BytesEnd::new("failure")));
             }
             if !others.is_empty() {
@@ -136,7 +141,7 @@ pub fn report(diagnostics: &[Diagnostic], sources: &Sources, coverage: &Coverage
                     .map(|d| super::human::render(d, sources, false))
                     .collect();
                 write(&mut w, Event::Start(BytesStart::new("system-out")));
-                write(&mut w, Event::Text(BytesText::new(&body)));
+                write(&mut w, Event::Text(BytesText::new(&xml_text(&body))));
                 write(&mut w, Event::End(BytesEnd::new("system-out")));
             }
             write(&mut w, Event::End(BytesEnd::new("testcase")));

@@ -2,6 +2,7 @@
 //! or a GitLab Code Quality report (pure: data in, text out).
 
 pub mod codequality;
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;

@@ -92,8 +92,16 @@ pub fn check<'r, R: Send>(
                     schema.check_effective(&e.values, &e.json, effective::anchor(def), sources)
                 }));
             }
-            // A credential in a disabled stream is still committed.
-            found.extend(literal_secrets(&e.values));
+            // A credential in a disabled stream is still committed. The
+            // stream's `lint.ignore` applies here: the finding would
+            // otherwise fail the stream before the rules (which apply it
+            // to their own findings) run. Output masks it either way.
+            if !crate::rules::ignored(&e.values)
+                .iter()
+                .any(|c| c == LITERAL_SECRET)
+            {
+                found.extend(literal_secrets(&e.values));
+            }
             let ok = !found.iter().any(Diagnostic::is_error)
                 && !broken_env_files.contains(&environment.file);
             let mut found: Vec<Diagnostic> = found
@@ -177,40 +185,74 @@ fn attribute(
     Some(envs.fold(d, |d, e| d.subject(&def.name, e)))
 }
 
-/// Credential-looking keys with literal values where Spark or the pods would
-/// see them; the value itself is never printed.
+const LITERAL_SECRET: &str = "values/literal-secret";
+
+/// Literal credentials anywhere in a stream's values (see `secret` for what
+/// counts: credential-looking keys and env names, credential flags in
+/// lists, passwords in URLs and `key=value` settings, AWS keys), but not
+/// references (`${VAR}`, `secrets:`, `valueFrom`, Spark's secret-mount
+/// confs). The value itself is never printed.
 fn literal_secrets(values: &Node) -> Vec<Diagnostic> {
+    use secret::{Hidden, Seg, Why};
     let mut out = Vec::new();
-    let mut check_map = |map: Option<&Node>, path: &str, help: &str| {
-        for entry in map.and_then(Node::as_map).into_iter().flatten() {
-            let literal = match &entry.value.value {
-                Value::String(s) => !s.is_empty() && !s.starts_with("${"),
-                Value::Number(_) => true,
-                _ => false,
-            };
-            if literal && secret::looks_like_credential(&entry.key) {
-                out.push(
-                    Diagnostic::error(
-                        "values/literal-secret",
-                        format!("`{path}.{}` holds a literal credential", entry.key),
-                    )
-                    .at(entry.key_span, "credential-looking key with a literal value (value not shown)")
-                    .note("values files are committed and rendered manifests are stored in the cluster: a literal credential leaks to everyone who can read either")
-                    .help(help.to_owned()),
-                );
-            }
+    secret::visit(values, &mut |path, node: &Node, hidden| {
+        if path.first() == Some(&Seg::Key("lint")) {
+            return;
         }
-    };
-    let secret_help =
-        "reference a Kubernetes Secret instead: `secrets: [{name: my-secret, env: {VAR: key}}]`";
-    check_map(values.get("sparkConf"), "sparkConf", secret_help);
-    check_map(values.get("hadoopConf"), "hadoopConf", secret_help);
-    for role in ["driver", "executor"] {
-        check_map(
-            values.get(role).and_then(|r| r.get("env")),
-            &format!("{role}.env"),
-            secret_help,
+        let walk = values.walk(&secret::pointer(path));
+        let env_value = path.last() == Some(&Seg::Key("value"));
+        let (span, label, help) = match &hidden {
+            Hidden::Whole(_) if !is_literal(node) => return,
+            Hidden::Whole(Why::Key) if env_value => (
+                walk.key_span.unwrap_or(node.span),
+                format!(
+                    "the literal value of env variable `{}` (value not shown)",
+                    values
+                        .walk(&secret::pointer(&path[..path.len() - 1]))
+                        .node
+                        .get("name")
+                        .and_then(Node::as_str)
+                        .unwrap_or("?")
+                ),
+                "take it from a Kubernetes Secret instead: `valueFrom: {secretKeyRef: {name: my-secret, key: password}}`",
+            ),
+            Hidden::Whole(Why::Key) => (
+                walk.key_span.unwrap_or(node.span),
+                "credential-looking key with a literal value (value not shown)".to_owned(),
+                "reference a Kubernetes Secret instead: `secrets: [{name: my-secret, env: {VAR: key}}]`",
+            ),
+            Hidden::Whole(Why::Flag) => (
+                node.span,
+                "the value of a credential flag (value not shown)".to_owned(),
+                "pass it from a Kubernetes Secret instead: `secrets: [{name: my-secret, env: {VAR: key}}]`, and write `${VAR}` here",
+            ),
+            Hidden::Parts(parts) => (
+                node.span,
+                format!("{} (value not shown)", parts[0].what),
+                "keep the credential in a Kubernetes Secret (`secrets: [{name: my-secret, env: {VAR: key}}]`) and write `${VAR}` in its place",
+            ),
+        };
+        out.push(
+            Diagnostic::error(
+                LITERAL_SECRET,
+                format!("`{}` holds a literal credential", secret::dotted(path)),
+            )
+            .at(span, label)
+            .note("values files are committed and rendered manifests are stored in the cluster: a literal credential leaks to everyone who can read either")
+            .help(help.to_owned()),
         );
-    }
+    });
     out
+}
+
+/// Whether a hidden value is (or holds) a literal: a non-empty string that
+/// is not a `${VAR}` reference, or a number.
+fn is_literal(node: &Node) -> bool {
+    match &node.value {
+        Value::String(s) => !s.is_empty() && !secret::is_reference(s),
+        Value::Number(_) => true,
+        Value::Map(entries) => entries.iter().any(|e| is_literal(&e.value)),
+        Value::Seq(items) => items.iter().any(is_literal),
+        _ => false,
+    }
 }

@@ -6,9 +6,10 @@ use crate::secret;
 use crate::source::Sources;
 
 /// Renders `node` (a mapping) as YAML. With `sources`, every scalar and
-/// list gets a `# file:line` comment; values of credential-looking keys are
+/// list gets a `# file:line` comment; credentials (see `secret`) are
 /// replaced by `<hidden>`.
 pub fn to_yaml(node: &Node, sources: Option<&Sources>) -> String {
+    let node = &masked(node);
     let mut lines: Vec<(String, String)> = Vec::new();
     emit_map(node, 0, sources, &mut lines, false);
     let width = lines
@@ -69,8 +70,9 @@ fn emit_map(
         };
         let key = scalar(&serde_json::Value::String(entry.key.clone()));
         let value = &entry.value;
-        // Never shown, whatever its shape.
-        let hidden = is_hidden(node, &entry.key);
+        // Never shown, whatever its shape (`masked` has replaced it).
+        let hidden =
+            matches!(&value.value, Value::String(s) if s == HIDDEN) && is_hidden(node, &entry.key);
         match &value.value {
             _ if hidden => lines.push((
                 format!("{pad}{key}: <hidden>"),
@@ -127,25 +129,50 @@ fn is_hidden(map: &Node, key: &str) -> bool {
     secret::hides(key, map.get("name").and_then(Node::as_str))
 }
 
-/// The values as JSON, with the values of credential-looking keys hidden.
+/// The values as JSON, with credentials hidden.
 pub fn redacted_json(node: &Node) -> serde_json::Value {
-    match &node.value {
-        Value::Map(entries) => serde_json::Value::Object(
-            entries
-                .iter()
-                .map(|e| {
-                    let v = if is_hidden(node, &e.key) {
-                        serde_json::Value::String("<hidden>".to_owned())
-                    } else {
-                        redacted_json(&e.value)
-                    };
-                    (e.key.clone(), v)
+    secret::masked_json(&node.to_json(), |_| HIDDEN.to_owned())
+}
+
+const HIDDEN: &str = "<hidden>";
+
+/// A copy of `node` with every credential replaced by `<hidden>`: a whole
+/// value, or the credential inside a string (`jdbc:...://u:<hidden>@h/db`).
+fn masked(node: &Node) -> Node {
+    let mut found = Vec::new();
+    secret::visit(node, &mut |path, _, hidden| {
+        found.push((path.to_vec(), hidden))
+    });
+    let mut out = node.clone();
+    for (path, hidden) in found {
+        let Some(n) = at_mut(&mut out, &path) else {
+            continue;
+        };
+        let text = match (&hidden, &n.value) {
+            (secret::Hidden::Parts(parts), Value::String(s)) => {
+                secret::replace(s, parts.iter().map(|f| f.range.clone()).collect(), |_| {
+                    HIDDEN.to_owned()
                 })
-                .collect(),
-        ),
-        Value::Seq(items) => items.iter().map(redacted_json).collect(),
-        _ => node.to_json(),
+                .into_owned()
+            }
+            _ => HIDDEN.to_owned(),
+        };
+        n.value = Value::String(text);
     }
+    out
+}
+
+fn at_mut<'n>(mut node: &'n mut Node, path: &[secret::Seg<'_>]) -> Option<&'n mut Node> {
+    for seg in path {
+        node = match (seg, &mut node.value) {
+            (secret::Seg::Key(k), Value::Map(entries)) => {
+                &mut entries.iter_mut().find(|e| e.key == *k)?.value
+            }
+            (secret::Seg::Index(i), Value::Seq(items)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// A scalar, or an empty collection, on one line.

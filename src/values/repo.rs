@@ -21,6 +21,7 @@ pub const ENVIRONMENT_KEYS: &[&str] = &[
     "nodeSize",
     "budget",
     "cluster",
+    "allowedKinds",
     "streams",
 ];
 /// Keys of `common.yaml` that are settings of sluice, not values.
@@ -64,6 +65,8 @@ pub struct Environment {
     pub namespace: Option<String>,
     pub kube_context: Option<String>,
     pub protected: bool,
+    /// The kinds its streams' templates may render.
+    pub allowed: crate::kinds::Allowed,
     /// The file's values overrides (without the target keys).
     pub values: Node,
     /// The whole file.
@@ -134,7 +137,15 @@ pub fn load(
 ) -> Repository {
     // Register texts first (ids are needed in spans), then parse in parallel.
     let mut pending = Vec::new();
-    for file in snapshot.under("values").filter(|f| is_yaml(&f.path)) {
+    for file in snapshot.under("values") {
+        // A directory the edge did not enter (outside the repository, or
+        // one it entered already) is recorded under its own name.
+        if !is_yaml(&file.path) {
+            if !matches!(file.content, Content::Bytes(_)) {
+                diagnostics.push(file_problem(&file.path, &file.content, sources, None));
+            }
+            continue;
+        }
         let kind = match classify(&file.path) {
             Some(kind) => kind,
             None => continue,
@@ -206,25 +217,21 @@ pub fn load(
     build(files, sources, diagnostics)
 }
 
-/// Values of credential-looking keys are never shown in a snippet, even
-/// when a finding about a neighbouring key shows their line.
+/// Credentials (see `secret`) are never shown in a snippet, even when a
+/// finding about a neighbouring key shows their line, nor anywhere else
+/// in a message: their text is remembered too.
 pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
-    match &node.value {
-        Value::Map(entries) => {
-            let name = node.get("name").and_then(Node::as_str);
-            for e in entries {
-                if crate::secret::hides(&e.key, name) {
-                    redact_all(&e.value, file, sources);
-                } else {
-                    redact_credentials(&e.value, file, sources);
+    crate::secret::visit(node, &mut |_, n: &Node, hidden| match hidden {
+        crate::secret::Hidden::Whole(_) => redact_all(n, file, sources),
+        crate::secret::Hidden::Parts(parts) => {
+            if let Some(s) = n.as_str() {
+                for p in parts {
+                    sources.remember(&s[p.range]);
                 }
             }
+            sources.redact(file, n.span.range());
         }
-        Value::Seq(items) => items
-            .iter()
-            .for_each(|i| redact_credentials(i, file, sources)),
-        _ => {}
-    }
+    });
 }
 
 /// The finding for a file an edge could not hand over (`None` for one it
@@ -260,14 +267,23 @@ fn redact_all(node: &Node, file: FileId, sources: &mut Sources) {
             .iter()
             .for_each(|e| redact_all(&e.value, file, sources)),
         Value::Seq(items) => items.iter().for_each(|i| redact_all(i, file, sources)),
+        Value::String(s) => {
+            sources.remember(s);
+            sources.redact(file, node.span.range());
+        }
+        Value::Number(n) => {
+            sources.remember(&n.to_string());
+            sources.redact(file, node.span.range());
+        }
         _ => sources.redact(file, node.span.range()),
     }
 }
 
 /// Redacts what a line scan finds, for text the parser rejected.
 pub fn redact_scanned(file: FileId, sources: &mut Sources) {
-    let ranges = crate::secret::scan(&sources.get(file).text);
-    for r in ranges {
+    let text = std::sync::Arc::clone(&sources.get(file).text);
+    for r in crate::secret::scan(&text) {
+        sources.remember(text[r.clone()].trim());
         sources.redact(file, r);
     }
 }
@@ -381,6 +397,7 @@ fn build(
                 f.root.get("protected").map(|n| &n.value),
                 Some(Value::Bool(true))
             ),
+            allowed: allowed_kinds(f, diagnostics),
             values: without_keys(&f.root, ENVIRONMENT_KEYS),
             root: Arc::clone(&f.root),
         });
@@ -636,6 +653,30 @@ fn shared_envs(repo: &Repository, a: &StreamDef, b: &StreamDef) -> String {
         [one] => format!("environment `{one}`"),
         _ => format!("environments {}", names.join(", ")),
     }
+}
+
+/// An environment file's `allowedKinds`; entries that may never be
+/// allowed are findings at their place in the file, and left out.
+fn allowed_kinds(f: &ParsedFile, diagnostics: &mut Vec<Diagnostic>) -> crate::kinds::Allowed {
+    let Some(Value::Seq(items)) = f.root.get("allowedKinds").map(|n| &n.value) else {
+        return crate::kinds::Allowed::default();
+    };
+    let mut kinds = Vec::new();
+    for item in items {
+        let Some(kind) = item.as_str() else { continue };
+        match crate::kinds::never(kind) {
+            Some(why) => diagnostics.push(
+                Diagnostic::error(
+                    "values/kind-not-allowed",
+                    format!("`{kind}` cannot be allowed: {why}"),
+                )
+                .at(item.span, "listed in allowedKinds")
+                .help("remove it; the platform team creates such objects outside the streams repository"),
+            ),
+            None => kinds.push(kind),
+        }
+    }
+    crate::kinds::Allowed::new(kinds)
 }
 
 #[cfg(test)]

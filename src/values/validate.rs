@@ -187,11 +187,11 @@ impl Schema {
                     let place = if path.is_empty() {
                         "at the top level".to_owned()
                     } else {
-                        format!("in `{path}`")
+                        format!("in `{}`", crate::diag::quote(&path))
                     };
                     let mut d = Diagnostic::error(
                         "values/unknown-key",
-                        format!("unknown key `{key}` {place}"),
+                        format!("unknown key `{}` {place}", crate::diag::quote(key)),
                     )
                     .at(key_span, "not a known key here");
                     let candidates = known.iter().map(String::as_str);

@@ -18,6 +18,17 @@ use std::fmt;
 /// the limit keeps every later recursive stage safe from stack exhaustion.
 pub const MAX_DEPTH: usize = 32;
 
+/// Longest key sluice reads, in characters: YAML's own limit for a key
+/// written plainly (`key: value`); only the explicit `? key` form can be
+/// longer. Every later stage (validation, suggestions, secret detection,
+/// reports) reads keys whole, and no setting is named by a kilobyte.
+pub const MAX_KEY_CHARS: usize = 1024;
+
+/// Most nodes (mappings, lists and scalars: every key and every value)
+/// sluice reads from one file. A large values file has a few thousand;
+/// the limit bounds the time and memory every later stage spends on one.
+pub const MAX_NODES: usize = 200_000;
+
 /// One YAML node with its span, and the spans of the values it replaced when
 /// layers were merged (empty for a freshly parsed node).
 #[derive(Clone, Debug, PartialEq)]
@@ -210,7 +221,7 @@ fn options() -> serde_saphyr::Options {
             max_depth: MAX_DEPTH,
             max_events: 500_000,
             max_aliases: 1_000,
-            max_nodes: 200_000,
+            max_nodes: MAX_NODES,
             max_documents: 1,
         },
         alias_limits: serde_saphyr::alias_limits! {
@@ -230,7 +241,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options()) {
         Ok(raw) => {
             let node = convert(file, text, raw);
-            match duplicate_key(&node) {
+            match long_key(&node).or_else(|| duplicate_key(&node)) {
                 Some(d) => Err(d),
                 None => Ok(node),
             }
@@ -260,6 +271,15 @@ fn syntax_diagnostic(file: FileId, text: &str, err: &serde_saphyr::Error) -> Dia
             "values files are small mappings: sluice allows {MAX_DEPTH} levels of nesting and a bounded alias expansion"
         ))
     };
+    let too_many_nodes = || {
+        Diagnostic::error(
+            "yaml/too-complex",
+            format!(
+                "the file has more than {MAX_NODES} nodes (keys and values); sluice reads at most {MAX_NODES} per file"
+            ),
+        )
+        .help("values files are small mappings: split the file, or keep data that is not configuration out of the values")
+    };
     // Match on the message as well as the variant: serde-saphyr wraps some
     // errors (alias replay, budgets) in others depending on where they hit.
     let is = |needle: &str| raw.contains(needle);
@@ -284,6 +304,11 @@ fn syntax_diagnostic(file: FileId, text: &str, err: &serde_saphyr::Error) -> Dia
             .help("a values file is one mapping: remove the `---` separator, or split the file in two"),
             "a second document starts here",
         ),
+        E::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Nodes { .. },
+            ..
+        } => (too_many_nodes(), "limit reached here"),
+        _ if is("Nodes {") => (too_many_nodes(), "limit reached here"),
         E::Budget { .. }
         | E::AliasReplayLimitExceeded { .. }
         | E::AliasExpansionLimitExceeded { .. }
@@ -373,6 +398,31 @@ fn convert(file: FileId, text: &str, raw: Spanned<Raw>) -> Node {
         ),
     };
     Node::new(span, value)
+}
+
+/// The first key longer than [`MAX_KEY_CHARS`].
+fn long_key(node: &Node) -> Option<Diagnostic> {
+    match &node.value {
+        Value::Map(entries) => entries.iter().find_map(|e| {
+            let long = e.key.len() > MAX_KEY_CHARS && e.key.chars().count() > MAX_KEY_CHARS;
+            if !long {
+                return long_key(&e.value);
+            }
+            Some(
+                Diagnostic::error(
+                    "yaml/too-complex",
+                    format!(
+                        "a key of {} characters; sluice reads keys of at most {MAX_KEY_CHARS} characters",
+                        e.key.chars().count()
+                    ),
+                )
+                .at(e.key_span, "this key")
+                .help("a key names a setting: put long text in a value"),
+            )
+        }),
+        Value::Seq(items) => items.iter().find_map(long_key),
+        _ => None,
+    }
 }
 
 /// Keys that differ in YAML (`1`, `"1"`, `1.0`) but are the same text once
@@ -648,5 +698,41 @@ mod tests {
         let deep = format!("a: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
         let d = parse(F, &deep).unwrap_err();
         assert_eq!(d.code, "yaml/too-complex", "{}", d.message);
+    }
+
+    #[test]
+    fn a_long_key_is_refused() {
+        let key = "k".repeat(MAX_KEY_CHARS + 1);
+        let d = parse(F, &format!("a:\n  ? {key}\n  : 1\n")).unwrap_err();
+        assert_eq!(d.code, "yaml/too-complex", "{}", d.message);
+        assert!(
+            d.message
+                .contains("sluice reads keys of at most 1024 characters"),
+            "{}",
+            d.message
+        );
+        let key = "é".repeat(MAX_KEY_CHARS);
+        assert!(
+            parse(F, &format!("? {key}\n: 1\n")).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn too_many_nodes_names_the_limit() {
+        let keys: String = (0..MAX_NODES / 2 + 1)
+            .map(|i| format!("k{i}: 1\n"))
+            .collect();
+        let d = parse(F, &keys).unwrap_err();
+        assert_eq!(d.code, "yaml/too-complex", "{}", d.message);
+        assert!(
+            d.message.contains(&format!("more than {MAX_NODES} nodes")),
+            "{}",
+            d.message
+        );
+        assert!(
+            d.primary.is_some_and(|l| l.span.start > 0),
+            "located at the breach"
+        );
     }
 }
