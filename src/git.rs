@@ -109,10 +109,15 @@ impl Git {
             if !wanted || entry.kind() != Some(ObjectType::Blob) {
                 return git2::TreeWalkResult::Ok;
             }
-            // A symlink is a blob holding its target: never followed.
+            // A symlink is a blob holding its target: followed, as in the
+            // working tree, when it stays inside the streams repository.
             let content = if entry.filemode() == 0o120000 {
-                Content::OutsideRoot {
-                    target: "a symlink in git (not followed)".to_owned(),
+                match self.follow(&tree, &prefix, &full, entry.id()) {
+                    Some(bytes) => Content::Bytes(bytes),
+                    None => Content::OutsideRoot {
+                        target: "a symlink in git that leads outside the repository, to a symlink, or to nothing"
+                            .to_owned(),
+                    },
                 }
             } else if let Some(len) = odb
                 .as_ref()
@@ -145,6 +150,47 @@ impl Git {
             files,
             has_values_dir,
         })
+    }
+
+    /// The blob a symlink (stored at `path`, a blob holding its target)
+    /// points to, when the target is a file inside the streams repository
+    /// (under `prefix`) that is not itself a symlink.
+    fn follow(
+        &self,
+        tree: &git2::Tree<'_>,
+        prefix: &str,
+        path: &str,
+        id: git2::Oid,
+    ) -> Option<Vec<u8>> {
+        let blob = self.repo.find_blob(id).ok()?;
+        let target = std::str::from_utf8(blob.content()).ok()?;
+        if target.starts_with('/') {
+            return None;
+        }
+        let mut parts: Vec<&str> = path.split('/').collect();
+        parts.pop();
+        for seg in target.split('/') {
+            match seg {
+                "" | "." => {}
+                ".." => {
+                    parts.pop()?;
+                }
+                s => parts.push(s),
+            }
+        }
+        let resolved = parts.join("/");
+        if !resolved.starts_with(prefix) {
+            return None;
+        }
+        let entry = tree.get_path(std::path::Path::new(&resolved)).ok()?;
+        if entry.filemode() == 0o120000 || entry.kind() != Some(ObjectType::Blob) {
+            return None;
+        }
+        let len = self.repo.odb().ok()?.read_header(entry.id()).ok()?.0 as u64;
+        if len > MAX_FILE_BYTES {
+            return None;
+        }
+        Some(self.repo.find_blob(entry.id()).ok()?.content().to_vec())
     }
 
     /// Paths (relative to the streams repository) that differ between

@@ -66,6 +66,12 @@ const CLUSTER_SCOPED: &[&str] = &[
     "IngressClass.networking.k8s.io",
     "PodSecurityPolicy.policy",
     "ClusterIssuer.cert-manager.io",
+    "VolumeAttributesClass.storage.k8s.io",
+    "GatewayClass.gateway.networking.k8s.io",
+    "ClusterTrustBundle.certificates.k8s.io",
+    "DeviceClass.resource.k8s.io",
+    "ResourceSlice.resource.k8s.io",
+    "StorageVersionMigration.storagemigration.k8s.io",
 ];
 
 /// The `Kind.group` of an apiVersion and kind.
@@ -86,6 +92,12 @@ pub fn never(group_kind: &str) -> Option<String> {
         ));
     }
     let kind = group_kind.split('.').next().unwrap_or_default();
+    if kind == "List" || kind.ends_with("List") {
+        return Some(
+            "a list wraps other objects, which would escape every check; render each object as a document of its own"
+                .into(),
+        );
+    }
     if CLUSTER_SCOPED.contains(&group_kind) || kind.starts_with("Cluster") {
         return Some(
             "it is cluster-scoped, and a streams repository creates objects only in its environment's namespace"
@@ -174,6 +186,10 @@ mod tests {
             "StorageClass.storage.k8s.io",
             "ClusterIssuer.cert-manager.io",
             "ClusterPolicy.kyverno.io",
+            "List",
+            "ConfigMapList",
+            "VolumeAttributesClass.storage.k8s.io",
+            "GatewayClass.gateway.networking.k8s.io",
         ] {
             assert!(allowed.check(k).is_err(), "{k}");
             assert!(never(k).is_some(), "{k}");

@@ -72,6 +72,10 @@ pub fn looks_like_credential(key: &str) -> bool {
         "connection.string",
         "connectionstring",
         "client.key",
+        "passphrase",
+        "pwd",
+        "auth.pass",
+        "redis.auth",
     ];
     const ABOUT: &[&str] = &[
         "provider",

@@ -205,6 +205,11 @@ impl Sources {
         crate::secret::mask_text(text, &known)
     }
 
+    /// The credential values remembered so far.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(String::as_str)
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

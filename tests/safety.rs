@@ -513,3 +513,67 @@ async fn drift_inside_a_list_is_seen_and_a_digest_only_change_is_written_once() 
     assert_eq!(again["writes"], 0, "{again}");
     assert_eq!(again["api_requests"], 2, "{again}");
 }
+
+#[tokio::test]
+async fn an_allowed_kind_the_cluster_says_is_cluster_scoped_is_never_written() {
+    let Some(kc) = kubeconfig() else { return };
+    let env = Env::new(kc).await;
+    // A cluster-scoped custom kind no built-in list can know about.
+    let crds = kube::api::ApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(env.client.clone(), &crds);
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.probe.example.com"},
+        "spec": {"group": "probe.example.com", "scope": "Cluster",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    api.patch(
+        "widgets.probe.example.com",
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
+    // Discovery catches up with a new CRD within a few seconds.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    env.write(
+        "values/environments/dev.yaml",
+        &format!(
+            "namespace: {}\nkubeContext: admin\nallowedKinds: [Widget.probe.example.com]\n",
+            env.dev
+        ),
+    );
+    env.write(
+        "templates/widget.yaml.j2",
+        "apiVersion: probe.example.com/v1\nkind: Widget\nmetadata:\n  name: {{ stream.name | tojson }}\n  namespace: {{ environment.namespace | tojson }}\n",
+    );
+    let out = env.sluice(&["apply", "--env", "dev"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("is cluster-scoped in this cluster"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.names(&env.dev).await.is_empty());
+    let widgets = kube::api::ApiResource {
+        group: "probe.example.com".into(),
+        version: "v1".into(),
+        api_version: "probe.example.com/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let all: Api<DynamicObject> = Api::all_with(env.client.clone(), &widgets);
+    assert!(
+        all.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}

@@ -73,6 +73,10 @@ pub enum ClusterError {
         owner: String,
         environment: String,
     },
+    #[error(
+        "{kind} ({api_version}) is cluster-scoped in this cluster: a streams repository creates objects only in its environment's namespace, so nothing was written (remove it from allowedKinds)"
+    )]
+    ClusterScoped { api_version: String, kind: String },
     #[error("the cluster does not know {kind} ({api_version})")]
     UnknownKind { api_version: String, kind: String },
     #[error("unexpected answer from the API server: {0}")]

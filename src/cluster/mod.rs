@@ -361,13 +361,21 @@ impl Cluster {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
         self.requests.fetch_add(1, Ordering::Relaxed);
-        kube::discovery::pinned_kind(&self.client, &gvk)
+        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk)
             .await
-            .map(|(r, _)| r)
             .map_err(|_| ClusterError::UnknownKind {
                 api_version: api_version.into(),
                 kind: kind.into(),
-            })
+            })?;
+        // The cluster's word on scope: a kind an environment allowed that
+        // turns out cluster-scoped is never written.
+        if capabilities.scope == kube::discovery::Scope::Cluster {
+            return Err(ClusterError::ClusterScoped {
+                api_version: api_version.into(),
+                kind: kind.into(),
+            });
+        }
+        Ok(resource)
     }
 }
 

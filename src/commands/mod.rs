@@ -260,7 +260,12 @@ pub fn require_readable_streams(
     let broken: Vec<&Diagnostic> = loaded
         .diagnostics
         .iter()
-        .filter(|d| d.is_error() && (d.code.starts_with("yaml/") || d.code.starts_with("repo/")))
+        .filter(|d| {
+            d.is_error()
+                && (d.code.starts_with("yaml/")
+                    || d.code.starts_with("repo/")
+                    || d.code == "values/stream-name")
+        })
         .filter(|d| {
             d.primary.as_ref().is_some_and(|l| {
                 let path = loaded.sources.path(l.span.file);

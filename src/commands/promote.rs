@@ -221,7 +221,9 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     let styled = global.styled(false);
     let mut out = String::new();
     for (path, (old, new)) in &edited {
-        out.push_str(&crate::promote::file_diff(path, old, new));
+        // The values files' own lines: masked like any free text.
+        let diff = crate::promote::file_diff(path, old, new);
+        out.push_str(&crate::secret::mask_text(&diff, &[] as &[&str]));
     }
     out.push('\n');
     out.push_str(&super::diff::human(&report, styled));

@@ -29,7 +29,21 @@ const VERBS: &[&str] = &["get", "list", "create", "patch", "delete"];
 fn plural(api_version: &str, kind: &str) -> (String, bool) {
     match crate::cluster::known_resource(api_version, kind) {
         Some(r) => (r.plural, false),
-        None => (format!("{}s", kind.to_ascii_lowercase()), true),
+        None => {
+            let k = kind.to_ascii_lowercase();
+            let plural = if let Some(stem) = k
+                .strip_suffix('y')
+                .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+            {
+                format!("{stem}ies")
+            } else if k.ends_with('s') || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh")
+            {
+                format!("{k}es")
+            } else {
+                format!("{k}s")
+            };
+            (plural, true)
+        }
     }
 }
 
@@ -184,6 +198,7 @@ mod tests {
         assert_eq!(rules[0]["resources"], json!(["configmaps", "services"]));
         assert_eq!(rules[2]["resources"], json!(["sparkapplications"]));
         assert_eq!(guesses.len(), 1, "{guesses:?}");
+        assert_eq!(rules[1]["resources"], json!(["networkpolicies"]));
         assert_eq!(docs[1]["subjects"][0]["namespace"], "ci");
         let (docs, _) = objects("prod", "bi-prod", &kinds, "deployer", "ci", true);
         assert_eq!(docs.len(), 4);

@@ -13,6 +13,13 @@ use serde_json::{Map, Value};
 
 /// The documents of `text`, or `None` when it is outside the subset.
 pub fn parse(text: &str) -> Option<Vec<Value>> {
+    // Characters YAML refuses (and JSON strings allow): the full parser
+    // reports them.
+    if text.chars().any(|c| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' | '\u{feff}')
+    }) {
+        return None;
+    }
     let mut docs = Vec::new();
     let mut current: Option<Frame> = None;
     // Open mappings, outermost first: (indent, key in the parent, map).
@@ -177,7 +184,7 @@ fn json_string_end(s: &str) -> Option<usize> {
 fn scalar(text: &str) -> Option<Value> {
     let first = text.as_bytes()[0];
     if matches!(first, b'{' | b'[' | b'"') || first.is_ascii_digit() || first == b'-' {
-        if !numbers_are_plain(text) {
+        if !numbers_are_plain(text) || too_deep(text) {
             return None;
         }
         return serde_json::from_str::<Strict>(text).ok().map(|s| s.0);
@@ -231,6 +238,28 @@ fn numbers_are_plain(text: &str) -> bool {
         }
     }
     true
+}
+
+/// Whether flow collections nest deeper than the full parser allows (its
+/// depth budget is 64 levels).
+fn too_deep(text: &str) -> bool {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, ..) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max > 32
 }
 
 /// A JSON value that refuses duplicate keys, as YAML does.
@@ -352,9 +381,13 @@ mod tests {
             "a: [-0.0]\n",
             "a: 9007199254740993\n",
             "a: {\"b\": 12345678901234567890}\n",
+            "a: \"x\u{7f}y\"\n",
+            "a: \"x\u{9b}y\"\n",
         ] {
             assert_eq!(parse(text), None, "{text:?}");
         }
         assert_eq!(parse("a: on\n"), Some(vec![json!({"a": "on"})]));
+        let deep = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
+        assert_eq!(parse(&deep), None);
     }
 }

@@ -7,7 +7,10 @@ use std::borrow::Cow;
 
 /// C0 controls, DEL and C1 controls: what a terminal may act on.
 fn is_control(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+    // Also what reorders or breaks lines on a terminal or a review page:
+    // bidirectional overrides and isolates, and the Unicode line and
+    // paragraph separators.
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Noncharacters XML 1.0 forbids even as character references.
@@ -69,12 +72,21 @@ pub fn snippet(s: &str) -> (Cow<'_, str>, impl Fn(usize) -> usize + '_) {
         .filter(|(_, c)| is_c1(*c))
         .map(|(i, _)| i)
         .collect();
-    let text = if at.is_empty() {
+    // Bidirectional controls and line separators: three bytes each, as
+    // their replacement is, so offsets stay.
+    let reorders = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let text = if at.is_empty() && !s.chars().any(reorders) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(
             s.chars()
-                .map(|c| if is_c1(c) { '\u{fffd}' } else { c })
+                .map(|c| {
+                    if is_c1(c) || reorders(c) {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
                 .collect(),
         )
     };

@@ -63,9 +63,21 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
         .iter()
         .map(|(_, text, labels)| excerpts(text, labels))
         .collect();
-    for (file, path) in excerpts.iter().zip(&paths) {
-        for (source, line_start, labels) in file {
-            let mut snippet = Snippet::source(*source)
+    // Whatever an excerpt shows of any file (a schema, a template, a
+    // value that is a credential somewhere else) is masked too; byte
+    // lengths stay, so carets stay where they point.
+    let known: Vec<&str> = sources.secrets().collect();
+    let masked: Vec<Vec<String>> = excerpts
+        .iter()
+        .map(|file| {
+            file.iter()
+                .map(|(source, ..)| mask_in_place(source, &known))
+                .collect()
+        })
+        .collect();
+    for ((file, path), masked) in excerpts.iter().zip(&paths).zip(&masked) {
+        for ((_, line_start, labels), source) in file.iter().zip(masked) {
+            let mut snippet = Snippet::source(source.as_str())
                 .line_start(*line_start)
                 .path(path.as_str());
             for l in labels {
@@ -88,6 +100,28 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
     let mut out = renderer.render(&[group]);
     out.push('\n');
     out
+}
+
+/// `text` with every credential [`crate::secret::scan`] finds and every
+/// known secret value replaced by as many `*` as it has bytes.
+fn mask_in_place(text: &str, known: &[&str]) -> String {
+    let mut ranges = crate::secret::scan(text);
+    for secret in known {
+        ranges.extend(text.match_indices(secret).map(|(i, m)| i..i + m.len()));
+    }
+    if ranges.is_empty() {
+        return text.to_owned();
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for r in ranges {
+        for b in &mut bytes[r.start.min(text.len())..r.end.min(text.len())] {
+            if *b != b'\n' && *b != b'\r' {
+                *b = b'*';
+            }
+        }
+    }
+    // Every byte of a masked character became `*`: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A label as shown: its range in the shown (escaped) text.
