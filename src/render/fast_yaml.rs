@@ -16,9 +16,9 @@ pub fn parse(text: &str) -> Option<Vec<Value>> {
     // Characters YAML refuses (and JSON strings allow): the full parser
     // reports them.
     // (A byte scan first: only text with a suspect byte is read as chars.)
-    let suspect = text
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f || b == 0xc2 || b == 0xef);
+    let suspect = text.bytes().any(|b| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f || b == 0xc2 || b == 0xef
+    });
     if suspect && text.chars().any(|c| {
         matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' | '\u{feff}')
     }) {
