@@ -1,6 +1,6 @@
 //! diff and apply against a real kube-apiserver (scripts/test-cluster.sh).
-//! The tests read its kubeconfig from SLUICE_TEST_KUBECONFIG and skip
-//! without it, unless SLUICE_REQUIRE_CLUSTER=1 (as in CI). Each test works
+//! The tests read its kubeconfig from SLUICE_TEST_KUBECONFIG; they are
+//! ignored unless asked for (`cargo test -- --include-ignored`, as in CI). Each test works
 //! in its own namespace; the spark-operator does not run, so tests play it
 //! where needed.
 
@@ -20,8 +20,9 @@ use std::sync::RwLock;
 static CLUSTER: RwLock<()> = RwLock::new(());
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn apply_creates_then_no_op_then_one_restart() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
 
@@ -115,8 +116,9 @@ async fn apply_creates_then_no_op_then_one_restart() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn metadata_only_and_removed_fields() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\nlabels: {team: a}\nexecutor: {memoryOverhead: 1g}\n");
@@ -157,8 +159,9 @@ async fn metadata_only_and_removed_fields() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn conflicts_name_the_manager_and_force_wins() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
@@ -205,8 +208,9 @@ async fn conflicts_name_the_manager_and_force_wins() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn prune_deletes_only_what_left_this_environments_set() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
@@ -275,8 +279,9 @@ async fn prune_deletes_only_what_left_this_environments_set() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn an_empty_render_refuses_to_prune_everything() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
@@ -301,8 +306,9 @@ async fn an_empty_render_refuses_to_prune_everything() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn wrong_context_forbidden_and_missing_namespace() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     // dev may only be deployed through context `admin`.
@@ -348,8 +354,9 @@ async fn wrong_context_forbidden_and_missing_namespace() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn unreachable_cluster_and_bad_tls() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc.clone()).await;
     let text = std::fs::read_to_string(&kc).unwrap();
@@ -494,8 +501,9 @@ fn finish(child: std::process::Child) -> Output {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn wait_trusts_running_only_after_a_new_submission() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = running(kc).await;
     // Nothing changes: both already run.
@@ -532,8 +540,9 @@ async fn wait_trusts_running_only_after_a_new_submission() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn wait_times_out_on_a_stale_status_and_fails_fast_on_failure() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = running(kc).await;
     // The spec changes but the operator never resubmits: a stale RUNNING.
@@ -585,8 +594,9 @@ async fn wait_times_out_on_a_stale_status_and_fails_fast_on_failure() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn status_shows_state_and_drift_after_a_manual_edit() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
@@ -633,8 +643,9 @@ async fn status_shows_state_and_drift_after_a_manual_edit() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn the_api_servers_422_names_the_field() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     // Passes sluice's own check (volumes are only checked for a name) but
@@ -656,8 +667,9 @@ async fn the_api_servers_422_names_the_field() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn a_missing_crd_asks_whether_spark_operator_is_installed() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     // Removing the CRD would break the other tests: this one runs alone.
     let _alone = CLUSTER.write().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
@@ -717,8 +729,9 @@ async fn a_missing_crd_asks_whether_spark_operator_is_installed() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn kubeconfig_from_several_files_in_kubeconfig() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc.clone()).await;
     // Clusters and users in one file, contexts in another, as KUBECONFIG
@@ -750,8 +763,9 @@ async fn kubeconfig_from_several_files_in_kubeconfig() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn prune_with_changed_since_leaves_untouched_streams_alone() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     common::git_in(env.repo.path(), &["init", "-q", "-b", "main"]);
@@ -781,8 +795,9 @@ async fn prune_with_changed_since_leaves_untouched_streams_alone() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn objects_of_another_environment_are_never_taken_over() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
@@ -809,8 +824,9 @@ async fn objects_of_another_environment_are_never_taken_over() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn values_the_server_normalizes_do_not_rewrite_or_restart() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\ndriver: {cores: 1.0}\ntolerations: [{key: spot, operator: Exists, tolerationSeconds: 300.0}]\nexecutor:\n  sidecars: [{name: proxy, image: envoy, ports: [{containerPort: 80}]}]\n");
@@ -826,8 +842,9 @@ async fn values_the_server_normalizes_do_not_rewrite_or_restart() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn the_applyset_forgets_kinds_it_no_longer_has() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
     let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ (stream.name ~ \"-config\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\ndata: {a: b}\n";

@@ -29,8 +29,9 @@ fn json_out(out: &common::Output) -> Value {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn one_refused_write_writes_nothing_and_every_refusal_is_listed() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
     take_instances(&env, "orders", "oncall-a").await;
@@ -79,8 +80,9 @@ async fn one_refused_write_writes_nothing_and_every_refusal_is_listed() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn a_refused_dry_run_still_shows_a_minimal_diff() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
     take_instances(&env, "orders", "oncall").await;
@@ -112,8 +114,9 @@ async fn a_refused_dry_run_still_shows_a_minimal_diff() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn deletes_never_hit_an_object_re_created_since_the_plan() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
     let planned = env.live(&env.dev, "payments").await.unwrap();
@@ -190,8 +193,9 @@ async fn deletes_never_hit_an_object_re_created_since_the_plan() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn a_context_that_reaches_another_cluster_is_refused() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     let uid = namespaces
@@ -247,8 +251,9 @@ async fn a_context_that_reaches_another_cluster_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn state_resets_are_named_everywhere_and_refused_when_protected() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     env.write(
         "values/environments/prod.yaml",
@@ -381,8 +386,9 @@ async fn play(env: &Env, name: &str, state: &str, running: usize, pending: usize
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn health_is_the_operators_health_in_wait_and_status() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     env.write(
         "values/streams/orders.yaml",
@@ -461,8 +467,9 @@ async fn health_is_the_operators_health_in_wait_and_status() {
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn drift_inside_a_list_is_seen_and_a_digest_only_change_is_written_once() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     let orders = "mainClass: com.example.Orders\nsink: s3a://lake/orders\ntolerations:\n  - {key: dedicated, operator: Exists}\n";
     env.write("values/streams/orders.yaml", orders);
@@ -515,8 +522,9 @@ async fn drift_inside_a_list_is_seen_and_a_digest_only_change_is_written_once() 
 }
 
 #[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
 async fn an_allowed_kind_the_cluster_says_is_cluster_scoped_is_never_written() {
-    let Some(kc) = kubeconfig() else { return };
+    let kc = kubeconfig();
     let env = Env::new(kc).await;
     // A cluster-scoped custom kind no built-in list can know about.
     let crds = kube::api::ApiResource {
