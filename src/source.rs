@@ -48,6 +48,8 @@ pub struct SourceFile {
     line_starts: Vec<usize>,
     /// Byte ranges never to be shown (values of credential-looking keys).
     redactions: Vec<Range<usize>>,
+    /// [`Sources::masked_text`], computed once per file.
+    masked: std::sync::OnceLock<String>,
 }
 
 impl SourceFile {
@@ -67,6 +69,7 @@ impl SourceFile {
             text,
             line_starts,
             redactions: Vec::new(),
+            masked: std::sync::OnceLock::new(),
         }
     }
 
@@ -203,6 +206,40 @@ impl Sources {
     pub fn mask<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let known: Vec<&str> = self.secrets.iter().rev().map(String::as_str).collect();
         crate::secret::mask_text(text, &known)
+    }
+
+    /// A file's [`SourceFile::shown_text`] with every credential
+    /// [`crate::secret::scan`] finds and every remembered secret value
+    /// replaced by as many `*` as it has bytes, so offsets and carets stay:
+    /// what a snippet of any file (a schema, a template) may show. Computed
+    /// once per file, when the first report shows it (after loading, when
+    /// every secret is remembered).
+    pub fn masked_text(&self, id: FileId) -> &str {
+        let file = self.get(id);
+        file.masked.get_or_init(|| {
+            let text = file.shown_text();
+            let mut ranges = crate::secret::scan(&text);
+            for secret in &self.secrets {
+                ranges.extend(
+                    text.match_indices(secret.as_str())
+                        .map(|(i, m)| i..i + m.len()),
+                );
+            }
+            if ranges.is_empty() {
+                return text.into_owned();
+            }
+            let mut bytes = text.as_bytes().to_vec();
+            for r in ranges {
+                for b in &mut bytes[r.start.min(text.len())..r.end.min(text.len())] {
+                    if *b != b'\n' && *b != b'\r' {
+                        *b = b'*';
+                    }
+                }
+            }
+            // Every byte of a masked character became `*`: still UTF-8.
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        })
     }
 
     /// The credential values remembered so far.

@@ -79,14 +79,7 @@ fn promote_brings_a_new_stream_to_prod_with_a_minimal_edit_and_a_commit() {
             "values/streams/refunds.yaml",
         ],
     );
-    let changed: Vec<&str> = diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changed = common::changed_lines(&diff);
     assert_eq!(
         changed,
         [

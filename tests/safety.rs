@@ -98,14 +98,7 @@ async fn a_refused_dry_run_still_shows_a_minimal_diff() {
     let refusal = section.find("apply would fail").expect("refusal shown");
     let hunk = section.find("@@").expect("a diff");
     assert!(refusal < hunk, "{section}");
-    let changed: Vec<&str> = section
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changed = common::changed_lines(section);
     assert_eq!(
         changed,
         ["-    instances: 9", "+    instances: 3"],

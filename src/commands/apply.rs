@@ -103,7 +103,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         refuse_state_resets(&desired, &planned, options)?;
         if options.dry_run {
             let outcomes = vec![Outcome::Skipped; planned.changes.len()];
-            report(global, options, &desired, &planned, &outcomes, &cluster)?;
+            report(options, &desired, &planned, &outcomes, &cluster)?;
             return Ok(Exit::Success);
         }
 
@@ -151,7 +151,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
                 c.impact = plan::impact(&c.kind, live, answer, Some(generation(live) != generation(answer)));
             }
         }
-        report(global, options, &desired, &planned, &outcomes, &cluster)?;
+        report(options, &desired, &planned, &outcomes, &cluster)?;
         if options.wait {
             let targets = wait_targets(&planned);
             if !targets.is_empty() {
@@ -434,7 +434,6 @@ fn failure_report(
 }
 
 fn report(
-    global: &Global,
     options: &ApplyOptions,
     desired: &Desired,
     planned: &Planned,
@@ -486,7 +485,6 @@ fn report(
             super::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         }
     }
-    let _ = global;
     Ok(())
 }
 

@@ -308,7 +308,7 @@ fn differing(desired: &Value, live: &Value, owned: Option<&BTreeSet<Path>>) -> V
 /// neither a value nor what sluice owns.
 pub fn confirm(change: &Change, answer: &Value) -> (Action, Impact) {
     let Some(live) = &change.live else {
-        return (Action::Create, impact_of_create(change));
+        return (Action::Create, impact_of_create(&change.kind));
     };
     // The digest counts: a change of the values that changes nothing else
     // (`1` → `1.0`, an added null) is still written once, or the object
@@ -416,8 +416,8 @@ fn impact_of_paths(
     Impact::None
 }
 
-fn impact_of_create(change: &Change) -> Impact {
-    if change.kind == "SparkApplication" {
+fn impact_of_create(kind: &str) -> Impact {
+    if kind == "SparkApplication" {
         Impact::Start
     } else {
         Impact::None
@@ -452,14 +452,7 @@ pub fn sort(changes: &mut [Change]) {
 pub fn compare(kind: &str, old: Option<&Value>, new: Option<&Value>) -> (Action, Impact) {
     match (old, new) {
         (None, None) => (Action::Unchanged, Impact::None),
-        (None, Some(_)) => (
-            Action::Create,
-            if kind == "SparkApplication" {
-                Impact::Start
-            } else {
-                Impact::None
-            },
-        ),
+        (None, Some(_)) => (Action::Create, impact_of_create(kind)),
         (Some(o), None) => (Action::Delete, impact_of_delete(kind, o)),
         (Some(o), Some(n)) => {
             let paths = exact_differences(o, n);
@@ -616,13 +609,7 @@ pub fn plan(input: &Input<'_>) -> Result<Vec<Change>, PlanError> {
         }
         let action = decide(object, current);
         let impact = match (&action, current) {
-            (Action::Create, _) => {
-                if kind == "SparkApplication" {
-                    Impact::Start
-                } else {
-                    Impact::None
-                }
-            }
+            (Action::Create, _) => impact_of_create(&kind),
             (Action::Update { paths, .. }, Some(live)) => {
                 let changed: BTreeSet<Path> = paths
                     .iter()

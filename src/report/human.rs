@@ -26,8 +26,11 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
     let shown: Vec<(FileId, String, Vec<Shown>)> = files_of(d)
         .into_iter()
         .map(|id| {
-            let original = sources.get(id).shown_text();
-            let (text, map) = escape::snippet(&original);
+            // Masked whole, once per file: whatever an excerpt shows of any
+            // file (a schema, a template, a value that is a credential
+            // somewhere else) hides credentials, at the same byte length.
+            let original = sources.masked_text(id);
+            let (text, map) = escape::snippet(original);
             let labels = d
                 .primary
                 .iter()
@@ -35,7 +38,7 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
                 .chain(d.secondary.iter().map(|l| (false, l)))
                 .filter(|(_, l)| l.span.file == id)
                 .map(|(primary, l)| {
-                    let r = clamp(l.span.range(), &original);
+                    let r = clamp(l.span.range(), original);
                     let r = clamp(map(r.start)..map(r.end), &text);
                     Shown {
                         primary,
@@ -63,21 +66,9 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
         .iter()
         .map(|(_, text, labels)| excerpts(text, labels))
         .collect();
-    // Whatever an excerpt shows of any file (a schema, a template, a
-    // value that is a credential somewhere else) is masked too; byte
-    // lengths stay, so carets stay where they point.
-    let known: Vec<&str> = sources.secrets().collect();
-    let masked: Vec<Vec<String>> = excerpts
-        .iter()
-        .map(|file| {
-            file.iter()
-                .map(|(source, ..)| mask_in_place(source, &known))
-                .collect()
-        })
-        .collect();
-    for ((file, path), masked) in excerpts.iter().zip(&paths).zip(&masked) {
-        for ((_, line_start, labels), source) in file.iter().zip(masked) {
-            let mut snippet = Snippet::source(source.as_str())
+    for (file, path) in excerpts.iter().zip(&paths) {
+        for (source, line_start, labels) in file {
+            let mut snippet = Snippet::source(*source)
                 .line_start(*line_start)
                 .path(path.as_str());
             for l in labels {
@@ -100,28 +91,6 @@ pub fn render(d: &Diagnostic, sources: &Sources, styled: bool) -> String {
     let mut out = renderer.render(&[group]);
     out.push('\n');
     out
-}
-
-/// `text` with every credential [`crate::secret::scan`] finds and every
-/// known secret value replaced by as many `*` as it has bytes.
-fn mask_in_place(text: &str, known: &[&str]) -> String {
-    let mut ranges = crate::secret::scan(text);
-    for secret in known {
-        ranges.extend(text.match_indices(secret).map(|(i, m)| i..i + m.len()));
-    }
-    if ranges.is_empty() {
-        return text.to_owned();
-    }
-    let mut bytes = text.as_bytes().to_vec();
-    for r in ranges {
-        for b in &mut bytes[r.start.min(text.len())..r.end.min(text.len())] {
-            if *b != b'\n' && *b != b'\r' {
-                *b = b'*';
-            }
-        }
-    }
-    // Every byte of a masked character became `*`: still UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A label as shown: its range in the shown (escaped) text.
