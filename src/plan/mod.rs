@@ -239,16 +239,19 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
         return Action::Create;
     };
     let owned = owned_fields(live);
-    let same_digest = annotation(live, DIGEST_ANNOTATION) == Some(digest(desired).as_str())
-        && annotation(desired, DIGEST_ANNOTATION).is_none_or(|d| d == digest(desired));
-    let paths = differing(desired, live, owned.as_ref());
+    let wanted = digest(desired);
+    let same_digest = annotation(live, DIGEST_ANNOTATION) == Some(wanted.as_str())
+        && annotation(desired, DIGEST_ANNOTATION).is_none_or(|d| d == wanted);
+    let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
+    let wanted_leaves = leaves(desired);
+    let paths = differing(kind, &wanted_leaves, live, owned.as_ref());
     let Some(owned) = owned else {
         return Action::Update { paths, adopt: true };
     };
     // A field sluice applied but no longer owns was changed by another
     // manager (an edit inside a list, which is replaced whole, may keep
     // every value sluice set and add one): ask the server.
-    if same_digest && paths.is_empty() && unowned(desired, &owned).is_empty() {
+    if same_digest && paths.is_empty() && !any_unowned(kind, &wanted_leaves, &owned) {
         return Action::Unchanged;
     }
     Action::Update {
@@ -257,33 +260,32 @@ pub fn decide(desired: &Value, live: Option<&Value>) -> Action {
     }
 }
 
-/// The desired leaves that sluice's managed fields do not cover.
-fn unowned(desired: &Value, owned: &BTreeSet<Path>) -> Vec<String> {
-    if desired.get("kind").and_then(Value::as_str) == Some("Secret") {
+/// Whether a desired leaf is not covered by sluice's managed fields.
+fn any_unowned(kind: &str, wanted: &BTreeMap<Path, &Value>, owned: &BTreeSet<Path>) -> bool {
+    if kind == "Secret" {
         // `stringData` is write-only: the server keeps `data`.
-        return Vec::new();
+        return false;
     }
-    leaves(desired)
-        .into_iter()
-        .filter(|(path, value)| {
-            !value.is_null()
-                && !matches!(path.as_slice(), [m, n] if m == "metadata" && (n == "name" || n == "namespace"))
-                // The leaf itself: a field set that ends higher up (`f:driver`
-                // alone) is what is left when another manager took the rest.
-                && !owned.contains(path)
-        })
-        .map(|(path, _)| path.join("."))
-        .collect()
+    wanted.iter().any(|(path, value)| {
+        !value.is_null()
+            && !matches!(path.as_slice(), [m, n] if m == "metadata" && (n == "name" || n == "namespace"))
+            // The leaf itself: a field set that ends higher up (`f:driver`
+            // alone) is what is left when another manager took the rest.
+            && !owned.contains(path)
+    })
 }
 
 /// The fields where the live object does not hold the desired values (as
 /// the server stores them, see [`holds`]), and fields sluice owns that the
 /// values no longer set.
-fn differing(desired: &Value, live: &Value, owned: Option<&BTreeSet<Path>>) -> Vec<String> {
-    let kind = desired.get("kind").and_then(Value::as_str).unwrap_or("");
-    let wanted = leaves(desired);
+fn differing(
+    kind: &str,
+    wanted: &BTreeMap<Path, &Value>,
+    live: &Value,
+    owned: Option<&BTreeSet<Path>>,
+) -> Vec<String> {
     let mut out: BTreeSet<Path> = BTreeSet::new();
-    for (path, value) in &wanted {
+    for (path, value) in wanted {
         if path.len() == 3 && path[2] == DIGEST_ANNOTATION {
             continue;
         }
