@@ -651,7 +651,7 @@ async fn the_api_servers_422_names_the_field() {
     // Passes sluice's own check (volumes are only checked for a name) but
     // not the CRD's schema on the server.
     let template = sluice::render::BUILTIN_TEMPLATE.replace(
-        "  mode: cluster\n",
+        "  mode: {{ derived.mode | tojson }}\n",
         "  mode: cluster\n  volumes: [{\"name\": \"x\", \"hostPath\": {\"path\": 1}}]\n",
     );
     env.write("templates/sparkapplication.yaml.j2", &template);

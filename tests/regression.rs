@@ -293,8 +293,10 @@ fn long_multibyte_names_counted_bytes() {
 
 #[test]
 fn tojson_rendered_undefined_values_as_null() {
-    let template = sluice::render::BUILTIN_TEMPLATE
-        .replace("mode: cluster", "mode: {{ values.moed | tojson }}");
+    let template = sluice::render::BUILTIN_TEMPLATE.replace(
+        "mode: {{ derived.mode | tojson }}",
+        "mode: {{ values.moed | tojson }}",
+    );
     let repo = Repo::with(&[("templates/sparkapplication.yaml.j2", Some(&template))]);
     let out = repo.sluice(&["render", "--env", "dev"]);
     assert_eq!(out.code, 2);

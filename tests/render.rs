@@ -395,8 +395,8 @@ fn template_errors_point_at_the_template_line() {
     let template =
         std::fs::read_to_string(project_root().join("templates/sparkapplication.yaml.j2")).unwrap();
     let broken = template.replace(
-        "  mode: cluster\n",
-        "  mode: cluster\n  proxyUser: {{ values.proxyUser }}\n",
+        "  mode: {{ derived.mode | tojson }}\n",
+        "  mode: {{ derived.mode | tojson }}\n  proxyUser: {{ values.noSuchKey }}\n",
     );
     let line = broken
         .lines()
@@ -664,13 +664,17 @@ fn lint_against_a_crd_file() {
     let out = sluice_in(&project_root(), &["lint", "--crd", crd_arg]);
     assert_eq!(out.code, 0, "{}", out.stdout);
     // A field the CRD has but sluice's built-in schema does not know passes with --crd.
-    let template = sluice::render::BUILTIN_TEMPLATE
-        .replace("  mode: cluster\n", "  mode: cluster\n  proxyUser: spark\n");
+    let template = sluice::render::BUILTIN_TEMPLATE.replace(
+        "  mode: {{ derived.mode | tojson }}\n",
+        "  mode: cluster\n  proxyUser: spark\n",
+    );
     let repo = Repo::with(&[("templates/sparkapplication.yaml.j2", Some(&template))]);
     assert_eq!(repo.sluice(&["lint", "--crd", crd_arg]).code, 0);
     // A field the CRD does not have fails, with the CRD named.
-    let template = sluice::render::BUILTIN_TEMPLATE
-        .replace("  mode: cluster\n", "  mode: cluster\n  proxyUsr: spark\n");
+    let template = sluice::render::BUILTIN_TEMPLATE.replace(
+        "  mode: {{ derived.mode | tojson }}\n",
+        "  mode: cluster\n  proxyUsr: spark\n",
+    );
     let repo = Repo::with(&[("templates/sparkapplication.yaml.j2", Some(&template))]);
     let out = repo.sluice(&["lint", "--crd", crd_arg]);
     assert_eq!(out.code, 1);

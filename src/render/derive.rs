@@ -15,12 +15,59 @@ pub fn checkpoint_for(sink: &str, stream: &str) -> String {
     format!("{}/_checkpoints/{stream}", sink.trim_end_matches('/'))
 }
 
+/// Top-level spec fields with no sluice key of their own: written in values
+/// under their CRD names and passed through as they are, in this order.
+pub const SPEC_PASSTHROUGH: &[&str] = &[
+    "proxyUser",
+    "sparkConfigMap",
+    "hadoopConfigMap",
+    "volumes",
+    "memoryOverheadFactor",
+    "failureRetries",
+    "timeToLiveSeconds",
+    "sparkUIOptions",
+    "driverIngressOptions",
+];
+
+/// Defaults sluice applies where the values say nothing, as
+/// `(pointer, value, why)`. `values --provenance` shows them as "sluice
+/// default"; the schema and the README state them too.
+pub const DEFAULTS: &[(&str, &str, &str)] = &[
+    ("/type", "Scala", "the operator's own default"),
+    (
+        "/mode",
+        "cluster",
+        "the mode the operator runs applications in",
+    ),
+    (
+        "/restartPolicy",
+        "Always",
+        "a stream should come back after a failure; the operator's own default is Never",
+    ),
+    ("/pythonVersion", "3", "for Python streams"),
+];
+
 /// The `derived` object of the template context.
 pub fn derive(stream: &str, values: &Value) -> Value {
     let mut out = Map::new();
     out.insert(
         "image".into(),
         image(values).map_or(Value::Null, Value::String),
+    );
+    out.insert(
+        "sparkVersion".into(),
+        spark_version(values).map_or(Value::Null, Value::String),
+    );
+    out.insert(
+        "mainApplicationFile".into(),
+        application_file(values).map_or(Value::Null, Value::String),
+    );
+    out.insert(
+        "mode".into(),
+        values
+            .get("mode")
+            .cloned()
+            .unwrap_or_else(|| Value::String("cluster".into())),
     );
     out.insert(
         "arguments".into(),
@@ -46,12 +93,44 @@ pub fn derive(stream: &str, values: &Value) -> Value {
     out.insert("monitoring".into(), monitoring(values));
     out.insert("driver".into(), role(values, "driver"));
     out.insert("executor".into(), role(values, "executor"));
+    out.insert(
+        "extra".into(),
+        Value::Object(
+            SPEC_PASSTHROUGH
+                .iter()
+                .filter_map(|k| Some(((*k).to_owned(), values.get(*k)?.clone())))
+                .filter(|(_, v)| !v.is_null())
+                .collect(),
+        ),
+    );
     Value::Object(out)
 }
 
-/// `spark.image`, or `image.repository[:image.tag]` (which wins when both
+/// `sparkVersion` (the CRD's name), else `spark.version`.
+pub fn spark_version(values: &Value) -> Option<String> {
+    values
+        .get("sparkVersion")
+        .or_else(|| values.pointer("/spark/version"))
+        .filter(|v| !v.is_null())
+        .map(text)
+}
+
+/// `mainApplicationFile` (the CRD's name), else `applicationFile`.
+pub fn application_file(values: &Value) -> Option<String> {
+    values
+        .get("mainApplicationFile")
+        .or_else(|| values.get("applicationFile"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// `image` as a string (the CRD's form), `spark.image`, or
+/// `image.repository[:image.tag]` (which wins over `spark.image` when both
 /// are set: it is the more specific form).
 pub fn image(values: &Value) -> Option<String> {
+    if let Some(image) = values.get("image").and_then(Value::as_str) {
+        return Some(image.to_owned());
+    }
     if let Some(repo) = values.pointer("/image/repository").and_then(Value::as_str) {
         return Some(match values.pointer("/image/tag") {
             Some(tag) if !tag.is_null() => format!("{repo}:{}", text(tag)),
@@ -150,7 +229,21 @@ fn spark_conf(stream: &str, values: &Value) -> Map<String, Value> {
             .unwrap_or(DEFAULT_LOCAL_DIR_MOUNT)
             .to_owned();
         match local.get("type").and_then(Value::as_str) {
-            Some("tmpfs") => set("spark.kubernetes.local.dirs.tmpfs".into(), "true".into()),
+            // Both declare the volume, so `size` and `mountPath` hold;
+            // `tmpfs` backs it with memory.
+            Some(kind @ ("tmpfs" | "emptyDir")) => {
+                let prefix =
+                    format!("spark.kubernetes.executor.volumes.emptyDir.{LOCAL_DIR_VOLUME}");
+                if kind == "tmpfs" {
+                    set("spark.kubernetes.local.dirs.tmpfs".into(), "true".into());
+                    set(format!("{prefix}.options.medium"), "Memory".into());
+                }
+                if let Some(size) = local.get("size").map(text) {
+                    set(format!("{prefix}.options.sizeLimit"), size);
+                }
+                set(format!("{prefix}.mount.path"), mount);
+                set(format!("{prefix}.mount.readOnly"), "false".into());
+            }
             Some("pvc") => {
                 let prefix = format!(
                     "spark.kubernetes.executor.volumes.persistentVolumeClaim.{LOCAL_DIR_VOLUME}"
@@ -159,8 +252,8 @@ fn spark_conf(stream: &str, values: &Value) -> Map<String, Value> {
                 if let Some(class) = local.get("storageClass").and_then(Value::as_str) {
                     set(format!("{prefix}.options.storageClass"), class.to_owned());
                 }
-                if let Some(size) = local.get("size").and_then(Value::as_str) {
-                    set(format!("{prefix}.options.sizeLimit"), size.to_owned());
+                if let Some(size) = local.get("size").map(text) {
+                    set(format!("{prefix}.options.sizeLimit"), size);
                 }
                 set(format!("{prefix}.mount.path"), mount);
                 set(format!("{prefix}.mount.readOnly"), "false".into());
@@ -173,14 +266,6 @@ fn spark_conf(stream: &str, values: &Value) -> Map<String, Value> {
                     "spark.kubernetes.driver.reusePersistentVolumeClaim".into(),
                     "true".into(),
                 );
-            }
-            Some("emptyDir") => {
-                if let Some(size) = local.get("size").and_then(Value::as_str) {
-                    let prefix =
-                        format!("spark.kubernetes.executor.volumes.emptyDir.{LOCAL_DIR_VOLUME}");
-                    set(format!("{prefix}.options.sizeLimit"), size.to_owned());
-                    set(format!("{prefix}.mount.path"), mount);
-                }
             }
             _ => {}
         }
@@ -220,41 +305,47 @@ fn monitoring(values: &Value) -> Value {
 fn role(values: &Value, name: &str) -> Value {
     let empty = Value::Object(Map::new());
     let r = values.get(name).unwrap_or(&empty);
-    let mut out = Map::new();
-    let copy = |out: &mut Map<String, Value>, key: &str| {
-        if let Some(v) = r.get(key) {
-            out.insert(key.to_owned(), v.clone());
-        }
-    };
-    copy(&mut out, "cores");
-    for key in ["coreRequest", "coreLimit"] {
-        if let Some(v) = r.get(key) {
-            out.insert(key.to_owned(), Value::String(text(v)));
-        }
-    }
-    copy(&mut out, "memory");
-    copy(&mut out, "memoryOverhead");
-    copy(
-        &mut out,
-        if name == "executor" {
-            "instances"
-        } else {
-            "javaOptions"
-        },
-    );
-    copy(&mut out, "deleteOnTermination");
-    copy(&mut out, "serviceAccount");
-    copy(&mut out, "labels");
-    copy(&mut out, "annotations");
-    let mut env: Vec<Value> = r
-        .get("env")
-        .and_then(Value::as_object)
+    // Every field of the CRD's pod spec is written in values under its own
+    // name and passes through; the few below are reshaped or filled in.
+    let mut out: Map<String, Value> = r
+        .as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| json!({"name": k, "value": text(v)}))
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
         .unwrap_or_default();
+    for key in [
+        "coreRequest",
+        "coreLimit",
+        "memory",
+        "memoryOverhead",
+        "memoryLimit",
+    ] {
+        if let Some(v) = r.get(key).filter(|v| v.is_number()) {
+            out.insert(key.to_owned(), Value::String(text(v)));
+        }
+    }
+    for key in [
+        "labels",
+        "annotations",
+        "serviceLabels",
+        "serviceAnnotations",
+    ] {
+        if let Some(m) = r.get(key).filter(|v| v.is_object()) {
+            out.insert(key.to_owned(), Value::Object(strings(Some(m))));
+        }
+    }
+    // sluice's map form `{NAME: value}`, or the CRD's list of EnvVar.
+    let mut env: Vec<Value> = match r.get("env") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": text(v)}))
+            .collect(),
+        Some(Value::Array(items)) => items.iter().map(env_var).collect(),
+        _ => Vec::new(),
+    };
     let mut secrets = Vec::new();
     for secret in values
         .get("secrets")
@@ -281,22 +372,76 @@ fn role(values: &Value, name: &str) -> Value {
             secrets.push(json!({"name": secret_name, "path": path, "secretType": kind}));
         }
     }
+    out.remove("env");
     if !env.is_empty() {
         out.insert("env".into(), Value::Array(env));
     }
     if !secrets.is_empty() {
-        out.insert("secrets".into(), Value::Array(secrets));
+        // The CRD's own `secrets` list first, then the ones `secrets` mounts.
+        let mut all = r
+            .get("secrets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        all.extend(secrets);
+        out.insert("secrets".into(), Value::Array(all));
     }
     for key in ["nodeSelector", "tolerations"] {
         if let Some(v) = r.get(key).or_else(|| values.get(key)) {
             out.insert(key.to_owned(), v.clone());
         }
     }
-    copy(&mut out, "sidecars");
-    if let Some(template) = values.pointer(&format!("/podTemplate/{name}")) {
+    if let Some(template) = values
+        .pointer(&format!("/podTemplate/{name}"))
+        .filter(|t| !t.is_null())
+    {
         out.insert("template".into(), template.clone());
     }
-    Value::Object(out)
+    Value::Object(in_role_order(out))
+}
+
+/// The keys sluice has always rendered keep their place; every other CRD
+/// field follows in the order the values give it.
+fn in_role_order(mut out: Map<String, Value>) -> Map<String, Value> {
+    const ORDER: &[&str] = &[
+        "cores",
+        "coreRequest",
+        "coreLimit",
+        "memory",
+        "memoryOverhead",
+        "instances",
+        "javaOptions",
+        "deleteOnTermination",
+        "serviceAccount",
+        "labels",
+        "annotations",
+        "env",
+        "secrets",
+        "nodeSelector",
+        "tolerations",
+        "sidecars",
+        "template",
+    ];
+    let mut ordered = Map::new();
+    for key in ORDER {
+        if let Some(v) = out.remove(*key) {
+            ordered.insert((*key).to_owned(), v);
+        }
+    }
+    ordered.extend(out);
+    ordered
+}
+
+/// An EnvVar of the CRD's list form, its `value` as text.
+fn env_var(item: &Value) -> Value {
+    let mut item = item.clone();
+    if let Some(v) = item.get_mut("value")
+        && !v.is_string()
+        && !v.is_null()
+    {
+        *v = Value::String(text(v));
+    }
+    item
 }
 
 #[cfg(test)]
@@ -398,5 +543,72 @@ mod tests {
             json!({"spec": {"priorityClassName": "high"}})
         );
         assert!(d.get("instances").is_none());
+    }
+
+    #[test]
+    fn crd_fields_pass_through_under_their_own_names() {
+        let v = json!({
+            "sparkVersion": "3.5.1",
+            "mainApplicationFile": "local:///app.jar",
+            "image": "spark:3.5.1",
+            "timeToLiveSeconds": 30,
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "proxyUser": "etl",
+            "executor": {
+                "securityContext": {"runAsUser": 185},
+                "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+                "env": [{"name": "A", "value": 1}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                "instances": 2
+            }
+        });
+        let d = derive("s", &v);
+        assert_eq!(d["sparkVersion"], "3.5.1");
+        assert_eq!(d["mainApplicationFile"], "local:///app.jar");
+        assert_eq!(d["image"], "spark:3.5.1");
+        assert_eq!(d["mode"], "cluster");
+        assert_eq!(
+            d["extra"],
+            json!({"proxyUser": "etl", "volumes": [{"name": "v", "emptyDir": {}}], "timeToLiveSeconds": 30})
+        );
+        let e = &d["executor"];
+        assert_eq!(e["securityContext"], json!({"runAsUser": 185}));
+        assert_eq!(e["volumeMounts"], json!([{"name": "v", "mountPath": "/v"}]));
+        assert_eq!(
+            e["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}])
+        );
+        // Known keys keep their place before the rest.
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["instances", "env", "securityContext", "volumeMounts"]
+        );
+    }
+
+    #[test]
+    fn local_dirs_honour_size_and_mount_path() {
+        let prefix = format!("spark.kubernetes.executor.volumes.emptyDir.{LOCAL_DIR_VOLUME}");
+        for kind in ["tmpfs", "emptyDir"] {
+            let conf = spark_conf(
+                "o",
+                &json!({"localDirs": {"type": kind, "size": "8Gi", "mountPath": "/scratch"}}),
+            );
+            assert_eq!(
+                conf[&format!("{prefix}.options.sizeLimit")],
+                "8Gi",
+                "{kind}"
+            );
+            assert_eq!(conf[&format!("{prefix}.mount.path")], "/scratch", "{kind}");
+            assert_eq!(
+                conf.get(&format!("{prefix}.options.medium")).is_some(),
+                kind == "tmpfs"
+            );
+        }
+        // Without a size the volume is still declared, at the default path.
+        let conf = spark_conf("o", &json!({"localDirs": {"type": "emptyDir"}}));
+        assert_eq!(
+            conf[&format!("{prefix}.mount.path")],
+            DEFAULT_LOCAL_DIR_MOUNT
+        );
     }
 }
