@@ -229,6 +229,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "any other schema violation",
     ),
     (
+        "values/inexact-number",
+        Severity::Error,
+        "a number where text is wanted, whose written text cannot be kept",
+    ),
+    (
         "values/stream-name",
         Severity::Error,
         "a stream name is not a DNS-1035 label of at most 63 characters",

@@ -94,8 +94,13 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
             }
             continue;
         }
-        let source = values_of(&loaded.repo, def, from, &[]).to_json();
-        let target = values_of(&loaded.repo, def, to, &[]).to_json();
+        // As rendering sees them: a tag written `4.10` is promoted as "4.10".
+        let exact = |env| {
+            let mut values = values_of(&loaded.repo, def, env, &[]);
+            crate::values::exact::keep_written_text(&mut values, &loaded.sources);
+            values.to_json()
+        };
+        let (source, target) = (exact(from), exact(to));
         let enabled = |v: &Value| v.get("enabled").and_then(Value::as_bool) != Some(false);
         if !enabled(&source) {
             continue;

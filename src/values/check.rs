@@ -78,8 +78,9 @@ pub fn check<'r, R: Send>(
     let per_stream: Vec<(Vec<Diagnostic>, Option<crate::rules::Facts>, Outcome<R>)> = pairs
         .par_iter()
         .map(|&(environment, def)| {
-            let values =
+            let mut values =
                 crate::stats::MERGE.time(|| effective::values_of(repo, def, environment, sets));
+            let inexact = super::exact::keep_written_text(&mut values, sources);
             let e = Effective {
                 def,
                 environment,
@@ -88,6 +89,7 @@ pub fn check<'r, R: Send>(
             };
             let mut found = Vec::new();
             if e.enabled() {
+                found.extend(inexact);
                 found.extend(crate::stats::VALIDATE.time(|| {
                     schema.check_effective(&e.values, &e.json, effective::anchor(def), sources)
                 }));

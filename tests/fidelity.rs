@@ -1,0 +1,58 @@
+//! What values say reaches the manifest unchanged: numbers where text is
+//! wanted keep the text that was written, and CRD fields written under
+//! their own names pass through.
+
+mod common;
+
+use common::Repo;
+use serde_json::Value;
+
+fn rendered(repo: &Repo, env: &str) -> Vec<Value> {
+    let out = repo.sluice(&["render", "--env", env, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).expect("render --format json is JSON");
+    match doc {
+        Value::Array(items) => items,
+        other => other
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_else(|| panic!("unexpected render JSON: {other}")),
+    }
+}
+
+fn spark_app<'a>(objects: &'a [Value], stream: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == "SparkApplication" && o["metadata"]["name"] == stream)
+        .unwrap_or_else(|| panic!("no SparkApplication {stream}"))
+}
+
+#[test]
+fn numbers_keep_the_text_they_were_written_as() {
+    let repo = Repo::with(&[(
+        "values/streams/orders.yaml",
+        Some(
+            "mainClass: com.example.Orders\n\
+             image: {repository: registry.example.com/orders, tag: 4.10}\n\
+             arguments: [1.10, 1e3, --window, 0.50]\n\
+             sparkConf:\n  spark.network.timeout: 1e3\n  spark.sql.shuffle.partitions: 064\n\
+             executor:\n  env: {RATIO: 1.0}\n",
+        ),
+    )]);
+    let objects = rendered(&repo, "dev");
+    let spec = &spark_app(&objects, "orders")["spec"];
+    assert_eq!(spec["image"], "registry.example.com/orders:4.10");
+    assert_eq!(
+        spec["arguments"],
+        serde_json::json!(["1.10", "1e3", "--window", "0.50"])
+    );
+    assert_eq!(spec["sparkConf"]["spark.network.timeout"], "1e3");
+    // YAML 1.2: a leading zero is a string already.
+    assert_eq!(spec["sparkConf"]["spark.sql.shuffle.partitions"], "064");
+    let env = spec["executor"]["env"].as_array().unwrap();
+    assert!(
+        env.iter().any(|e| e["name"] == "RATIO" && e["value"] == "1.0"),
+        "{env:?}"
+    );
+}
