@@ -52,7 +52,81 @@ fn numbers_keep_the_text_they_were_written_as() {
     assert_eq!(spec["sparkConf"]["spark.sql.shuffle.partitions"], "064");
     let env = spec["executor"]["env"].as_array().unwrap();
     assert!(
-        env.iter().any(|e| e["name"] == "RATIO" && e["value"] == "1.0"),
+        env.iter()
+            .any(|e| e["name"] == "RATIO" && e["value"] == "1.0"),
         "{env:?}"
+    );
+}
+
+#[test]
+fn provenance_names_every_default_sluice_applies() {
+    let common = common::BASE[0].1.replace("restartPolicy: Always\n", "");
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(&common)),
+        (
+            "values/streams/orders.yaml",
+            Some("mainClass: com.example.Orders\nlocalDirs: {type: tmpfs, size: 8Gi}\n"),
+        ),
+    ]);
+    let out = repo.sluice(&[
+        "values",
+        "--env",
+        "dev",
+        "--stream",
+        "orders",
+        "--provenance",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in [
+        "restartPolicy: Always",
+        "type: Scala",
+        "mode: cluster",
+        "mountPath: /var/data/spark-local",
+    ] {
+        let shown = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(line))
+            .unwrap_or_else(|| panic!("no `{line}` in\n{}", out.stdout));
+        assert!(shown.contains("# sluice default: "), "{shown}");
+    }
+    assert!(
+        out.stdout.contains("the operator's own default is Never"),
+        "{}",
+        out.stdout
+    );
+    // Without --provenance, values show what the files say.
+    let plain = repo.sluice(&["values", "--env", "dev", "--stream", "orders"]);
+    assert!(!plain.stdout.contains("restartPolicy"), "{}", plain.stdout);
+
+    let json = repo.sluice(&[
+        "values",
+        "--env",
+        "dev",
+        "--stream",
+        "orders",
+        "--provenance",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    let orders = &doc["orders"];
+    assert_eq!(orders["values"]["restartPolicy"], "Always");
+    assert!(
+        orders["provenance"]["/restartPolicy"]["default"]
+            .as_str()
+            .is_some_and(|w| w.contains("Never")),
+        "{orders}"
+    );
+    assert_eq!(
+        orders["provenance"]["/localDirs/size"],
+        serde_json::json!({"file": "values/streams/orders.yaml", "line": 2})
+    );
+    // And rendering agrees with what provenance claims.
+    let objects = rendered(&repo, "dev");
+    assert_eq!(
+        spark_app(&objects, "orders")["spec"]["restartPolicy"],
+        serde_json::json!({"type": "Always"})
     );
 }

@@ -28,6 +28,10 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
     let sets = options.sets.parse(&mut loaded.sources, global)?;
     super::require_readable_streams(global, &loaded, &options.environment, &options.streams)?;
     let named = |name: &str| options.streams.iter().any(|s| s == name);
+    // With provenance, what rendering adds is shown too, as "sluice default".
+    let defaults = options
+        .provenance
+        .then(|| print::add_defaults_source(&mut loaded.sources));
     let (found, outcomes) = check(
         &loaded.repo,
         &environments,
@@ -43,6 +47,10 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
             if !shown {
                 return None;
             }
+            let values = match defaults {
+                Some(file) => print::with_defaults(&e.values, file, &loaded.sources),
+                None => e.values.clone(),
+            };
             Some(match options.format {
                 ValuesFormat::Yaml => {
                     let mut out = format!(
@@ -55,13 +63,20 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
                     }
                     out.push('\n');
                     out.push_str(&print::to_yaml(
-                        &e.values,
+                        &values,
                         options.provenance.then_some(&loaded.sources),
                     ));
                     Shown::Text(out)
                 }
+                ValuesFormat::Json if options.provenance => Shown::Json(
+                    e.name().to_owned(),
+                    serde_json::json!({
+                        "values": print::redacted_json(&values),
+                        "provenance": print::provenance_json(&values, &loaded.sources),
+                    }),
+                ),
                 ValuesFormat::Json => {
-                    Shown::Json(e.name().to_owned(), print::redacted_json(&e.values))
+                    Shown::Json(e.name().to_owned(), print::redacted_json(&values))
                 }
             })
         },

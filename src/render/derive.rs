@@ -29,23 +29,79 @@ pub const SPEC_PASSTHROUGH: &[&str] = &[
     "driverIngressOptions",
 ];
 
-/// Defaults sluice applies where the values say nothing, as
-/// `(pointer, value, why)`. `values --provenance` shows them as "sluice
-/// default"; the schema and the README state them too.
-pub const DEFAULTS: &[(&str, &str, &str)] = &[
-    ("/type", "Scala", "the operator's own default"),
-    (
-        "/mode",
-        "cluster",
-        "the mode the operator runs applications in",
-    ),
-    (
-        "/restartPolicy",
-        "Always",
-        "a stream should come back after a failure; the operator's own default is Never",
-    ),
-    ("/pythonVersion", "3", "for Python streams"),
+const OPERATOR_DEFAULT: &str = "the operator's own default";
+const CLUSTER_MODE: &str = "the operator runs applications in cluster mode";
+const ALWAYS_RESTART: &str =
+    "a stream should come back after a failure; the operator's own default is Never";
+const PYTHON: &str = "for Python streams";
+const SHUFFLE: &str = "Kubernetes has no external shuffle service";
+const METRICS: &str = "asking for monitoring means wanting the metrics";
+const MOUNT: &str = "where the scratch volume is mounted";
+
+/// Every reason a default applies, for `values --provenance`.
+pub const DEFAULT_REASONS: &[&str] = &[
+    OPERATOR_DEFAULT,
+    CLUSTER_MODE,
+    ALWAYS_RESTART,
+    PYTHON,
+    SHUFFLE,
+    METRICS,
+    MOUNT,
 ];
+
+/// A default sluice applies where the values say nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Default {
+    pub pointer: &'static str,
+    pub value: Value,
+    pub why: &'static str,
+}
+
+/// The defaults that apply to these values: `values --provenance` shows
+/// them as "sluice default"; the schema and the README state them too.
+pub fn defaults(values: &Value) -> Vec<Default> {
+    let python = values.get("type").and_then(Value::as_str) == Some("Python");
+    let has = |key: &str| values.get(key).is_some_and(Value::is_object);
+    let candidates: [(bool, &'static str, Value, &'static str); 8] = [
+        (true, "/type", json!("Scala"), OPERATOR_DEFAULT),
+        (true, "/mode", json!("cluster"), CLUSTER_MODE),
+        (true, "/restartPolicy", json!("Always"), ALWAYS_RESTART),
+        (python, "/pythonVersion", json!("3"), PYTHON),
+        (
+            has("dynamicAllocation"),
+            "/dynamicAllocation/shuffleTrackingEnabled",
+            json!(true),
+            SHUFFLE,
+        ),
+        (
+            has("monitoring"),
+            "/monitoring/exposeDriverMetrics",
+            json!(true),
+            METRICS,
+        ),
+        (
+            has("monitoring"),
+            "/monitoring/exposeExecutorMetrics",
+            json!(true),
+            METRICS,
+        ),
+        (
+            has("localDirs"),
+            "/localDirs/mountPath",
+            json!(DEFAULT_LOCAL_DIR_MOUNT),
+            MOUNT,
+        ),
+    ];
+    candidates
+        .into_iter()
+        .filter(|(applies, pointer, _, _)| *applies && values.pointer(pointer).is_none())
+        .map(|(_, pointer, value, why)| Default {
+            pointer,
+            value,
+            why,
+        })
+        .collect()
+}
 
 /// The `derived` object of the template context.
 pub fn derive(stream: &str, values: &Value) -> Value {

@@ -190,7 +190,10 @@ mod tests {
         );
         assert!(found.is_empty(), "{found:?}");
         assert_eq!(v["image"]["tag"], "4.10");
-        assert_eq!(v["arguments"], serde_json::json!(["1.10", "1e3", "7", "-2.50"]));
+        assert_eq!(
+            v["arguments"],
+            serde_json::json!(["1.10", "1e3", "7", "-2.50"])
+        );
         assert_eq!(v["sparkConf"]["spark.network.timeout"], "1e3");
         assert_eq!(v["sparkConf"]["spark.x"], "0x1F");
         assert_eq!(v["executor"]["coreRequest"], "0.50");

@@ -32,11 +32,117 @@ pub fn to_yaml(node: &Node, sources: Option<&Sources>) -> String {
     out
 }
 
+/// The name of the source that defaults are "read" from: each default's
+/// span covers the line saying why it applies.
+pub const DEFAULTS_SOURCE: &str = "<sluice default>";
+
+/// Adds the [`DEFAULTS_SOURCE`] file: one line per reason a default applies.
+pub fn add_defaults_source(sources: &mut Sources) -> crate::source::FileId {
+    let mut text = String::new();
+    for why in crate::render::derive::DEFAULT_REASONS {
+        text.push_str(why);
+        text.push('\n');
+    }
+    sources.add(DEFAULTS_SOURCE, text)
+}
+
+/// `node` with the defaults sluice applies at render time filled in where
+/// the values say nothing, each pointing at the line of `file` (from
+/// [`add_defaults_source`]) that says why.
+pub fn with_defaults(node: &Node, file: crate::source::FileId, sources: &Sources) -> Node {
+    let text = &sources.get(file).text;
+    let mut out = node.clone();
+    for d in crate::render::derive::defaults(&node.to_json()) {
+        let start = text.find(d.why).unwrap_or(0);
+        let span = crate::source::Span::new(file, start..start + d.why.len());
+        insert_at(&mut out, d.pointer, Node::from_json(&d.value, span));
+    }
+    out
+}
+
+fn insert_at(node: &mut Node, pointer: &str, value: Node) {
+    let mut keys = pointer.trim_start_matches('/').split('/').peekable();
+    let mut here = node;
+    while let Some(key) = keys.next() {
+        let Value::Map(entries) = &mut here.value else {
+            return;
+        };
+        let i = match entries.iter().position(|e| e.key == key) {
+            Some(i) => i,
+            None => {
+                let child = if keys.peek().is_some() {
+                    Node::empty_map(value.span)
+                } else {
+                    value.clone()
+                };
+                entries.push(super::yaml::Entry {
+                    key: key.to_owned(),
+                    key_span: value.span,
+                    value: child,
+                });
+                entries.len() - 1
+            }
+        };
+        here = &mut entries[i].value;
+    }
+}
+
+/// Where every value came from, by JSON pointer: `{file, line, overrides}`
+/// or `{default: why}` for a sluice default.
+pub fn provenance_json(node: &Node, sources: &Sources) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    collect(node, String::new(), sources, &mut out);
+    serde_json::Value::Object(out)
+}
+
+fn collect(
+    node: &Node,
+    pointer: String,
+    sources: &Sources,
+    out: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    match &node.value {
+        Value::Map(entries) if !entries.is_empty() => {
+            for e in entries {
+                let key = e.key.replace('~', "~0").replace('/', "~1");
+                collect(&e.value, format!("{pointer}/{key}"), sources, out);
+            }
+        }
+        _ if !pointer.is_empty() => {
+            let place = |span: crate::source::Span| {
+                let l = sources.location(span);
+                if l.path == DEFAULTS_SOURCE {
+                    serde_json::json!({ "default": sources.get(span.file).text[span.range()].to_owned() })
+                } else {
+                    serde_json::json!({ "file": l.path, "line": l.line })
+                }
+            };
+            let mut here = place(node.span);
+            if !node.overrides.is_empty()
+                && let serde_json::Value::Object(m) = &mut here
+            {
+                m.insert(
+                    "overrides".into(),
+                    node.overrides.iter().map(|s| place(*s)).collect(),
+                );
+            }
+            out.insert(pointer, here);
+        }
+        _ => {}
+    }
+}
+
 fn origin(node: &Node, sources: Option<&Sources>) -> String {
     let Some(sources) = sources else {
         return String::new();
     };
     let here = sources.location(node.span);
+    if here.path == DEFAULTS_SOURCE {
+        return format!(
+            "sluice default: {}",
+            &sources.get(node.span.file).text[node.span.range()]
+        );
+    }
     let mut text = format!("{}:{}", here.path, here.line);
     if !node.overrides.is_empty() {
         let old: Vec<String> = node
