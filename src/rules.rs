@@ -335,7 +335,18 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     }
 
     let ignore = ignored(v);
-    let sink = v.get("sink").and_then(|s| {
+    // A sink inherited from common.yaml or an environment file is the
+    // lake root every stream shares (each gets its own checkpoint under
+    // it): only a sink the stream's own definition sets can clash.
+    let own = |span: Span| {
+        let set_here = |layer: Option<&Node>| {
+            layer
+                .and_then(|l| l.get("sink"))
+                .is_some_and(|n| n.span == span)
+        };
+        set_here(Some(&e.def.node)) || set_here(e.def.block(&e.environment.name))
+    };
+    let sink = v.get("sink").filter(|s| own(s.span)).and_then(|s| {
         s.as_str()
             .map(|t| (t.trim_end_matches('/').to_owned(), s.span))
     });
@@ -373,41 +384,57 @@ pub fn check_across(facts: &[Facts]) -> Vec<Diagnostic> {
         by_env.entry(&f.environment).or_default().push(f);
     }
     for streams in by_env.values() {
-        for (kind, pick) in [("checkpoint", 0), ("sink", 1)] {
-            let mut seen: std::collections::HashMap<&str, &Facts> = Default::default();
-            for f in streams {
-                let Some((path, span)) = (if pick == 0 { &f.checkpoint } else { &f.sink }) else {
-                    continue;
-                };
-                let Some(first) = seen.get(path.as_str()) else {
-                    seen.insert(path, f);
-                    continue;
-                };
-                let first_span = if pick == 0 {
-                    first.checkpoint.as_ref()
-                } else {
-                    first.sink.as_ref()
-                }
-                .map(|(_, s)| *s);
-                let d = if pick == 0 {
-                    Diagnostic::error("rule/shared-checkpoint", format!("streams `{}` and `{}` use the same checkpoint location", first.stream, f.stream))
-                        .note(format!("both checkpoint to {path}: each overwrites the other's offsets and state, and both resume from the wrong place"))
-                        .help("give each stream its own `sink` or `checkpointLocation`")
-                } else {
-                    Diagnostic::warning("rule/shared-sink", format!("streams `{}` and `{}` write to the same sink", first.stream, f.stream))
-                        .note(format!("both write to {path}; unless they are meant to share a table, one stream's files end up in the other's"))
-                        .help("give each stream its own `sink`")
-                };
-                let mut d = d
-                    .at(*span, format!("{kind} of `{}`", f.stream))
-                    .subject(&f.stream, &f.environment)
-                    .subject(&first.stream, &first.environment);
-                if let Some(s) = first_span {
-                    d = d.also(s, format!("{kind} of `{}`", first.stream));
-                }
-                out.push(d);
-                let _ = kind;
+        let mut seen: std::collections::HashMap<&str, &Facts> = Default::default();
+        for f in streams {
+            let Some((path, span)) = &f.checkpoint else {
+                continue;
+            };
+            let Some(first) = seen.get(path.as_str()) else {
+                seen.insert(path, f);
+                continue;
+            };
+            let mut d = Diagnostic::error("rule/shared-checkpoint", format!("streams `{}` and `{}` use the same checkpoint location", first.stream, f.stream))
+                .note(format!("both checkpoint to {path}: each overwrites the other's offsets and state, and both resume from the wrong place"))
+                .help("give each stream its own `sink` or `checkpointLocation`")
+                .at(*span, format!("checkpoint of `{}`", f.stream))
+                .subject(&f.stream, &f.environment)
+                .subject(&first.stream, &first.environment);
+            if let Some((_, s)) = &first.checkpoint {
+                d = d.also(*s, format!("checkpoint of `{}`", first.stream));
             }
+            out.push(d);
+        }
+        // One finding per shared sink, naming every stream that sets it.
+        let mut sinks: std::collections::BTreeMap<&str, Vec<&Facts>> = Default::default();
+        for f in streams {
+            if let Some((path, _)) = &f.sink {
+                sinks.entry(path).or_default().push(f);
+            }
+        }
+        for (path, sharing) in sinks.into_iter().filter(|(_, s)| s.len() > 1) {
+            let names: Vec<String> = sharing.iter().map(|f| format!("`{}`", f.stream)).collect();
+            let first = sharing[0];
+            let span = first
+                .sink
+                .as_ref()
+                .map(|(_, s)| *s)
+                .expect("grouped by sink");
+            let mut d = Diagnostic::warning(
+                "rule/shared-sink",
+                format!("{} streams write to the same sink: {}", sharing.len(), names.join(", ")),
+            )
+            .note(format!("each sets `sink: {path}` itself; unless they are meant to share a table, one stream's files end up in another's"))
+            .help("give each stream its own `sink`, or set the shared root once in common.yaml or the environment file")
+            .at(span, format!("sink of `{}`", first.stream));
+            for f in &sharing {
+                d = d.subject(&f.stream, &f.environment);
+            }
+            for f in &sharing[1..] {
+                if let Some((_, s)) = &f.sink {
+                    d = d.also(*s, format!("sink of `{}`", f.stream));
+                }
+            }
+            out.push(d);
         }
     }
     out

@@ -292,3 +292,49 @@ fn the_example_repository_follows_every_rule() {
         "ok: no findings (5 streams in 2 environments, 8 files)\n"
     );
 }
+
+#[test]
+fn a_sink_inherited_from_common_is_the_shared_lake_root() {
+    // The seed layout: one sink for every stream, in common.yaml.
+    let common = format!("{}sink: s3a://lake/raw\n", common::BASE[0].1);
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(&common)),
+        ("values/streams/clicks.yaml", Some("mainClass: z\n")),
+    ]);
+    let out = repo.sluice(&["lint", "--format", "json"]);
+    assert!(!out.stdout.contains("rule/shared-sink"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("rule/shared-checkpoint"),
+        "{}",
+        out.stdout
+    );
+
+    // Three streams that set the same sink themselves: one finding naming all.
+    let repo = Repo::with(&[
+        (
+            "values/streams/orders.yaml",
+            Some("mainClass: x\nsink: s3a://lake/all\n"),
+        ),
+        (
+            "values/streams/payments.yaml",
+            Some("mainClass: y\nsink: s3a://lake/all\n"),
+        ),
+        (
+            "values/streams/clicks.yaml",
+            Some("mainClass: z\nsink: s3a://lake/all/\n"),
+        ),
+    ]);
+    let out = repo.sluice(&["lint", "--env", "dev", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let shared: Vec<&serde_json::Value> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "rule/shared-sink")
+        .collect();
+    assert_eq!(shared.len(), 1, "{}", out.stdout);
+    let message = shared[0]["message"].as_str().unwrap();
+    for name in ["orders", "payments", "clicks"] {
+        assert!(message.contains(&format!("`{name}`")), "{message}");
+    }
+}

@@ -27,9 +27,10 @@ fn upstream_specs() -> Vec<(String, Value)> {
     for path in files {
         // One example has an image placeholder that is not valid YAML; the
         // fixture uses the same substitute.
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("{IMAGE_REGISTRY}/{IMAGE_REPOSITORY}/", "registry.example.com/mirror/");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "{IMAGE_REGISTRY}/{IMAGE_REPOSITORY}/",
+            "registry.example.com/mirror/",
+        );
         for doc in text.split("\n---") {
             let Ok(doc) = serde_saphyr::from_str::<Value>(doc) else {
                 panic!("{}: not YAML", path.display())
@@ -72,7 +73,11 @@ fn without_documented_defaults(rendered: &mut Value, example: &Value) {
 #[test]
 fn every_upstream_example_renders_from_values() {
     let specs = upstream_specs();
-    assert_eq!(specs.len(), 13, "the v2.5.2 examples hold 13 SparkApplications");
+    assert_eq!(
+        specs.len(),
+        13,
+        "the v2.5.2 examples hold 13 SparkApplications"
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spark-examples");
     let out = common::sluice_in(&repo, &["render", "--env", "examples", "--format", "json"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
