@@ -8,6 +8,7 @@
 pub mod derive;
 pub mod fast_yaml;
 pub mod guard;
+pub mod spark;
 
 use crate::diag::Diagnostic;
 use crate::snapshot::{Content, Snapshot};
@@ -49,6 +50,8 @@ pub struct Templates {
     /// Templates rendered per stream, main first, then by name.
     pub rendered: Vec<String>,
     files: Vec<(String, FileId)>,
+    /// The main template is the built-in one: built natively (see `spark`).
+    builtin_main: bool,
 }
 
 impl Templates {
@@ -120,7 +123,8 @@ impl Templates {
                 )),
             }
         }
-        if !sources_of.iter().any(|(n, _)| n == MAIN_TEMPLATE) {
+        let builtin_main = !sources_of.iter().any(|(n, _)| n == MAIN_TEMPLATE);
+        if builtin_main {
             sources_of.push((MAIN_TEMPLATE.to_owned(), BUILTIN_TEMPLATE.to_owned()));
         }
         let mut rendered = Vec::new();
@@ -152,6 +156,7 @@ impl Templates {
             env,
             rendered,
             files,
+            builtin_main,
         }
     }
 
@@ -178,6 +183,25 @@ impl Templates {
         e: &Effective<'_>,
         sources: &Sources,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+        self.render_with(e, sources, self.builtin_main)
+    }
+
+    /// As [`render`](Self::render), evaluating the built-in template with
+    /// minijinja too: the reference the native build is tested against.
+    pub fn render_via_templates(
+        &self,
+        e: &Effective<'_>,
+        sources: &Sources,
+    ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+        self.render_with(e, sources, false)
+    }
+
+    fn render_with(
+        &self,
+        e: &Effective<'_>,
+        sources: &Sources,
+        native_main: bool,
+    ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
         let derived = derive::derive(e.name(), &e.json);
         let context = Context {
             stream: StreamContext {
@@ -195,6 +219,16 @@ impl Templates {
         let mut manifests = Vec::new();
         let mut errors = Vec::new();
         for name in &self.rendered {
+            if native_main && name == MAIN_TEMPLATE {
+                let object = spark::spark_application(
+                    e.name(),
+                    e.environment.namespace.as_deref(),
+                    &e.json,
+                    &derived,
+                );
+                manifests.push(finish(object, e, name));
+                continue;
+            }
             let Ok(template) = self.env.get_template(name) else {
                 continue;
             };
