@@ -13,7 +13,7 @@ use crate::source::Span;
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const BUILTIN_SPARKAPPLICATION_SCHEMA: &str =
     include_str!("../schemas/sparkapplication.schema.json");
@@ -112,15 +112,54 @@ pub struct Violation {
 }
 
 /// What the objects are checked against: a schema per apiVersion and kind.
+/// sluice's own schemas are compiled on first use, once per process: most
+/// repositories render two or three kinds.
+#[derive(Default)]
 pub struct ManifestSchema {
-    kinds: HashMap<(String, String), Arc<KindSchema>>,
+    /// From CRDs, by `(apiVersion, kind)`.
+    crds: HashMap<(String, String), Arc<KindSchema>>,
     /// `Kind.group` → the versions CRDs define for it and where from, for
     /// an object of a CRD's kind at a version the CRD does not have.
     crd_versions: HashMap<String, (String, BTreeSet<String>)>,
-    /// For a SparkApplication whose apiVersion no schema names: the
-    /// built-in schema (or a CRD's v1beta2), which says which apiVersion
-    /// it wants.
-    spark: Arc<KindSchema>,
+    /// A CRD's v1beta2 SparkApplication, which replaces the built-in one.
+    crd_spark: Option<Arc<KindSchema>>,
+}
+
+static BUILTIN_SPARK: OnceLock<KindSchema> = OnceLock::new();
+static BUILTIN_K8S: [OnceLock<KindSchema>; BUILTIN_K8S_SCHEMAS.len()] =
+    [const { OnceLock::new() }; BUILTIN_K8S_SCHEMAS.len()];
+
+fn builtin_spark() -> &'static KindSchema {
+    BUILTIN_SPARK.get_or_init(|| {
+        let doc: Value =
+            serde_json::from_str(BUILTIN_SPARKAPPLICATION_SCHEMA).expect("built-in schema is JSON");
+        KindSchema::compile(
+            doc,
+            Draft::Draft7,
+            "sluice's built-in SparkApplication schema (spark-operator v2.5)".to_owned(),
+            false,
+        )
+        .expect("built-in schema compiles")
+    })
+}
+
+fn builtin_k8s(api_version: &str, kind: &str) -> Option<&'static KindSchema> {
+    let i = BUILTIN_K8S_SCHEMAS
+        .iter()
+        .position(|(v, k, _)| *v == api_version && *k == kind)?;
+    Some(BUILTIN_K8S[i].get_or_init(|| {
+        let (api_version, kind, text) = BUILTIN_K8S_SCHEMAS[i];
+        let doc: Value = serde_json::from_str(text).expect("built-in schema is JSON");
+        let origin = format!(
+            "sluice's built-in {api_version} {kind} schema ({})",
+            doc.get("title")
+                .and_then(Value::as_str)
+                .and_then(|t| t.rsplit_once('(').map(|(_, v)| v.trim_end_matches(')')))
+                .unwrap_or("Kubernetes")
+        );
+        KindSchema::compile(doc, Draft::Draft202012, origin, true)
+            .expect("built-in schema compiles")
+    }))
 }
 
 /// What [`ManifestSchema::lookup`] found for an apiVersion and kind.
@@ -137,46 +176,7 @@ enum Lookup<'a> {
 impl ManifestSchema {
     /// sluice's own schemas: SparkApplication and the Kubernetes kinds.
     pub fn builtin() -> ManifestSchema {
-        let spark: Value =
-            serde_json::from_str(BUILTIN_SPARKAPPLICATION_SCHEMA).expect("built-in schema is JSON");
-        let spark = Arc::new(
-            KindSchema::compile(
-                spark,
-                Draft::Draft7,
-                "sluice's built-in SparkApplication schema (spark-operator v2.5)".to_owned(),
-                false,
-            )
-            .expect("built-in schema compiles"),
-        );
-        let mut kinds = HashMap::new();
-        kinds.insert(
-            (
-                "sparkoperator.k8s.io/v1beta2".to_owned(),
-                "SparkApplication".to_owned(),
-            ),
-            spark.clone(),
-        );
-        for (api_version, kind, text) in BUILTIN_K8S_SCHEMAS {
-            let doc: Value = serde_json::from_str(text).expect("built-in schema is JSON");
-            let origin = format!(
-                "sluice's built-in {api_version} {kind} schema ({})",
-                doc.get("title")
-                    .and_then(Value::as_str)
-                    .and_then(|t| t.rsplit_once('(').map(|(_, v)| v.trim_end_matches(')')))
-                    .unwrap_or("Kubernetes")
-            );
-            let schema = KindSchema::compile(doc, Draft::Draft202012, origin, true)
-                .expect("built-in schema compiles");
-            kinds.insert(
-                ((*api_version).to_owned(), (*kind).to_owned()),
-                Arc::new(schema),
-            );
-        }
-        ManifestSchema {
-            kinds,
-            crd_versions: HashMap::new(),
-            spark,
-        }
+        ManifestSchema::default()
     }
 
     /// Adds every served version of every CRD in a file (`origin` names
@@ -203,7 +203,7 @@ impl ManifestSchema {
         for (group, version, kind, schema) in compiled {
             if group == "sparkoperator.k8s.io" && kind == "SparkApplication" && version == "v1beta2"
             {
-                self.spark = schema.clone();
+                self.crd_spark = Some(schema.clone());
             }
             let group_kind = format!("{kind}.{group}");
             let entry = self
@@ -213,7 +213,7 @@ impl ManifestSchema {
             entry.0 = format!("the CRD in {origin}");
             entry.1.insert(version.clone());
             defined.push(format!("{group_kind}/{version}"));
-            self.kinds
+            self.crds
                 .insert((format!("{group}/{version}"), kind), schema);
         }
         Ok(defined)
@@ -228,11 +228,15 @@ impl ManifestSchema {
     }
 
     fn lookup(&self, api_version: &str, kind: &str) -> Lookup<'_> {
-        if let Some(s) = self.kinds.get(&(api_version.to_owned(), kind.to_owned())) {
+        if let Some(s) = self.crds.get(&(api_version.to_owned(), kind.to_owned())) {
             return Lookup::Schema(s);
         }
+        if let Some(s) = builtin_k8s(api_version, kind) {
+            return Lookup::Schema(s);
+        }
+        // Whatever its apiVersion: the built-in schema says which it wants.
         if kind == "SparkApplication" {
-            return Lookup::Schema(&self.spark);
+            return Lookup::Schema(self.crd_spark.as_deref().unwrap_or_else(|| builtin_spark()));
         }
         match self
             .crd_versions

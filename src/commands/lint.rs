@@ -36,8 +36,7 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, &options.environments)?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let mut manifest_schema =
-        std::mem::replace(&mut loaded.manifest_schema, ManifestSchema::builtin());
+    let mut manifest_schema = std::mem::take(&mut loaded.manifest_schema);
     for path in &options.crd {
         let text = std::fs::read_to_string(path).map_err(|e| {
             UsageError::new(format!("cannot read the CRD `{}`: {e}", path.display()))
