@@ -238,4 +238,37 @@ mod tests {
             json!({"type": "string"})
         );
     }
+
+    #[test]
+    fn every_crd_of_a_file_and_every_served_version() {
+        let v1 = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  versions:\n  - {name: v1, served: true, schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object}}}}}\n  - {name: v2, served: true, schema: {openAPIV3Schema: {type: object}}}\n  - {name: v0, served: false, schema: {openAPIV3Schema: {type: object}}}\n";
+        let beta = "apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\nmetadata: {name: gadgets.example.com}\nspec:\n  group: example.com\n  names: {kind: Gadget, plural: gadgets}\n  version: v1alpha1\n  validation: {openAPIV3Schema: {type: object, properties: {spec: {type: object}}}}\n";
+        let both = format!("{v1}---\n{beta}");
+        let found = from_file(&both).unwrap();
+        let names: Vec<String> = found
+            .iter()
+            .map(|c| format!("{}.{}/{}", c.kind, c.group, c.version))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Widget.example.com/v1",
+                "Widget.example.com/v2",
+                "Gadget.example.com/v1alpha1"
+            ]
+        );
+        // The implicit fields are there, and the schema stays strict.
+        let props = &found[0].schema["properties"];
+        assert_eq!(props["apiVersion"], json!({"type": "string"}));
+        assert_eq!(props["metadata"], json!({"type": "object"}));
+        assert_eq!(found[0].schema["additionalProperties"], false);
+        // A List, as `kubectl get crd -o yaml` prints several.
+        let list = format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n",
+            serde_json::to_string(&serde_saphyr::from_str::<Value>(beta).unwrap()).unwrap()
+        );
+        assert_eq!(from_file(&list).unwrap().len(), 1);
+        assert!(matches!(from_file(""), Err(Error::Empty)));
+        assert!(matches!(from_file("kind: Secret\n"), Err(Error::NotACrd(k)) if k == "Secret"));
+    }
 }
