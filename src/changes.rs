@@ -1,6 +1,6 @@
 //! Which streams a set of changed files touches (pure), for
 //! `--changed-since`: a stream's file → that stream; `common.yaml`, a
-//! template or the schema → every stream everywhere; an environment file →
+//! template, the schema or a CRD → every stream everywhere; an environment file →
 //! every stream of that environment.
 
 use crate::values::repo::Repository;
@@ -26,6 +26,7 @@ impl Affected {
                 || path == "values/common.yml"
                 || path.starts_with("templates/")
                 || path == "schemas/values.schema.json"
+                || path.starts_with("schemas/crds/")
             {
                 out.everything = true;
             } else if path.starts_with("values/environments/") {

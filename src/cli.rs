@@ -211,11 +211,12 @@ struct LintArgs {
     #[command(flatten)]
     sets: SetArgs,
 
-    /// Check the rendered SparkApplications against this CRD file (for
-    /// example the exact version the cluster runs) instead of sluice's
-    /// built-in schema.
+    /// Check the rendered objects of a CRD's kinds against this CRD file
+    /// (for example the exact version the cluster runs) instead of
+    /// sluice's built-in schema or the repository's schemas/crds/
+    /// (repeatable).
     #[arg(long, value_name = "FILE")]
-    crd: Option<PathBuf>,
+    crd: Vec<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]

@@ -311,7 +311,12 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "manifest/schema",
         Severity::Error,
-        "a rendered SparkApplication fails the SparkApplication schema (built-in or --crd)",
+        "a rendered object fails its kind's schema (built-in, schemas/crds/ or --crd)",
+    ),
+    (
+        "manifest/unchecked-kind",
+        Severity::Warning,
+        "a rendered object's kind has no schema (built-in, schemas/crds/ or --crd), so it was not checked",
     ),
     (
         "rule/restart-never",
@@ -378,6 +383,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "schema/invalid",
         Severity::Error,
         "the repository's own values schema does not compile",
+    ),
+    (
+        "schema/invalid-crd",
+        Severity::Error,
+        "a file in schemas/crds/ is not a usable CRD, or defines a kind another one does",
     ),
     ("set/syntax", Severity::Error, "a --set flag is malformed"),
 ];

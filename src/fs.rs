@@ -15,7 +15,8 @@ pub enum Error {
     List { path: PathBuf, source: io::Error },
 }
 
-/// Reads `values/`, `templates/` and `schemas/values.schema.json` below
+/// Reads `values/`, `templates/`, `schemas/values.schema.json` and
+/// `schemas/crds/` below
 /// `root`. Files that cannot be read, or that resolve outside `root`
 /// through a symlink, are recorded as such rather than failing the run, so
 /// that every problem is reported at once.
@@ -46,6 +47,16 @@ pub fn read_repository(root: &Path) -> Result<Snapshot, Error> {
             &mut files,
             &mut Walked::new(root, "templates"),
             &|p| p.ends_with(".j2"),
+        )?;
+    }
+    if root.join(crate::snapshot::CRDS_DIR).is_dir() {
+        walk(
+            &canonical_root,
+            root,
+            Path::new(crate::snapshot::CRDS_DIR),
+            &mut files,
+            &mut Walked::new(root, crate::snapshot::CRDS_DIR),
+            &|p| is_yaml(p),
         )?;
     }
     let schema = Path::new("schemas/values.schema.json");

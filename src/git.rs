@@ -105,7 +105,8 @@ impl Git {
             }
             let wanted = (rel.starts_with("values/") && is_yaml(rel))
                 || (rel.starts_with("templates/") && rel.ends_with(".j2"))
-                || rel == "schemas/values.schema.json";
+                || rel == "schemas/values.schema.json"
+                || (rel.starts_with("schemas/crds/") && is_yaml(rel));
             if !wanted || entry.kind() != Some(ObjectType::Blob) {
                 return git2::TreeWalkResult::Ok;
             }

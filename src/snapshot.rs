@@ -26,7 +26,8 @@ pub struct File {
 }
 
 /// Every file sluice reads from a repository: `values/**/*.y(a)ml`,
-/// `templates/*.j2` and `schemas/values.schema.json`.
+/// `templates/*.j2`, `schemas/values.schema.json` and
+/// `schemas/crds/*.y(a)ml`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// Sorted by path.
@@ -74,6 +75,9 @@ pub fn too_big(len: u64) -> String {
         MAX_FILE_BYTES / 1_000_000
     )
 }
+
+/// The repository's CRDs: objects of their kinds are checked against them.
+pub const CRDS_DIR: &str = "schemas/crds";
 
 /// Whether a path names a YAML values file.
 pub fn is_yaml(path: &str) -> bool {

@@ -314,6 +314,24 @@ fn cases() -> Vec<Case> {
                 &format!("{}  driverr: {{}}\n", sluice::render::BUILTIN_TEMPLATE),
             )],
         ),
+        Case {
+            exit: 0,
+            ..case(
+                "manifest-unchecked-kind",
+                "manifest/unchecked-kind",
+                "values/streams/orders.yaml:1:",
+                &[(
+                    "templates/extra.yaml.j2",
+                    "apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata:\n  name: {{ stream.name | tojson }}\n  namespace: {{ environment.namespace | tojson }}\nspec:\n  selector: {}\n",
+                )],
+            )
+        },
+        case(
+            "schema-invalid-crd",
+            "schema/invalid-crd",
+            "schemas/crds/podmonitors.yaml:1:",
+            &[("schemas/crds/podmonitors.yaml", "kind: PodMonitor\n")],
+        ),
         case(
             "manifest-kind-not-allowed",
             "manifest/kind-not-allowed",

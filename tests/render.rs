@@ -699,9 +699,5 @@ fn lint_against_a_crd_file() {
     std::fs::write(&crd_path, "kind: ConfigMap\n").unwrap();
     let out = repo.sluice(&["lint", "--crd", crd_arg]);
     assert_eq!(out.code, 2);
-    assert!(
-        out.stderr.contains("is not a usable SparkApplication CRD"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("is not a usable CRD"), "{}", out.stderr);
 }

@@ -24,8 +24,9 @@ pub enum LintFormat {
 #[derive(Clone, Debug)]
 pub struct LintOptions {
     pub environments: Vec<String>,
-    /// Check SparkApplications against this CRD instead of the built-in schema.
-    pub crd: Option<std::path::PathBuf>,
+    /// CRDs to check objects of their kinds against, before the
+    /// repository's own and the built-in schemas.
+    pub crd: Vec<std::path::PathBuf>,
     pub sets: SetFlags,
     pub format: LintFormat,
 }
@@ -35,18 +36,19 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, &options.environments)?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let manifest_schema = match &options.crd {
-        None => ManifestSchema::builtin(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                UsageError::new(format!("cannot read the CRD `{}`: {e}", path.display()))
+    let mut manifest_schema = std::mem::take(&mut loaded.manifest_schema);
+    for path in &options.crd {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError::new(format!("cannot read the CRD `{}`: {e}", path.display()))
+        })?;
+        let defined = manifest_schema
+            .add_crd(&text, &path.display().to_string())
+            .map_err(|e| {
+                UsageError::new(format!("`{}` is not a usable CRD: {e}", path.display()))
+                    .help("pass a CustomResourceDefinition, e.g. from `kubectl get crd sparkapplications.sparkoperator.k8s.io -o yaml`")
             })?;
-            ManifestSchema::from_crd(&text, &path.display().to_string()).map_err(|e| {
-                UsageError::new(format!("`{}` is not a usable SparkApplication CRD: {e}", path.display()))
-                    .help("pass the sparkoperator.k8s.io_sparkapplications.yaml CRD, e.g. from `kubectl get crd sparkapplications.sparkoperator.k8s.io -o yaml`")
-            })?
-        }
-    };
+        global.trace(|| format!("lint: {} defines {}", path.display(), defined.join(", ")));
+    }
     // Streams defined twice are not rendered: which definition would it be?
     let twice: HashSet<&str> = loaded
         .repo
@@ -211,6 +213,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// With `--changed-since`: the streams the changes touch.
     pub affected: Option<crate::changes::Affected>,
+    /// What rendered objects are checked against: the built-in schemas
+    /// and the repository's CRDs (schemas/crds/).
+    pub manifest_schema: ManifestSchema,
 }
 
 pub fn load(global: &Global) -> anyhow::Result<Loaded> {
@@ -294,6 +299,7 @@ pub fn load_snapshot(
         None => Schema::builtin(),
     };
     let templates = crate::render::Templates::load(&snapshot, &mut sources, &mut diagnostics);
+    let manifest_schema = repository_crds(&snapshot, &mut sources, &mut diagnostics);
     global.trace(|| {
         format!(
             "load: {} files in {:.1?}",
@@ -309,5 +315,66 @@ pub fn load_snapshot(
         templates,
         diagnostics,
         affected,
+        manifest_schema,
     })
+}
+
+/// The built-in schemas and the CRDs in schemas/crds/*.yaml: objects of a
+/// CRD's kinds are checked against it. A file that is not a usable CRD is
+/// a finding, and its kinds stay unchecked.
+fn repository_crds(
+    snapshot: &crate::snapshot::Snapshot,
+    sources: &mut Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ManifestSchema {
+    let mut schema = ManifestSchema::builtin();
+    // Kind.group/version → the file that defined it first.
+    let mut first: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for file in snapshot.under(crate::snapshot::CRDS_DIR) {
+        if !crate::snapshot::is_yaml(&file.path) {
+            continue;
+        }
+        let text = match &file.content {
+            Content::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            other => {
+                diagnostics.push(repo::file_problem(
+                    &file.path,
+                    other,
+                    sources,
+                    Some("objects of the kinds it defines are not checked"),
+                ));
+                continue;
+            }
+        };
+        let id = sources.add(&file.path, text.as_str());
+        match schema.add_crd(&text, &file.path) {
+            Ok(defined) => {
+                for d in defined {
+                    if let Some(earlier) = first.get(&d) {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "schema/invalid-crd",
+                                format!("`{}` defines {d}, as `{earlier}` does", file.path),
+                            )
+                            .at(Span::file_start(id), "defined again here")
+                            .note(format!("objects of that kind are checked against `{}`, the later file", file.path))
+                            .help("keep one CRD per kind in schemas/crds/"),
+                        );
+                    } else {
+                        first.insert(d, file.path.clone());
+                    }
+                }
+            }
+            Err(e) => diagnostics.push(
+                Diagnostic::error(
+                    "schema/invalid-crd",
+                    format!("`{}` is not a usable CRD: {e}", file.path),
+                )
+                .at(Span::file_start(id), "in schemas/crds/")
+                .note("objects of the kinds it would define are not checked against it")
+                .help("put CustomResourceDefinitions there, as `kubectl get crd <plural>.<group> -o yaml` prints them"),
+            ),
+        }
+    }
+    schema
 }

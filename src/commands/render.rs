@@ -116,7 +116,7 @@ pub fn render_loaded<T: Send>(
     let environments = select(&loaded.repo, &[environment.to_owned()])?;
     let sets = sets.parse(&mut loaded.sources, global)?;
     super::require_readable_streams(global, &loaded, environment, streams)?;
-    let schema = ManifestSchema::builtin();
+    let schema = &loaded.manifest_schema;
     let chosen = |name: &str| {
         (streams.is_empty() || streams.iter().any(|s| s == name))
             && loaded
@@ -136,7 +136,7 @@ pub fn render_loaded<T: Send>(
             if !(ok && e.enabled() && chosen(e.name())) {
                 return (Vec::new(), Vec::new());
             }
-            let (manifests, found) = render_one(e, &loaded.templates, &schema, &loaded.sources);
+            let (manifests, found) = render_one(e, &loaded.templates, schema, &loaded.sources);
             let kept: Vec<(ObjectKey, T)> = manifests
                 .iter()
                 .map(|m| (ObjectKey::of(m), keep(m)))
