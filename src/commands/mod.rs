@@ -138,22 +138,20 @@ impl SetFlags {
             for text in texts {
                 let id = sources.add(kind.flag(), text.as_str());
                 let mut paths: Vec<(usize, String, crate::source::Span)> = Vec::new();
-                let parsed = set::parse(id, text, kind, &mut |raw, span| {
+                let (layer, error) = set::parse_partial(id, text, kind, &mut |raw, span| {
                     if kind == set::Kind::File {
                         paths.push((span.range().start, raw.to_owned(), span));
                         return Ok(crate::values::yaml::Value::String(String::new()));
                     }
                     Ok(set::typed(raw, kind))
                 });
-                let layer = match parsed {
-                    Ok(layer) => layer,
-                    Err(d) => {
-                        crate::values::repo::redact_scanned(id, sources);
-                        bad.push(d);
-                        continue;
-                    }
-                };
+                // What was read before an error is masked as if well formed.
                 crate::values::repo::redact_credentials(&layer, id, sources);
+                if let Some(d) = error {
+                    crate::values::repo::redact_scanned(id, sources);
+                    bad.push(d);
+                    continue;
+                }
                 if let Some(d) = set::check_reached(&layer, kind) {
                     bad.push(d);
                     continue;

@@ -22,6 +22,10 @@ use crate::source::{FileId, Span};
 /// Helm's `MaxIndex`: the largest list index a flag may name.
 pub const MAX_INDEX: i64 = 65536;
 
+/// The most `null`s one flag may pad lists with (beyond Helm, which has no
+/// bound): four lists padded to [`MAX_INDEX`].
+pub const MAX_PADDING: usize = 4 * (MAX_INDEX as usize + 1);
+
 /// Helm's `MaxNestedNameLevel`: the most `.`s a key may have.
 pub const MAX_NESTED_NAME_LEVEL: usize = 30;
 
@@ -80,6 +84,18 @@ pub fn parse(
     Ok(root)
 }
 
+/// [`parse`], keeping what was read before an error (for masking).
+pub fn parse_partial(
+    file: FileId,
+    text: &str,
+    kind: Kind,
+    reader: &mut Reader,
+) -> (Node, Option<Diagnostic>) {
+    let mut root = Node::empty_map(Span::new(file, 0..text.len()));
+    let error = parse_into(&mut root, file, text, kind, reader).err();
+    (root, error)
+}
+
 /// Parses one flag's text into `dest`, a mapping (Helm's `ParseInto`,
 /// `ParseIntoString`, `ParseLiteralInto`, `ParseIntoFile`). For
 /// [`Kind::Typed`] and [`Kind::String`] `reader` is not called.
@@ -103,6 +119,8 @@ pub fn parse_into(
         file,
         kind,
         reader,
+        unclosed: None,
+        padded: 0,
     };
     loop {
         match parser.key(entries, 0, 0, false)? {
@@ -238,6 +256,12 @@ struct Parser<'t, 'r> {
     file: FileId,
     kind: Kind,
     reader: &'t mut Reader<'r>,
+    /// The items of a list whose `}` is missing, set before the error so
+    /// that masking sees them as list items.
+    unclosed: Option<Node>,
+    /// `null`s added to pad lists so far: `a[65536]=1,b[65536]=1,...` is
+    /// valid Helm, but its memory is the text's length times the index.
+    padded: usize,
 }
 
 /// What `runes_until` read: the text (escapes resolved), where it was, and
@@ -366,7 +390,7 @@ impl Parser<'_, '_> {
             }
             None => Err(self.error(
                 key_range,
-                "this key has no value",
+                format!("this {} item has no `=`", self.kind.flag()),
                 "write key.path=value, for example --set executor.instances=4",
             )),
             Some(',') => Err(if read.start == read.end {
@@ -378,8 +402,8 @@ impl Parser<'_, '_> {
             } else {
                 self.error(
                     key_range,
-                    "this key has no value (an item cannot end with `,`)",
-                    "write key=value,key=value",
+                    format!("this {} item has no `=`", self.kind.flag()),
+                    "write key=value,key=value; a `,` inside a value is written `\\,`",
                 )
             }),
             Some(_) if read.text.is_empty() => Err(self.error(
@@ -388,7 +412,11 @@ impl Parser<'_, '_> {
                 } else {
                     key_range
                 },
-                "empty key",
+                match read.stop {
+                    Some('.') => "empty key before this `.`",
+                    Some('[') => "a list index needs a key before it",
+                    _ => "no key before `=`",
+                },
                 "start each item with a key and separate keys with a single `.`: a.b[0].c=value",
             )),
             Some('[') => {
@@ -444,7 +472,11 @@ impl Parser<'_, '_> {
                     set(data, &read.text, key_span, value);
                     return Ok(Flow::Set);
                 }
-                let value = match self.val_list()? {
+                let listed = self.val_list();
+                if let Some(partial) = self.unclosed.take() {
+                    set(data, &read.text, key_span, partial);
+                }
+                let value = match listed? {
                     ListValue::List(node) => node,
                     ListValue::End => {
                         Node::new(self.span(self.pos..self.pos), Value::String(String::new()))
@@ -566,7 +598,11 @@ impl Parser<'_, '_> {
                         Value::String(self.text[start..].to_owned()),
                     )
                 } else {
-                    match self.val_list()? {
+                    let listed = self.val_list();
+                    if let Some(partial) = self.unclosed.take() {
+                        self.set_index(list, index, index_range.clone(), partial)?;
+                    }
+                    match listed? {
                         ListValue::List(node) => node,
                         ListValue::End => {
                             Node::new(self.span(self.pos..self.pos), Value::String(String::new()))
@@ -676,6 +712,8 @@ impl Parser<'_, '_> {
             let read = self.runes_until(&[',', '}']);
             match read.stop {
                 None => {
+                    items.push(self.read_value(&read.text, read.start..read.end)?);
+                    self.unclosed = Some(Node::new(self.span(open..self.pos), Value::Seq(items)));
                     return Err(self.error(
                         open..self.pos,
                         "this list has no closing `}`",
@@ -702,17 +740,15 @@ impl Parser<'_, '_> {
 
     /// Helm's `setIndex`: pads with `null` up to `index`.
     fn set_index(
-        &self,
+        &mut self,
         list: &mut Vec<Node>,
         index: i64,
         index_range: std::ops::Range<usize>,
         mut value: Node,
     ) -> Result<(), Diagnostic> {
         let i = self.checked_index(index, index_range.clone())?;
-        let pad = self.span(index_range);
-        while list.len() <= i {
-            list.push(Node::new(pad, Value::Null));
-        }
+        let pad = self.span(index_range.clone());
+        self.pad(list, i, index_range)?;
         let old = std::mem::replace(&mut list[i], Node::new(pad, Value::Null));
         if !matches!(old.value, Value::Null) || !old.overrides.is_empty() {
             value.overrides.push(old.span);
@@ -724,18 +760,35 @@ impl Parser<'_, '_> {
 
     /// [`Self::set_index`] for an item rebuilt from the one it replaces.
     fn replace_index(
-        &self,
+        &mut self,
         list: &mut Vec<Node>,
         index: i64,
         index_range: std::ops::Range<usize>,
         value: Node,
     ) -> Result<(), Diagnostic> {
         let i = self.checked_index(index, index_range.clone())?;
-        let pad = self.span(index_range);
-        while list.len() <= i {
-            list.push(Node::new(pad, Value::Null));
-        }
+        self.pad(list, i, index_range)?;
         list[i] = value;
+        Ok(())
+    }
+
+    fn pad(
+        &mut self,
+        list: &mut Vec<Node>,
+        i: usize,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), Diagnostic> {
+        let missing = (i + 1).saturating_sub(list.len());
+        self.padded += missing;
+        if self.padded > MAX_PADDING {
+            return Err(self.error(
+                range,
+                format!("this flag pads lists with more than {MAX_PADDING} nulls"),
+                "index lists near their end, or set whole lists with key={a,b}",
+            ));
+        }
+        let pad = self.span(range);
+        list.resize_with(list.len() + missing, || Node::new(pad, Value::Null));
         Ok(())
     }
 
@@ -925,6 +978,15 @@ mod tests {
             assert_eq!(d.code, "set/syntax", "--set {text}: {}", d.message);
             assert_eq!(d.primary.unwrap().span.range(), at, "--set {text}");
         }
+    }
+
+    #[test]
+    fn padding_is_bounded_per_flag() {
+        let four = "a[65536]=1,b[65536]=1,c[65536]=1,d[65536]=1";
+        assert!(parse_kind(four, Kind::Typed).is_ok());
+        let text = format!("{four},e[65536]=1");
+        let d = parse_kind(&text, Kind::Typed).unwrap_err();
+        assert_eq!(d.primary.unwrap().span.range(), 45..52);
     }
 
     #[test]
