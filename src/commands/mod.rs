@@ -121,6 +121,7 @@ impl SetFlags {
     /// Checks every flag and reads the files of `--set-file`, giving the
     /// flags in Helm's order; a malformed flag, a key sluice ignores and an
     /// unreadable file are usage errors showing the flag with a caret.
+    #[allow(clippy::result_large_err)] // the reader's error, as in values::set
     pub fn parse(
         &self,
         sources: &mut Sources,

@@ -15,6 +15,10 @@
 //! item on an empty list), sluice keeps it. Reading `--set-file` files is
 //! the caller's: the parser asks a reader for each value.
 
+// Every step's error is the one finding the flag gets, built at most once
+// per flag and stream: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use super::yaml::{Entry, Node, Value};
 use crate::diag::Diagnostic;
 use crate::source::{FileId, Span};
@@ -829,7 +833,7 @@ impl Parser<'_, '_> {
 }
 
 /// Removes `key` from `data`, keeping its key span for [`put`].
-fn take(data: &mut Vec<Entry>, key: &str) -> Option<Node> {
+fn take(data: &mut [Entry], key: &str) -> Option<Node> {
     let entry = data.iter_mut().find(|e| e.key == key)?;
     Some(std::mem::replace(
         &mut entry.value,
