@@ -153,7 +153,7 @@ mod common;
 use common::Repo;
 
 const TOLERATIONS: &str =
-    "mainClass: com.example.Orders\ntolerations:\n  - key: gpu\n    effect: NoSchedule\n";
+    "mainClass: com.example.Orders\ntolerations:\n  - key: spark\n    effect: NoSchedule\n";
 
 fn values_of(repo: &Repo, args: &[&str]) -> common::Output {
     let mut all = vec!["values", "--env", "dev", "--stream", "orders"];
@@ -168,22 +168,29 @@ fn an_index_edits_the_merged_list() {
         &repo,
         &[
             "--set",
-            "tolerations[0].operator=Exists",
+            "tolerations[0].key=gpu",
             "--set",
-            "tolerations[0].value=v1",
+            "tolerations[0].operator=Exists",
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let expected =
-        "tolerations:\n- key: gpu\n  effect: NoSchedule\n  operator: Exists\n  value: v1\n";
     assert!(
-        out.stdout
-            .replace("  - ", "- ")
-            .replace("\n    ", "\n  ")
-            .contains(expected),
+        out.stdout.ends_with(
+            "tolerations:\n  - key: gpu\n    effect: NoSchedule\n    operator: Exists\n"
+        ),
         "{}",
         out.stdout
     );
+    // Past the end: padded with null, which a toleration cannot be.
+    let out = repo.sluice(&["lint", "--set", "tolerations[2].key=gpu"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("`tolerations[1]` must be a mapping, not null"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--> --set:1:12"), "{}", out.stdout);
 }
 
 #[test]
