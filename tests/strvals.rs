@@ -274,3 +274,22 @@ fn helm_order_by_flag_kind() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("a: string"), "{}", out.stdout);
 }
+
+#[test]
+fn a_credential_read_by_set_file_is_masked() {
+    let repo = Repo::with(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("password");
+    std::fs::write(&path, "S3CR3T-FROM-FILE").unwrap();
+    let flag = format!("sparkConf.spark\\.ssl\\.password={}", path.display());
+    // `executor.instances` is wrong, so the run shows findings and values.
+    let out = repo.sluice(&["lint", "--set-file", &flag, "--set", "executor.instances=0"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("S3CR3T"), "{}", out.stdout);
+    let out = repo.sluice(&["values", "--env", "dev", "--set-file", &flag]);
+    assert!(
+        !format!("{}{}", out.stdout, out.stderr).contains("S3CR3T"),
+        "{}",
+        out.stdout
+    );
+}

@@ -16,7 +16,7 @@ pub use lint::{Loaded, load, load_from, load_snapshot};
 
 use crate::diag::Diagnostic;
 use crate::source::Sources;
-use crate::values::set;
+use crate::values::{set, yaml::Node};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -168,12 +168,20 @@ impl SetFlags {
                         ),
                     }
                 }
-                flags.push(set::Flag {
+                let flag = set::Flag {
                     kind,
                     file: id,
                     text: text.clone(),
                     contents,
-                });
+                };
+                if kind == set::Kind::File && !flag.contents.is_empty() {
+                    // A credential read from a file is masked like one written in the flag.
+                    let mut with_contents = Node::empty_map(crate::source::Span::new(id, 0..0));
+                    if set::apply(&mut with_contents, std::slice::from_ref(&flag)).is_ok() {
+                        crate::values::repo::redact_credentials(&with_contents, id, sources);
+                    }
+                }
+                flags.push(flag);
             }
         }
         if bad.is_empty() {

@@ -169,6 +169,9 @@ pub fn typed(text: &str, kind: Kind) -> Value {
 /// merged values files; the first error stops, as in Helm. Afterwards a
 /// `null` a flag set in a mapping removes its key, as Helm's coalescing does.
 pub fn apply(values: &mut Node, flags: &[Flag]) -> Result<(), Diagnostic> {
+    if flags.is_empty() {
+        return Ok(());
+    }
     for flag in flags {
         let mut reader = |raw: &str, span: Span| -> Result<Value, Diagnostic> {
             if flag.kind != Kind::File {
@@ -832,7 +835,8 @@ impl Parser<'_, '_> {
     }
 }
 
-/// Removes `key` from `data`, keeping its key span for [`put`].
+/// Takes `key`'s value out of `data`, leaving a `null` in its place for
+/// [`put`] (so a key keeps its place in the mapping).
 fn take(data: &mut [Entry], key: &str) -> Option<Node> {
     let entry = data.iter_mut().find(|e| e.key == key)?;
     Some(std::mem::replace(
@@ -841,7 +845,8 @@ fn take(data: &mut [Entry], key: &str) -> Option<Node> {
     ))
 }
 
-/// Puts back (or adds) `key`; a value taken with [`take`] keeps its place.
+/// Puts back (or adds) `key`'s value, keeping its key span: the path went
+/// through it, the flag did not replace it.
 fn put(data: &mut Vec<Entry>, key: &str, key_span: Span, value: Node) {
     match data.iter_mut().find(|e| e.key == key) {
         Some(entry) => entry.value = value,
