@@ -420,17 +420,29 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(seconds))
 }
 
-/// `--set` and `--set-string`, shared by every command that reads values.
+/// The `--set` family, shared by every command that reads values.
 #[derive(Debug, Args)]
 struct SetArgs {
     /// Override a value in every stream, in Helm's syntax: key.path=value,
-    /// a=1,b=2, list={x,y}, list[0].key=v (repeatable; applied last).
+    /// a=1,b=2, list={x,y}, list[0].key=v (repeatable; edits the merged
+    /// values, so an index edits the merged list).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     typed: Vec<String>,
 
     /// Like --set, but every value stays a string (applied after --set).
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     strings: Vec<String>,
+
+    /// Like --set-string, but each value is a file's path (relative to the
+    /// working directory) and the key gets the file's text (applied after
+    /// --set-string).
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    files: Vec<String>,
+
+    /// One key, set to the rest of the text as it is: no `,` lists, no
+    /// escapes, no typing (applied last).
+    #[arg(long = "set-literal", value_name = "KEY=VALUE")]
+    literals: Vec<String>,
 }
 
 impl From<SetArgs> for commands::SetFlags {
@@ -438,6 +450,8 @@ impl From<SetArgs> for commands::SetFlags {
         commands::SetFlags {
             typed: args.typed,
             strings: args.strings,
+            files: args.files,
+            literals: args.literals,
         }
     }
 }

@@ -390,6 +390,21 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a file in schemas/crds/ is not a usable CRD, or defines a kind another one does",
     ),
     ("set/syntax", Severity::Error, "a --set flag is malformed"),
+    (
+        "set/conflict",
+        Severity::Error,
+        "a --set path goes through a value of another kind",
+    ),
+    (
+        "set/ignored-key",
+        Severity::Error,
+        "a --set flag sets a key the values never reach",
+    ),
+    (
+        "set/file",
+        Severity::Error,
+        "a --set-file file cannot be read",
+    ),
 ];
 
 /// Most characters of the user's text (a key, a path) a message quotes.

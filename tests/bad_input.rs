@@ -382,6 +382,25 @@ fn cases() -> Vec<Case> {
             exit: 2,
             ..case("malformed-set", "set/syntax", "--set:1:", &[])
         },
+        // `spark.image` is a string in the base common.yaml.
+        Case {
+            args: &["lint", "--set", "spark.image.tag=2"],
+            ..case("set-conflict", "set/conflict", "--set:1:", &[])
+        },
+        Case {
+            args: &["lint", "--set", "name=other"],
+            exit: 2,
+            ..case("set-ignored-key", "set/ignored-key", "--set:1:", &[])
+        },
+        Case {
+            args: &[
+                "lint",
+                "--set-file",
+                "mainClass=/nonexistent/sluice/main-class",
+            ],
+            exit: 2,
+            ..case("set-file", "set/file", "--set-file:1:", &[])
+        },
     ]
 }
 

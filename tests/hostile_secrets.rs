@@ -317,7 +317,8 @@ fn set_flags_are_masked_to_the_end_of_the_value() {
         ),
         // Well-formed but wrong: the finding shows the flag, masked.
         (&["lint", "--set", "password=abc\\,S3CR3T-5"], 1),
-        (&["lint", "--set", "arguments={--password,S3CR3T-6"], 1),
+        // An unclosed `{` is malformed, as in Helm; its items are masked as list items.
+        (&["lint", "--set", "arguments={--password,S3CR3T-6"], 2),
         (&["lint", "--set", "sparkConf.spark\\.password=S3CR3T-7"], 1),
     ] {
         let out = assert_hidden(&repo, args);

@@ -135,7 +135,7 @@ fn a_deep_set_path_overflowed_the_stack() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("error[set/syntax]: this key is nested 30000 levels deep"),
+            .contains("error[set/syntax]: value name nested level is greater than maximum supported nested level of 30"),
         "{}",
         out.stderr
     );

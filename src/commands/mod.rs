@@ -106,39 +106,86 @@ impl ClusterFailure {
     }
 }
 
-/// `--set` and `--set-string` flags, in the order they apply.
+/// The `--set` family of flags, each kind in the order given.
 #[derive(Clone, Debug, Default)]
 pub struct SetFlags {
     pub typed: Vec<String>,
     pub strings: Vec<String>,
+    /// `--set-file key=path`: the path is read relative to the working
+    /// directory, as Helm reads it (`-` is standard input).
+    pub files: Vec<String>,
+    pub literals: Vec<String>,
 }
 
 impl SetFlags {
-    /// Parses every flag into a values layer; a malformed flag is a usage
-    /// error showing the flag with a caret.
-    pub fn parse(&self, sources: &mut Sources, global: &Global) -> Result<Vec<Node>, UsageError> {
-        let mut layers = Vec::new();
+    /// Checks every flag and reads the files of `--set-file`, giving the
+    /// flags in Helm's order; a malformed flag, a key sluice ignores and an
+    /// unreadable file are usage errors showing the flag with a caret.
+    #[allow(clippy::result_large_err)] // the reader's error, as in values::set
+    pub fn parse(
+        &self,
+        sources: &mut Sources,
+        global: &Global,
+    ) -> Result<Vec<set::Flag>, UsageError> {
+        let mut flags = Vec::new();
         let mut bad: Vec<Diagnostic> = Vec::new();
-        let flags = self
-            .typed
-            .iter()
-            .map(|t| ("--set", t, true))
-            .chain(self.strings.iter().map(|t| ("--set-string", t, false)));
-        for (flag, text, typed) in flags {
-            let id = sources.add(flag, text.as_str());
-            match set::parse(id, text, typed) {
-                Ok(layer) => {
-                    crate::values::repo::redact_credentials(&layer, id, sources);
-                    layers.push(layer);
-                }
-                Err(d) => {
+        for kind in set::ORDER {
+            let texts = match kind {
+                set::Kind::Typed => &self.typed,
+                set::Kind::String => &self.strings,
+                set::Kind::File => &self.files,
+                set::Kind::Literal => &self.literals,
+            };
+            for text in texts {
+                let id = sources.add(kind.flag(), text.as_str());
+                let mut paths: Vec<(usize, String, crate::source::Span)> = Vec::new();
+                let (layer, error) = set::parse_partial(id, text, kind, &mut |raw, span| {
+                    if kind == set::Kind::File {
+                        paths.push((span.range().start, raw.to_owned(), span));
+                        return Ok(crate::values::yaml::Value::String(String::new()));
+                    }
+                    Ok(set::typed(raw, kind))
+                });
+                // What was read before an error is masked as if well formed.
+                crate::values::repo::redact_credentials(&layer, id, sources);
+                if let Some(d) = error {
                     crate::values::repo::redact_scanned(id, sources);
                     bad.push(d);
+                    continue;
                 }
+                if let Some(d) = set::check_reached(&layer, kind) {
+                    bad.push(d);
+                    continue;
+                }
+                let mut contents = Vec::new();
+                for (at, path, span) in paths {
+                    match read_set_file(&path) {
+                        Ok(text) => contents.push((at, text)),
+                        Err(why) => bad.push(
+                            Diagnostic::error("set/file", format!("cannot read this --set-file file: {why}"))
+                                .at(span, "here")
+                                .help("--set-file key=path reads the file at path, relative to the working directory"),
+                        ),
+                    }
+                }
+                let flag = set::Flag {
+                    kind,
+                    file: id,
+                    text: text.clone(),
+                    contents,
+                };
+                if kind == set::Kind::File && !flag.contents.is_empty() {
+                    // A credential read from a file is masked like one written in the flag.
+                    let mut with_contents = Node::empty_map(crate::source::Span::new(id, 0..0));
+                    if set::apply(&mut with_contents, std::slice::from_ref(&flag)).is_ok() {
+                        crate::values::repo::redact_credentials(&with_contents, id, sources);
+                    }
+                }
+                flags.push(flag);
             }
         }
         if bad.is_empty() {
-            return Ok(layers);
+            return Ok(flags);
         }
         let styled = global.styled(true);
         let rendered = bad
@@ -151,6 +198,18 @@ impl SetFlags {
             rendered: Some(rendered),
         })
     }
+}
+
+/// A `--set-file` file's text: Helm reads `-` as standard input.
+fn read_set_file(path: &str) -> Result<String, String> {
+    let bytes = if path.trim() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| e.to_string())?;
+        bytes
+    } else {
+        std::fs::read(path).map_err(|e| e.to_string())?
+    };
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
 }
 
 /// `mr` stands for the base of the merge request GitLab runs the pipeline

@@ -30,7 +30,7 @@ pub struct Outcome<R> {
 pub fn check<'r, R: Send>(
     repo: &'r Repository,
     environments: &[&'r Environment],
-    sets: &[Node],
+    sets: &[super::set::Flag],
     schema: &Schema,
     sources: &Sources,
     each: impl Fn(&Effective<'r>, bool) -> R + Sync,
@@ -78,8 +78,8 @@ pub fn check<'r, R: Send>(
     let per_stream: Vec<(Vec<Diagnostic>, Option<crate::rules::Facts>, Outcome<R>)> = pairs
         .par_iter()
         .map(|&(environment, def)| {
-            let mut values =
-                crate::stats::MERGE.time(|| effective::values_of(repo, def, environment, sets));
+            let (mut values, set_found) = crate::stats::MERGE
+                .time(|| effective::values_and_findings(repo, def, environment, sets));
             let inexact = super::exact::keep_written_text(&mut values, sources);
             let e = Effective {
                 def,
@@ -87,7 +87,7 @@ pub fn check<'r, R: Send>(
                 json: values.to_json(),
                 values,
             };
-            let mut found = Vec::new();
+            let mut found = set_found;
             if e.enabled() {
                 found.extend(inexact);
                 found.extend(crate::stats::VALIDATE.time(|| {

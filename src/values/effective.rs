@@ -5,7 +5,9 @@
 
 use super::merge::{merge, merge_skipping};
 use super::repo::{Environment, Repository, STREAM_KEYS, StreamDef};
+use super::set::{self, Flag};
 use super::yaml::{Entry, Node, Value};
+use crate::diag::Diagnostic;
 use crate::source::Span;
 
 /// One stream in one environment.
@@ -32,12 +34,26 @@ impl Effective<'_> {
     }
 }
 
+/// The effective values; a flag that cannot apply to them is left out
+/// (see [`values_and_findings`] for why).
 pub fn values_of(
     repo: &Repository,
     def: &StreamDef,
     environment: &Environment,
-    sets: &[Node],
+    sets: &[Flag],
 ) -> Node {
+    values_and_findings(repo, def, environment, sets).0
+}
+
+/// The effective values, and the error of the first flag that cannot apply
+/// to them (one whose path goes through a value of another kind in this
+/// stream): as in Helm, the flags after it are not applied.
+pub fn values_and_findings(
+    repo: &Repository,
+    def: &StreamDef,
+    environment: &Environment,
+    sets: &[Flag],
+) -> (Node, Vec<Diagnostic>) {
     let mut values = Node::empty_map(def.span);
     for layer in repo
         .common_values
@@ -51,9 +67,7 @@ pub fn values_of(
     if let Some(block) = def.block(&environment.name) {
         values = merge(values, block);
     }
-    for layer in sets {
-        values = merge(values, layer);
-    }
+    let found: Vec<Diagnostic> = set::apply(&mut values, sets).err().into_iter().collect();
     // The name is the definition's, whatever a layer says.
     if let Value::Map(entries) = &mut values.value {
         entries.retain(|e| e.key != "name");
@@ -66,7 +80,7 @@ pub fn values_of(
             },
         );
     }
-    values
+    (values, found)
 }
 
 /// The span a "missing key" finding for this stream points at.
