@@ -200,6 +200,15 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "inexact-number",
+            "values/inexact-number",
+            "values/streams/orders.yaml:2:",
+            &[(
+                "values/streams/orders.yaml",
+                "mainClass: com.example.Orders\narguments: [--ratio, !!float \"1.50\"]\n",
+            )],
+        ),
+        case(
             "missing-required",
             "values/required",
             "values/streams/payments.yaml:1:",

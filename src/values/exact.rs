@@ -86,15 +86,29 @@ fn visit(node: &mut Node, pattern: &[&str], sources: &Sources, found: &mut Vec<D
         if let Value::Number(n) = &node.value {
             match written(node, n, sources) {
                 Some(text) => node.value = Value::String(text),
-                None => found.push(
-                    Diagnostic::error(
-                        INEXACT_NUMBER,
-                        format!("the number `{n}` may not be the text that was meant"),
-                    )
-                    .at(node.span, "a number where the manifest wants text")
-                    .note("YAML reads it as a number, and the text it was written as cannot be recovered here")
-                    .help(format!("quote it: \"{n}\"")),
-                ),
+                None => {
+                    // A quoted scalar made a number by a tag (`!!float "1.50"`).
+                    let raw = sources
+                        .get(node.span.file)
+                        .text
+                        .get(node.span.range())
+                        .map(str::trim)
+                        .unwrap_or("");
+                    let help = if raw.len() >= 2 && raw.starts_with(['"', '\'']) {
+                        format!("drop the tag: {raw} is then the text as written")
+                    } else {
+                        format!("quote it as the text you mean, e.g. \"{n}\"")
+                    };
+                    found.push(
+                        Diagnostic::error(
+                            INEXACT_NUMBER,
+                            format!("the number `{n}` may not be the text that was meant"),
+                        )
+                        .at(node.span, "a number where the manifest wants text")
+                        .note("YAML reads it as a number, and the text it was written as cannot be recovered here")
+                        .help(help),
+                    );
+                }
             }
         }
         return;
