@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod effective;
+pub mod keys;
 pub mod merge;
 pub mod print;
 pub mod repo;
