@@ -263,6 +263,18 @@ fn is_literal(node: &Node) -> bool {
     }
 }
 
+/// The codes [`preflight`] reports (besides `values/required`).
+pub const PREFLIGHT_CODES: &[&str] = &[
+    "values/conflicting-keys",
+    "values/label",
+    "values/env-name",
+    "values/service-account",
+    "values/toleration",
+    "values/container-image",
+    "values/dynamic-allocation",
+    "values/pod-template-version",
+];
+
 /// The schema's root-level "required" findings that [`preflight`] reports
 /// in its own words (and with the CRD-named alternatives the schema's
 /// `required` does not know).
@@ -274,8 +286,8 @@ const ROOT_REQUIRED: &[&str] = &[
 
 /// The schema's findings and [`preflight`]'s for one stream, each said
 /// once: the schema's root `required` gives way to `values/required`, and
-/// a preflight finding at a place the schema already flagged (an unknown
-/// toleration `operator`, say) is left out.
+/// a preflight finding at a value the schema already flagged (a toleration
+/// `operator` not in its enum, say) is left out.
 fn schema_and_preflight(
     mut schema: Vec<Diagnostic>,
     pre: Vec<Diagnostic>,
@@ -286,8 +298,10 @@ fn schema_and_preflight(
             && d.primary.as_ref().is_some_and(|l| l.span == anchor)
             && ROOT_REQUIRED.contains(&d.message.as_str()))
     });
+    // An unknown key is a different problem from what the key says.
     let flagged: Vec<Span> = schema
         .iter()
+        .filter(|d| d.code != "values/unknown-key")
         .filter_map(|d| d.primary.as_ref().map(|l| l.span))
         .collect();
     schema.extend(pre.into_iter().filter(|d| {
