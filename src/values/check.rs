@@ -854,4 +854,190 @@ mod tests {
             1
         );
     }
+
+    fn only(text: &str) -> Vec<String> {
+        codes(&format!("{BASE}{text}"))
+            .into_iter()
+            .map(|(c, m)| format!("{c}: {m}"))
+            .collect()
+    }
+
+    #[test]
+    fn tolerations_as_kubernetes_validates_them() {
+        let t = |items: &str| only(&format!("tolerations:\n{items}"));
+        assert_eq!(
+            t(
+                "  - {key: k, operator: Exists, effect: NoExecute, tolerationSeconds: 5}\n  - {operator: Exists}\n  - {key: k, value: v}\n"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            t("  - {key: k, operator: In, value: v}\n"),
+            ["values/toleration: `tolerations[0]`: `operator: In` is not an operator"]
+        );
+        assert_eq!(
+            t("  - {key: k, operator: Equal, value: v, effect: NoRun}\n"),
+            ["values/toleration: `tolerations[0]`: `effect: NoRun` is not a taint effect"]
+        );
+        assert_eq!(
+            t("  - {operator: Equal, value: v}\n"),
+            ["values/toleration: `tolerations[0]`: no `key` with operator `Equal`"]
+        );
+        assert_eq!(
+            t("  - {key: k, value: \"a b\"}\n"),
+            ["values/toleration: `tolerations[0]`: `value: a b` is not a valid taint value"]
+        );
+        assert_eq!(
+            t("  - {key: k, operator: Exists, tolerationSeconds: 5, effect: NoSchedule}\n"),
+            ["values/toleration: `tolerations[0]`: `tolerationSeconds` with `effect: NoSchedule`"]
+        );
+        assert_eq!(
+            only("driver:\n  tolerations: [{key: \"a b\", operator: Exists}]\n"),
+            ["values/toleration: `driver.tolerations[0]`: `key: a b` is not a valid taint key"]
+        );
+    }
+
+    #[test]
+    fn labels_and_annotations() {
+        // Kubernetes checks annotation keys in lower case.
+        assert_eq!(
+            only("annotations: {Example.com/Owner: x, note: \"free text, any length\"}\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(only("labels: {Example.com/team: x}\n").len(), 1);
+        assert_eq!(
+            only("labels: {team: 4.10, on: true}\n"),
+            Vec::<String>::new()
+        );
+        let big = "x".repeat(keys::MAX_ANNOTATIONS_BYTES);
+        assert_eq!(
+            only(&format!("driver:\n  annotations: {{big: {big}}}\n")),
+            [format!(
+                "values/label: the annotations in `driver.annotations` take {} bytes, more than Kubernetes' 256 KiB",
+                big.len() + 3
+            )]
+        );
+    }
+
+    #[test]
+    fn the_spark_container_of_a_template_needs_no_image() {
+        let containers = "podTemplate:\n  driver:\n    spec:\n      containers: [{name: logger, image: l:1}, {name: spark}]\n";
+        assert_eq!(
+            only(containers),
+            [
+                "values/container-image: the container `podTemplate.driver.spec.containers[1]` (`spark`) has no image"
+            ]
+        );
+        assert_eq!(
+            only(&format!(
+                "{containers}sparkConf: {{spark.kubernetes.driver.podTemplateContainerName: spark}}\n"
+            )),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            only("executor:\n  sidecars: [{name: s, image: \"\"}]\n").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn dynamic_allocation_bounds() {
+        let da = |body: &str| only(&format!("dynamicAllocation: {{{body}}}\n"));
+        assert_eq!(
+            da("enabled: true, minExecutors: 1, initialExecutors: 1, maxExecutors: 1"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            da("enabled: true, minExecutors: 2, initialExecutors: 1"),
+            [
+                "values/dynamic-allocation: `dynamicAllocation.minExecutors: 2` is greater than `dynamicAllocation.initialExecutors: 1`"
+            ]
+        );
+        assert_eq!(
+            da("enabled: true, initialExecutors: 9, maxExecutors: 4"),
+            [
+                "values/dynamic-allocation: `dynamicAllocation.initialExecutors: 9` is greater than `dynamicAllocation.maxExecutors: 4`"
+            ]
+        );
+        // Nothing fails while it is off.
+        assert_eq!(
+            da("enabled: false, minExecutors: 5, maxExecutors: 2"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn pod_templates_and_versions() {
+        let with = |version: &str| {
+            codes(&format!("spark: {{version: \"{version}\", image: r/i:1}}\napplicationFile: a\nmainClass: x\ndriver: {{template: {{spec: {{}}}}}}\n"))
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with("3.0.0"), Vec::<&str>::new());
+        assert_eq!(with("2.4.8"), ["values/pod-template-version"]);
+        assert_eq!(with("3.0.0-rc1"), ["values/pod-template-version"]);
+        assert_eq!(with("3.5.1.2"), ["values/pod-template-version"]);
+        // A null template is no template.
+        assert_eq!(
+            codes(
+                "spark: {version: \"2.4.8\", image: r/i:1}\napplicationFile: a\nmainClass: x\npodTemplate: {driver: null}\n"
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn conflicts_need_both_keys() {
+        // `image` as a mapping is sluice's own form, not the CRD's string.
+        assert_eq!(only("image: {repository: r/j}\n"), Vec::<String>::new());
+        assert_eq!(
+            only("image: r/j:2\n"),
+            ["values/conflicting-keys: `image` and `spark.image` set the same field"]
+        );
+        assert_eq!(
+            only("restartPolicy: OnFailure\nmaxRetries: 3\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            only(
+                "retryInterval: 10\nrestartPolicy: {type: OnFailure, onFailureRetryInterval: 20}\n"
+            ),
+            [
+                "values/conflicting-keys: `restartPolicy.onFailureRetryInterval` and `retryInterval` set the same field"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_schemas_root_required_gives_way() {
+        let anchor = Span::file_start(FileId(0));
+        let schema = vec![
+            Diagnostic::error("values/required", "`spark` is required")
+                .at(anchor, "for this stream"),
+            Diagnostic::error("values/enum", "bad operator").at(Span::new(FileId(0), 5..7), "x"),
+            Diagnostic::error("values/unknown-key", "unknown").at(Span::new(FileId(0), 9..11), "x"),
+        ];
+        let pre = vec![
+            Diagnostic::error("values/required", "no Spark version is set")
+                .at(anchor, "for this stream"),
+            Diagnostic::error("values/toleration", "same place as the enum")
+                .at(Span::new(FileId(0), 5..7), "x"),
+            Diagnostic::error("values/conflicting-keys", "same place as the unknown key")
+                .at(Span::new(FileId(0), 9..11), "x"),
+        ];
+        let kept: Vec<&str> = schema_and_preflight(schema, pre, anchor)
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "values/enum",
+                "values/unknown-key",
+                "values/required",
+                "values/conflicting-keys"
+            ]
+        );
+    }
 }

@@ -274,10 +274,10 @@ pub fn qualified_name(s: &str) -> Result<(), String> {
         Some((p, n)) => (Some(p), n),
         None => (None, s),
     };
-    if let Some(prefix) = prefix {
-        if let Err(e) = dns1123_subdomain(prefix) {
-            return Err(format!("its prefix `{prefix}` {e}"));
-        }
+    if let Some(prefix) = prefix
+        && let Err(e) = dns1123_subdomain(prefix)
+    {
+        return Err(format!("its prefix `{prefix}` {e}"));
     }
     if name.is_empty() {
         return Err("the name (after any `prefix/`) must not be empty".to_owned());
