@@ -317,12 +317,15 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     }
 
     // The application file must be in the image or remote.
-    if let Some(file) = v.get("applicationFile").and_then(Node::as_str) {
+    for key in ["applicationFile", "mainApplicationFile"] {
+        let Some(file) = v.get(key).and_then(Node::as_str) else {
+            continue;
+        };
         let scheme = file.split_once("://").map(|(s, _)| s);
         if matches!(scheme, Some("file")) || scheme.is_none() {
             out.push(
-                Diagnostic::error("rule/local-application-file", format!("`applicationFile: {file}` points at the submitting machine"))
-                    .at(span_of(v, "/applicationFile", anchor), "not reachable from the cluster")
+                Diagnostic::error("rule/local-application-file", format!("`{key}: {file}` points at the submitting machine"))
+                    .at(span_of(v, &format!("/{key}"), anchor), "not reachable from the cluster")
                     .note("spark-operator submits from its own pod: files on the machine that ran sluice, or relative paths, do not exist there")
                     .help("use local:///path (a file inside the image), s3a://, or https://"),
             );
