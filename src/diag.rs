@@ -259,6 +259,46 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a credential-looking key holds a literal value",
     ),
     (
+        "values/conflicting-keys",
+        Severity::Error,
+        "a sluice key and the SparkApplication field it fills are both set",
+    ),
+    (
+        "values/label",
+        Severity::Error,
+        "a label or annotation key or value Kubernetes rejects",
+    ),
+    (
+        "values/env-name",
+        Severity::Error,
+        "an environment variable name Kubernetes rejects",
+    ),
+    (
+        "values/service-account",
+        Severity::Error,
+        "a service account name that is not a DNS-1123 subdomain",
+    ),
+    (
+        "values/toleration",
+        Severity::Error,
+        "a toleration Kubernetes rejects",
+    ),
+    (
+        "values/container-image",
+        Severity::Error,
+        "a sidecar, init container or pod template container without an image",
+    ),
+    (
+        "values/dynamic-allocation",
+        Severity::Error,
+        "dynamic allocation bounds out of order (min <= initial <= max)",
+    ),
+    (
+        "values/pod-template-version",
+        Severity::Error,
+        "a pod template with a Spark version before 3.0",
+    ),
+    (
         "render/template",
         Severity::Error,
         "a template does not compile or fails to render (with the template line)",

@@ -27,6 +27,89 @@ pub const RULES: &[&str] = &[
     "rule/tmpfs-headroom",
 ];
 
+/// The sparkConf keys spark-operator's webhook denies, with its reasons:
+/// `deniedSparkConfKeys` in internal/webhook/sparkconf_validator.go of
+/// kubeflow/spark-operator v2.5.2 (commit
+/// 43afb8bbd32463037d8fb6e414e252c69081882b), the key names resolved from
+/// pkg/common/spark.go. Besides these, `spark.kubernetes.namespace` is
+/// denied unless it equals the application's namespace.
+pub const DENIED_SPARK_CONF: &[(&str, &str)] = &[
+    (
+        "spark.kubernetes.authenticate.driver.serviceAccountName",
+        "configure the service account via the CRD spec instead",
+    ),
+    (
+        "spark.kubernetes.authenticate.executor.serviceAccountName",
+        "configure the service account via the CRD spec instead",
+    ),
+    (
+        "spark.kubernetes.authenticate.oauthTokenFile",
+        "authentication credentials are managed by the operator",
+    ),
+    (
+        "spark.kubernetes.authenticate.oauthToken",
+        "authentication credentials are managed by the operator",
+    ),
+    (
+        "spark.kubernetes.authenticate.driver.oauthTokenFile",
+        "authentication credentials are managed by the operator",
+    ),
+    (
+        "spark.kubernetes.authenticate.driver.oauthToken",
+        "authentication credentials are managed by the operator",
+    ),
+    (
+        "spark.kubernetes.authenticate.executor.oauthTokenFile",
+        "authentication credentials are managed by the operator",
+    ),
+    (
+        "spark.kubernetes.authenticate.executor.oauthToken",
+        "authentication credentials are managed by the operator",
+    ),
+    ("spark.master", "this value is managed by the operator"),
+    (
+        "spark.kubernetes.driver.master",
+        "this value is managed by the operator",
+    ),
+    (
+        "spark.kubernetes.container.image",
+        "use the image field on the CRD instead",
+    ),
+    (
+        "spark.kubernetes.driver.container.image",
+        "use the image field on the CRD instead",
+    ),
+    (
+        "spark.kubernetes.executor.container.image",
+        "use the image field on the CRD instead",
+    ),
+];
+
+/// Which values key does what a denied conf tried to.
+fn denied_hint(key: &str) -> &'static str {
+    if key.ends_with("serviceAccountName") {
+        ": set `driver.serviceAccount` / `executor.serviceAccount`"
+    } else if key.ends_with("container.image") {
+        ": set `spark.image` (or `image`, or `driver.image` / `executor.image`)"
+    } else {
+        ""
+    }
+}
+
+/// Why the operator's webhook denies `key: value` in sparkConf, if it does
+/// (`namespace` is the environment's).
+pub fn denied_spark_conf(key: &str, value: &str, namespace: Option<&str>) -> Option<String> {
+    if let Some((_, why)) = DENIED_SPARK_CONF.iter().find(|(k, _)| *k == key) {
+        return Some(format!("{why}{}", denied_hint(key)));
+    }
+    (key == "spark.kubernetes.namespace" && namespace != Some(value)).then(|| {
+        format!(
+            "it must equal the application's namespace, which is the environment's: `{}`",
+            namespace.unwrap_or("?")
+        )
+    })
+}
+
 /// Below this, an OnFailure stream runs out of retries in days.
 pub const MIN_ON_FAILURE_RETRIES: i64 = 10;
 /// From this many executors on, a partial start is likely on a busy cluster.
@@ -234,12 +317,15 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     }
 
     // The application file must be in the image or remote.
-    if let Some(file) = v.get("applicationFile").and_then(Node::as_str) {
+    for key in ["applicationFile", "mainApplicationFile"] {
+        let Some(file) = v.get(key).and_then(Node::as_str) else {
+            continue;
+        };
         let scheme = file.split_once("://").map(|(s, _)| s);
         if matches!(scheme, Some("file")) || scheme.is_none() {
             out.push(
-                Diagnostic::error("rule/local-application-file", format!("`applicationFile: {file}` points at the submitting machine"))
-                    .at(span_of(v, "/applicationFile", anchor), "not reachable from the cluster")
+                Diagnostic::error("rule/local-application-file", format!("`{key}: {file}` points at the submitting machine"))
+                    .at(span_of(v, &format!("/{key}"), anchor), "not reachable from the cluster")
                     .note("spark-operator submits from its own pod: files on the machine that ran sluice, or relative paths, do not exist there")
                     .help("use local:///path (a file inside the image), s3a://, or https://"),
             );
@@ -250,29 +336,8 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     if let Some(Value::Map(conf)) = v.get("sparkConf").map(|c| &c.value) {
         for entry in conf {
             let key = entry.key.as_str();
-            let why = if key == "spark.master" {
-                Some("the operator sets the master itself".to_owned())
-            } else if key.starts_with("spark.kubernetes.") && key.ends_with("container.image") {
-                Some("set the image with `spark.image` or `image`".to_owned())
-            } else if key.starts_with("spark.kubernetes.authenticate.")
-                && key.ends_with("serviceAccountName")
-            {
-                Some("set `driver.serviceAccount` / `executor.serviceAccount` instead".to_owned())
-            } else if key.starts_with("spark.kubernetes.authenticate.")
-                && key.to_ascii_lowercase().contains("oauthtoken")
-            {
-                Some("the operator authenticates with its own service account; OAuth tokens do not belong in sparkConf".to_owned())
-            } else if key == "spark.kubernetes.namespace" {
-                let value = derive::text(&entry.value.to_json());
-                (e.environment.namespace.as_deref() != Some(value.as_str())).then(|| {
-                    format!(
-                        "it differs from the environment's namespace `{}`",
-                        e.environment.namespace.as_deref().unwrap_or("?")
-                    )
-                })
-            } else {
-                None
-            };
+            let value = derive::text(&entry.value.to_json());
+            let why = denied_spark_conf(key, &value, e.environment.namespace.as_deref());
             if let Some(why) = why {
                 out.push(
                     Diagnostic::error(
@@ -482,6 +547,49 @@ pub fn suppress(diagnostics: Vec<Diagnostic>, facts: &[Facts]) -> Vec<Diagnostic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The upstream list, copied from `deniedSparkConfKeys` in
+    /// kubeflow/spark-operator internal/webhook/sparkconf_validator.go at
+    /// v2.5.2 (commit 43afb8bbd32463037d8fb6e414e252c69081882b), with the
+    /// constants of pkg/common/spark.go spelled out.
+    const UPSTREAM_DENIED: &[&str] = &[
+        "spark.kubernetes.authenticate.driver.serviceAccountName",
+        "spark.kubernetes.authenticate.executor.serviceAccountName",
+        "spark.kubernetes.authenticate.oauthTokenFile",
+        "spark.kubernetes.authenticate.oauthToken",
+        "spark.kubernetes.authenticate.driver.oauthTokenFile",
+        "spark.kubernetes.authenticate.driver.oauthToken",
+        "spark.kubernetes.authenticate.executor.oauthTokenFile",
+        "spark.kubernetes.authenticate.executor.oauthToken",
+        "spark.master",
+        "spark.kubernetes.driver.master",
+        "spark.kubernetes.container.image",
+        "spark.kubernetes.driver.container.image",
+        "spark.kubernetes.executor.container.image",
+    ];
+
+    #[test]
+    fn denied_spark_conf_is_the_webhooks_list() {
+        let ours: Vec<&str> = DENIED_SPARK_CONF.iter().map(|(k, _)| *k).collect();
+        assert_eq!(ours, UPSTREAM_DENIED);
+        for key in UPSTREAM_DENIED {
+            assert!(denied_spark_conf(key, "x", Some("ns")).is_some(), "{key}");
+        }
+        // The namespace only when it differs.
+        assert!(denied_spark_conf("spark.kubernetes.namespace", "other", Some("ns")).is_some());
+        assert!(denied_spark_conf("spark.kubernetes.namespace", "ns", Some("ns")).is_none());
+        // The webhook matches keys exactly: neighbours pass.
+        for key in [
+            "spark.kubernetes.authenticate.submission.oauthToken",
+            "spark.kubernetes.authenticate.caCertFile",
+            "spark.Master",
+            "spark.kubernetes.driver.podTemplateFile",
+            "spark.kubernetes.executor.podNamePrefix",
+            "spark.sql.shuffle.partitions",
+        ] {
+            assert!(denied_spark_conf(key, "x", Some("ns")).is_none(), "{key}");
+        }
+    }
 
     #[test]
     fn memory_strings() {

@@ -453,6 +453,8 @@ fn every_diagnostic_code_has_a_fixture() {
     covered.extend(["render/file-name", "render/file-collision"]);
     // Every rule has its own fixture in tests/rules.rs.
     covered.extend(sluice::rules::RULES);
+    // Every preflight check has its own fixture in tests/preflight.rs.
+    covered.extend(sluice::values::check::PREFLIGHT_CODES);
     let missing: Vec<&str> = CODES
         .iter()
         .map(|(c, ..)| *c)

@@ -112,7 +112,7 @@ fn set_overrides_apply_last_and_set_string_keeps_text() {
     // null deletes.
     let out = repo.sluice(&["lint", "--set", "applicationFile=null"]);
     assert!(
-        out.stdout.contains("`applicationFile` is required"),
+        out.stdout.contains("no application file is set"),
         "{}",
         out.stdout
     );

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod effective;
 pub mod exact;
+pub mod keys;
 pub mod merge;
 pub mod print;
 pub mod repo;
