@@ -35,6 +35,45 @@ pub const MASK: &str = "****";
 /// `imagePullSecrets`) and Spark's confs that name a Secret
 /// (`spark.kubernetes.driver.secrets.creds`) are not.
 pub fn looks_like_credential(key: &str) -> bool {
+    // Every stream's merged values hold the same few hundred keys: a
+    // 5000-stream repository asks about each of them 10,000 times.
+    remembered(&KEYS, key, classify_key)
+}
+
+/// Answers for short texts, per thread: bounded, so hostile input with
+/// millions of distinct keys costs memory only up to the bound.
+fn remembered(
+    cache: &'static std::thread::LocalKey<
+        std::cell::RefCell<std::collections::HashMap<Box<str>, bool>>,
+    >,
+    text: &str,
+    compute: fn(&str) -> bool,
+) -> bool {
+    const MAX_TEXT: usize = 256;
+    const MAX_ENTRIES: usize = 1 << 16;
+    if text.len() > MAX_TEXT {
+        return compute(text);
+    }
+    cache.with(|c| {
+        if let Some(answer) = c.borrow().get(text) {
+            return *answer;
+        }
+        let answer = compute(text);
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(text.into(), answer);
+        answer
+    })
+}
+
+thread_local! {
+    static KEYS: std::cell::RefCell<std::collections::HashMap<Box<str>, bool>> = Default::default();
+    static CLEAN_TEXTS: std::cell::RefCell<std::collections::HashMap<Box<str>, bool>> = Default::default();
+}
+
+fn classify_key(key: &str) -> bool {
     if names_secret(key) {
         return false;
     }
@@ -212,10 +251,14 @@ pub struct Found {
 /// config, JVM options, a command line), with the byte range of each.
 /// References (`${VAR}`) are not reported.
 pub fn find(text: &str) -> Vec<Found> {
-    let mut out = Vec::new();
-    if text.len() < 4 {
-        return out;
+    if text.len() < 4 || remembered(&CLEAN_TEXTS, text, |t| find_uncached(t).is_empty()) {
+        return Vec::new();
     }
+    find_uncached(text)
+}
+
+fn find_uncached(text: &str) -> Vec<Found> {
+    let mut out = Vec::new();
     url_passwords(text, &mut out);
     assignments(text, &mut out);
     flag_values(text, &mut out);
