@@ -12,6 +12,7 @@ pub mod fs;
 pub mod git;
 pub mod health;
 pub mod kinds;
+pub mod pipeline;
 pub mod plan;
 pub mod promote;
 pub mod render;

@@ -33,7 +33,7 @@ fn both_ways(root: &Path) -> usize {
         rev: None,
         changed_since: None,
     };
-    let loaded = sluice::commands::lint::load(&global).expect("the fixture loads");
+    let loaded = sluice::commands::load(&global).expect("the fixture loads");
     let environments: Vec<_> = loaded.repo.environments.iter().collect();
     let (_, outcomes) = sluice::values::check::check(
         &loaded.repo,

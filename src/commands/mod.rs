@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cluster;
 pub mod diff;
 pub mod lint;
+pub mod load;
 pub mod promote;
 pub mod rbac;
 pub mod render;
@@ -12,7 +13,7 @@ pub mod status;
 pub mod values;
 pub mod wait;
 
-pub use lint::{Loaded, load, load_from, load_snapshot};
+pub use load::{Loaded, load, load_from, load_snapshot, select};
 
 use crate::diag::Diagnostic;
 use crate::source::Sources;

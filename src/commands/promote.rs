@@ -1,7 +1,7 @@
 //! `sluice promote --from dev --to prod`: make prod run what dev runs, by
 //! surgical edits of the streams' files, optionally committed.
 
-use super::lint::select;
+use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
 use crate::render::derive;
 use crate::snapshot::Content;

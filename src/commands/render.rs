@@ -1,13 +1,12 @@
 //! `sluice render`: the manifests of one environment, on stdout or as one
 //! file per object; all or nothing.
 
-use super::lint::select;
+use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
-use crate::check::{self, ManifestSchema, ObjectKey};
+use crate::check::ObjectKey;
 use crate::diag::{self, Diagnostic};
-use crate::render::{self, Manifest, Templates};
+use crate::render::{self, Manifest};
 use crate::source::{Sources, Span};
-use crate::values::effective::Effective;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -24,49 +23,6 @@ pub struct RenderOptions {
     pub sets: SetFlags,
     pub output_dir: Option<PathBuf>,
     pub format: RenderFormat,
-}
-
-/// Renders one stream's objects and checks each on its own (the check
-/// across streams is `check::duplicates`).
-pub fn render_one(
-    e: &Effective<'_>,
-    templates: &Templates,
-    schema: &ManifestSchema,
-    sources: &Sources,
-) -> (Vec<Manifest>, Vec<Diagnostic>) {
-    match crate::stats::RENDER.time(|| templates.render(e, sources)) {
-        Ok(manifests) => {
-            let namespace = e.environment.namespace.as_deref();
-            let found = manifests
-                .iter()
-                .flat_map(|m| {
-                    crate::stats::CHECK.time(|| {
-                        check::check_object(
-                            m,
-                            namespace,
-                            &e.environment.allowed,
-                            schema,
-                            Some(e.def.name_span),
-                        )
-                    })
-                })
-                .collect();
-            (manifests, found)
-        }
-        Err(found) => (Vec::new(), found),
-    }
-}
-
-/// Where findings about a stream point: its (first) definition.
-pub fn anchor_in<'a>(
-    repo: &'a crate::values::repo::Repository,
-) -> impl Fn(&str) -> Option<crate::source::Span> + 'a {
-    move |stream| {
-        repo.streams
-            .iter()
-            .find(|d| d.name == stream)
-            .map(|d| d.name_span)
-    }
 }
 
 /// Renders the enabled streams of one environment (or the named ones) and
@@ -124,36 +80,22 @@ pub fn render_loaded<T: Send>(
                 .as_ref()
                 .is_none_or(|a| a.includes(environment, name))
     };
-    // Each stream is rendered and checked as soon as its values are
-    // checked; only what `keep` returns is kept.
-    let (found, outcomes) = crate::values::check::check(
-        &loaded.repo,
-        &environments,
-        &sets,
-        &loaded.schema,
-        &loaded.sources,
-        |e, ok| {
-            if !(ok && e.enabled() && chosen(e.name())) {
-                return (Vec::new(), Vec::new());
-            }
-            let (manifests, found) = render_one(e, &loaded.templates, schema, &loaded.sources);
-            let kept: Vec<(ObjectKey, T)> = manifests
-                .iter()
-                .map(|m| (ObjectKey::of(m), keep(m)))
-                .collect();
-            (found, kept)
+    let run = crate::pipeline::run(
+        &crate::pipeline::Input {
+            repo: &loaded.repo,
+            environments: &environments,
+            sets: &sets,
+            schema: &loaded.schema,
+            templates: &loaded.templates,
+            manifest_schema: schema,
+            sources: &loaded.sources,
         },
+        |_, name| chosen(name),
+        keep,
     );
-    loaded.diagnostics.extend(found);
-    let mut objects: Vec<(ObjectKey, T)> = Vec::new();
-    for o in outcomes {
-        let (found, kept) = o.result;
-        loaded.diagnostics.extend(found);
-        objects.extend(kept);
-    }
-    let mut keys: Vec<ObjectKey> = objects.iter().map(|(k, _)| k.clone()).collect();
-    let duplicates = check::duplicates(&mut keys, &anchor_in(&loaded.repo));
-    loaded.diagnostics.extend(duplicates);
+    loaded.diagnostics.extend(run.diagnostics);
+    let mut objects: Vec<(ObjectKey, T)> =
+        run.outcomes.into_iter().flat_map(|o| o.result).collect();
     global.trace(|| {
         format!(
             "render: {} objects (CPU time: {})",
@@ -227,7 +169,7 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
                 &objects,
                 options.format,
                 &loaded.sources,
-                &anchor_in(&loaded.repo),
+                &crate::pipeline::anchor_in(&loaded.repo),
             )
             .map_err(|found| refusal(global, &loaded, found, "nothing written"))?;
             // Rendering into the repository's own input would feed the

@@ -1,7 +1,7 @@
 //! `sluice values`: the effective values of streams in an environment, with
 //! the file and line that set each one ("why is this 8g?").
 
-use super::lint::select;
+use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
 use crate::diag::{self, Diagnostic};
 use crate::values::check::check;
