@@ -478,7 +478,10 @@ def main():
             if old != text:
                 stale += 1
                 diff = difflib.unified_diff(old.splitlines(True), text.splitlines(True), f"a/{rel}", f"b/{rel}", n=2)
-                sys.stdout.writelines(list(diff)[:400])
+                try:
+                    sys.stdout.writelines(list(diff)[:400])
+                except BrokenPipeError:
+                    pass
         else:
             path.write_text(text, encoding="utf-8")
     if stale:

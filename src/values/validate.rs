@@ -61,26 +61,7 @@ impl Schema {
             if doc.pointer(&format!("/$defs/{name}")).is_none() {
                 return Ok(None);
             }
-            let mut sub = doc.clone();
-            if let Json::Object(map) = &mut sub {
-                for key in [
-                    "required",
-                    "if",
-                    "then",
-                    "else",
-                    "unevaluatedProperties",
-                    "properties",
-                    "additionalProperties",
-                    "allOf",
-                    "anyOf",
-                    "oneOf",
-                    "type",
-                ] {
-                    map.remove(key);
-                }
-                map.insert("$ref".into(), Json::String(format!("#/$defs/{name}")));
-            }
-            compile(&sub).map(Some)
+            compile(&rooted_at(&doc, name)).map(Some)
         };
         Ok(Schema {
             effective: compile(&doc)?,
@@ -404,6 +385,68 @@ impl Schema {
     fn describe_key(&self, start: &[&Json], pointer: &str, key: &str) -> Option<String> {
         self.describe_pointer(start, &format!("{pointer}/{key}"))
     }
+}
+
+/// The schema document with `$defs/{name}` as its root: the whole
+/// document (every `$defs` entry) stays, so the result is self-contained.
+fn rooted_at(doc: &Json, name: &str) -> Json {
+    let mut sub = doc.clone();
+    if let Json::Object(map) = &mut sub {
+        for key in [
+            "required",
+            "if",
+            "then",
+            "else",
+            "unevaluatedProperties",
+            "properties",
+            "additionalProperties",
+            "allOf",
+            "anyOf",
+            "oneOf",
+            "type",
+        ] {
+            map.remove(key);
+        }
+        map.insert("$ref".into(), Json::String(format!("#/$defs/{name}")));
+    }
+    sub
+}
+
+/// The schema of one kind of values file as written (a stream file with
+/// its `environments:` blocks, an environment file, common.yaml), for
+/// editors: `sluice schema --for stream`.
+pub fn file_schema(kind: FileKind) -> String {
+    let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+    let (def, what, file) = match kind {
+        FileKind::Stream => (
+            "streamFile",
+            "a stream file (values/streams/NAME.yaml)",
+            "stream",
+        ),
+        FileKind::Environment => (
+            "environmentFile",
+            "an environment file (values/environments/ENV.yaml)",
+            "environment",
+        ),
+        FileKind::Common => ("commonFile", "values/common.yaml", "common"),
+    };
+    let mut schema = rooted_at(&doc, def);
+    if let Json::Object(map) = &mut schema {
+        map.insert(
+            "$id".into(),
+            Json::String(format!("https://sluice.dev/schemas/{file}.schema.json")),
+        );
+        map.insert("title".into(), Json::String(format!("sluice: {what}")));
+        map.insert(
+            "description".into(),
+            Json::String(format!(
+                "One values file as written: {what}. Printed by `sluice schema --for {file}` from sluice's values schema. `key: null` (which deletes a key set by an earlier layer) is accepted by sluice but not by this schema."
+            )),
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
 }
 
 fn is_stream_name(pointer: &str, kind: FileKind) -> bool {
