@@ -420,7 +420,8 @@ def values_schema(crd, base):
                 "type": ["object", "string"],
                 "if": {"type": "object"},
                 "then": {k: v for k, v in mine.items() if k not in ANNOTATIONS},
-                "else": dict(crd_field, type="string", minLength=1),
+                # The type is the outer one's: one finding for `image: 5`, not two.
+                "else": {k: v for k, v in dict(crd_field, minLength=1).items() if k != "type"},
             }
             continue
         props[key] = merge(props[key], crd_field) if key in props else copy.deepcopy(crd_field)
@@ -439,7 +440,7 @@ def values_schema(crd, base):
                     "type": ["object", "array"],
                     "if": {"type": "object"},
                     "then": {k: v for k, v in mine.items() if k not in ANNOTATIONS},
-                    "else": {"type": "array", "items": {"$ref": "#/$defs/sluice.EnvVar"}},
+                    "else": {"items": {"$ref": "#/$defs/sluice.EnvVar"}},
                 }
             elif (role, key) in CRD_STRUCTURE and key in role_props:
                 role_props[key] = dict(copy.deepcopy(crd_field), **annotations_only(role_props[key]))

@@ -3,6 +3,9 @@
 //! editor schemas (`sluice schema --for ...`) accepting every values file of
 //! the repository as written.
 
+mod common;
+
+use common::Repo;
 use serde_json::{Value, json};
 use sluice::check::ManifestSchema;
 use sluice::values::repo::FileKind;
@@ -384,4 +387,56 @@ fn schema_for_prints_the_editor_schema() {
             "{arg}"
         );
     }
+}
+
+/// The CRD's fields in values: typos are found at any depth, with the
+/// "did you mean" of sluice's own keys.
+#[test]
+fn lint_suggests_the_crd_field_a_values_typo_meant() {
+    let stream = "\
+mainClass: com.example.Orders
+proxyUser: etl
+volumes:
+  - {name: scratch, emptyDirr: {}}
+driver:
+  env:
+    - {name: A, valu: b}
+  sidecars:
+    - {name: fluent-bit, imagee: fluent/fluent-bit:3.1}
+  template:
+    spec:
+      containerss: []
+podTemplate:
+  executor:
+    spec:
+      affinity: {nodeAfinity: {}}
+";
+    let repo = Repo::with(&[("values/streams/orders.yaml", Some(stream))]);
+    let out = repo.sluice(&["lint"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    for (typo, meant) in [
+        ("emptyDirr", "emptyDir"),
+        ("valu", "value"),
+        ("imagee", "image"),
+        ("containerss", "containers"),
+        ("nodeAfinity", "nodeAffinity"),
+    ] {
+        let finding = format!("unknown key `{typo}`");
+        let at = out
+            .stdout
+            .find(&finding)
+            .unwrap_or_else(|| panic!("no {finding}:\n{}", out.stdout));
+        let hint = format!("did you mean `{meant}`?");
+        assert!(
+            out.stdout[at..].contains(&hint),
+            "{typo}: no {hint}\n{}",
+            out.stdout
+        );
+    }
+    assert_eq!(
+        out.stdout.matches("[values/unknown-key]").count(),
+        5,
+        "{}",
+        out.stdout
+    );
 }
