@@ -440,3 +440,58 @@ podTemplate:
         out.stdout
     );
 }
+
+/// Without descriptions, and with every `$ref` to `definitions` inlined.
+fn structure(node: &Value, definitions: &Value) -> Value {
+    match node {
+        Value::Object(map) => {
+            if let Some(target) = map.get("$ref").and_then(Value::as_str) {
+                let name = target.trim_start_matches("#/definitions/");
+                return structure(&definitions[name], definitions);
+            }
+            Value::Object(
+                map.iter()
+                    .filter(|(k, _)| *k != "description")
+                    .map(|(k, v)| (k.clone(), structure(v, definitions)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| structure(v, definitions)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The generator converts the CRD as src/crd.rs does (what `lint --crd`
+/// checks against): the same spec, but for the pod templates it types.
+#[test]
+#[cfg_attr(sluice_no_upstream_crds, ignore = "needs ../shared/crds")]
+fn the_generated_spec_is_src_crd_rs_conversion_of_the_crd() {
+    let crd = sluice::crd::from_crd(
+        &std::fs::read_to_string(root().join(CRD)).unwrap(),
+        "v1beta2",
+    )
+    .unwrap();
+    let generated: Value =
+        serde_json::from_str(sluice::check::BUILTIN_SPARKAPPLICATION_SCHEMA).unwrap();
+    let definitions = &generated["definitions"];
+    let mut ours = structure(&generated["properties"]["spec"], definitions);
+    let theirs = structure(&crd.schema["properties"]["spec"], &Value::Null);
+    assert!(
+        theirs["properties"]["driver"]["properties"]["sidecars"]["items"]["properties"]["image"]
+            .is_object()
+    );
+    for role in ["driver", "executor"] {
+        assert_eq!(
+            ours["properties"][role]["properties"]["template"],
+            structure(&definitions["PodTemplateSpec"], definitions)
+        );
+        ours["properties"][role]["properties"]["template"] =
+            theirs["properties"][role]["properties"]["template"].clone();
+    }
+    assert!(
+        ours == theirs,
+        "the generated spec differs from src/crd.rs's conversion"
+    );
+}
