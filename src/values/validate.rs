@@ -17,16 +17,78 @@ use crate::source::{Sources, Span};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, Validator};
 use serde_json::Value as Json;
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 /// The built-in schema.
 pub const BUILTIN_SCHEMA: &str = include_str!("../../schemas/values.schema.json");
 
 pub struct Schema {
     doc: Json,
-    effective: Validator,
-    common: Option<Validator>,
-    environment: Option<Validator>,
-    stream: Option<Validator>,
+    effective: Compiled,
+    common: Compiled,
+    environment: Compiled,
+    stream: Compiled,
+}
+
+/// A validator: compiled at once (a repository's schema, whose errors are
+/// findings), or, for the built-in schema (generated from the CRD, large),
+/// on a thread of its own while the repository is read, and waited for on
+/// first use.
+struct Compiled {
+    cell: OnceLock<Option<Validator>>,
+    thread: Mutex<Option<JoinHandle<Option<Validator>>>>,
+}
+
+impl Compiled {
+    fn ready(validator: Option<Validator>) -> Compiled {
+        Compiled {
+            cell: OnceLock::from(validator),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// The built-in schema rooted at `def` (the whole document if `None`).
+    fn builtin(def: Option<&'static str>) -> Compiled {
+        let thread = std::thread::spawn(move || {
+            let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+            let doc = match def {
+                Some(name) => rooted_at(&doc, name),
+                None => doc,
+            };
+            Some(compile(&doc).expect("the built-in values schema compiles"))
+        });
+        Compiled {
+            cell: OnceLock::new(),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    fn get(&self) -> Option<&Validator> {
+        self.cell
+            .get_or_init(|| {
+                let thread = self
+                    .thread
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .expect("a pending validator has its thread");
+                match thread.join() {
+                    Ok(validator) => validator,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+            .as_ref()
+    }
+}
+
+fn compile(doc: &Json) -> Result<Validator, SchemaError> {
+    jsonschema::options()
+        .with_draft(Draft::Draft202012)
+        .build(doc)
+        .map_err(|e| SchemaError {
+            message: format!("the schema does not compile: {e}"),
+        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +99,13 @@ pub struct SchemaError {
 
 impl Schema {
     pub fn builtin() -> Schema {
-        Schema::parse(BUILTIN_SCHEMA).expect("the built-in values schema compiles")
+        Schema {
+            doc: serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"),
+            effective: Compiled::builtin(None),
+            common: Compiled::builtin(Some("commonFile")),
+            environment: Compiled::builtin(Some("environmentFile")),
+            stream: Compiled::builtin(Some("streamFile")),
+        }
     }
 
     /// Compiles a schema document (the built-in one, or a repository's).
@@ -49,22 +117,14 @@ impl Schema {
                 e.column()
             ),
         })?;
-        let compile = |doc: &Json| {
-            jsonschema::options()
-                .with_draft(Draft::Draft202012)
-                .build(doc)
-                .map_err(|e| SchemaError {
-                    message: format!("the schema does not compile: {e}"),
-                })
-        };
-        let def = |name: &str| -> Result<Option<Validator>, SchemaError> {
+        let def = |name: &str| -> Result<Compiled, SchemaError> {
             if doc.pointer(&format!("/$defs/{name}")).is_none() {
-                return Ok(None);
+                return Ok(Compiled::ready(None));
             }
-            compile(&rooted_at(&doc, name)).map(Some)
+            compile(&rooted_at(&doc, name)).map(|v| Compiled::ready(Some(v)))
         };
         Ok(Schema {
-            effective: compile(&doc)?,
+            effective: Compiled::ready(Some(compile(&doc)?)),
             common: def("commonFile")?,
             environment: def("environmentFile")?,
             stream: def("streamFile")?,
@@ -85,7 +145,7 @@ impl Schema {
             FileKind::Environment => (&self.environment, "environmentFile"),
             FileKind::Stream => (&self.stream, "streamFile"),
         };
-        let Some(validator) = validator else {
+        let Some(validator) = validator.get() else {
             return Vec::new();
         };
         // In a layer, `key: null` deletes the key (Helm's rule): not a type error.
@@ -129,11 +189,15 @@ impl Schema {
         anchor: Span,
         sources: &Sources,
     ) -> Vec<Diagnostic> {
-        if self.effective.is_valid(json) {
+        let effective = self
+            .effective
+            .get()
+            .expect("the effective values have a schema");
+        if effective.is_valid(json) {
             return Vec::new();
         }
         let start = vec![&self.doc];
-        self.effective
+        effective
             .iter_errors(json)
             .flat_map(|e| self.diagnose(&e, values, &start, anchor, sources, FileKind::Stream))
             .collect()
