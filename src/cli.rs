@@ -199,7 +199,22 @@ Examples:
 
     /// Print the built-in values schema (JSON Schema 2020-12), for editors
     /// and for a repository's own schemas/values.schema.json.
-    Schema,
+    ///
+    /// With --for, the self-contained schema of one kind of values file as
+    /// written, for an editor's yaml-language-server.
+    Schema {
+        /// Print the self-contained schema of one kind of file as written:
+        /// a stream file, an environment file or common.yaml.
+        #[arg(long = "for", value_enum, value_name = "FILE")]
+        file: Option<SchemaForArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaForArg {
+    Stream,
+    Environment,
+    Common,
 }
 
 #[derive(Debug, Args)]
@@ -647,8 +662,17 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut std::io::stdout());
             Ok(Exit::Success)
         }
-        Command::Schema => {
+        Command::Schema { file: None } => {
             commands::print(crate::values::validate::BUILTIN_SCHEMA).map(|()| Exit::Success)
+        }
+        Command::Schema { file: Some(file) } => {
+            use crate::values::repo::FileKind;
+            let kind = match file {
+                SchemaForArg::Stream => FileKind::Stream,
+                SchemaForArg::Environment => FileKind::Environment,
+                SchemaForArg::Common => FileKind::Common,
+            };
+            commands::print(&crate::values::validate::file_schema(kind)).map(|()| Exit::Success)
         }
     };
     commands::finish(result, &global)

@@ -17,16 +17,78 @@ use crate::source::{Sources, Span};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, Validator};
 use serde_json::Value as Json;
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 /// The built-in schema.
 pub const BUILTIN_SCHEMA: &str = include_str!("../../schemas/values.schema.json");
 
 pub struct Schema {
     doc: Json,
-    effective: Validator,
-    common: Option<Validator>,
-    environment: Option<Validator>,
-    stream: Option<Validator>,
+    effective: Compiled,
+    common: Compiled,
+    environment: Compiled,
+    stream: Compiled,
+}
+
+/// A validator: compiled at once (a repository's schema, whose errors are
+/// findings), or, for the built-in schema (generated from the CRD, large),
+/// on a thread of its own while the repository is read, and waited for on
+/// first use.
+struct Compiled {
+    cell: OnceLock<Option<Validator>>,
+    thread: Mutex<Option<JoinHandle<Option<Validator>>>>,
+}
+
+impl Compiled {
+    fn ready(validator: Option<Validator>) -> Compiled {
+        Compiled {
+            cell: OnceLock::from(validator),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// The built-in schema rooted at `def` (the whole document if `None`).
+    fn builtin(def: Option<&'static str>) -> Compiled {
+        let thread = std::thread::spawn(move || {
+            let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+            let doc = match def {
+                Some(name) => rooted_at(&doc, name),
+                None => doc,
+            };
+            Some(compile(&doc).expect("the built-in values schema compiles"))
+        });
+        Compiled {
+            cell: OnceLock::new(),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    fn get(&self) -> Option<&Validator> {
+        self.cell
+            .get_or_init(|| {
+                let thread = self
+                    .thread
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .expect("a pending validator has its thread");
+                match thread.join() {
+                    Ok(validator) => validator,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+            .as_ref()
+    }
+}
+
+fn compile(doc: &Json) -> Result<Validator, SchemaError> {
+    jsonschema::options()
+        .with_draft(Draft::Draft202012)
+        .build(doc)
+        .map_err(|e| SchemaError {
+            message: format!("the schema does not compile: {e}"),
+        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +99,13 @@ pub struct SchemaError {
 
 impl Schema {
     pub fn builtin() -> Schema {
-        Schema::parse(BUILTIN_SCHEMA).expect("the built-in values schema compiles")
+        Schema {
+            doc: serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"),
+            effective: Compiled::builtin(None),
+            common: Compiled::builtin(Some("commonFile")),
+            environment: Compiled::builtin(Some("environmentFile")),
+            stream: Compiled::builtin(Some("streamFile")),
+        }
     }
 
     /// Compiles a schema document (the built-in one, or a repository's).
@@ -49,41 +117,14 @@ impl Schema {
                 e.column()
             ),
         })?;
-        let compile = |doc: &Json| {
-            jsonschema::options()
-                .with_draft(Draft::Draft202012)
-                .build(doc)
-                .map_err(|e| SchemaError {
-                    message: format!("the schema does not compile: {e}"),
-                })
-        };
-        let def = |name: &str| -> Result<Option<Validator>, SchemaError> {
+        let def = |name: &str| -> Result<Compiled, SchemaError> {
             if doc.pointer(&format!("/$defs/{name}")).is_none() {
-                return Ok(None);
+                return Ok(Compiled::ready(None));
             }
-            let mut sub = doc.clone();
-            if let Json::Object(map) = &mut sub {
-                for key in [
-                    "required",
-                    "if",
-                    "then",
-                    "else",
-                    "unevaluatedProperties",
-                    "properties",
-                    "additionalProperties",
-                    "allOf",
-                    "anyOf",
-                    "oneOf",
-                    "type",
-                ] {
-                    map.remove(key);
-                }
-                map.insert("$ref".into(), Json::String(format!("#/$defs/{name}")));
-            }
-            compile(&sub).map(Some)
+            compile(&rooted_at(&doc, name)).map(|v| Compiled::ready(Some(v)))
         };
         Ok(Schema {
-            effective: compile(&doc)?,
+            effective: Compiled::ready(Some(compile(&doc)?)),
             common: def("commonFile")?,
             environment: def("environmentFile")?,
             stream: def("streamFile")?,
@@ -104,7 +145,7 @@ impl Schema {
             FileKind::Environment => (&self.environment, "environmentFile"),
             FileKind::Stream => (&self.stream, "streamFile"),
         };
-        let Some(validator) = validator else {
+        let Some(validator) = validator.get() else {
             return Vec::new();
         };
         // In a layer, `key: null` deletes the key (Helm's rule): not a type error.
@@ -148,11 +189,15 @@ impl Schema {
         anchor: Span,
         sources: &Sources,
     ) -> Vec<Diagnostic> {
-        if self.effective.is_valid(json) {
+        let effective = self
+            .effective
+            .get()
+            .expect("the effective values have a schema");
+        if effective.is_valid(json) {
             return Vec::new();
         }
         let start = vec![&self.doc];
-        self.effective
+        effective
             .iter_errors(json)
             .flat_map(|e| self.diagnose(&e, values, &start, anchor, sources, FileKind::Stream))
             .collect()
@@ -406,6 +451,68 @@ impl Schema {
     }
 }
 
+/// The schema document with `$defs/{name}` as its root: the whole
+/// document (every `$defs` entry) stays, so the result is self-contained.
+fn rooted_at(doc: &Json, name: &str) -> Json {
+    let mut sub = doc.clone();
+    if let Json::Object(map) = &mut sub {
+        for key in [
+            "required",
+            "if",
+            "then",
+            "else",
+            "unevaluatedProperties",
+            "properties",
+            "additionalProperties",
+            "allOf",
+            "anyOf",
+            "oneOf",
+            "type",
+        ] {
+            map.remove(key);
+        }
+        map.insert("$ref".into(), Json::String(format!("#/$defs/{name}")));
+    }
+    sub
+}
+
+/// The schema of one kind of values file as written (a stream file with
+/// its `environments:` blocks, an environment file, common.yaml), for
+/// editors: `sluice schema --for stream`.
+pub fn file_schema(kind: FileKind) -> String {
+    let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+    let (def, what, file) = match kind {
+        FileKind::Stream => (
+            "streamFile",
+            "a stream file (values/streams/NAME.yaml)",
+            "stream",
+        ),
+        FileKind::Environment => (
+            "environmentFile",
+            "an environment file (values/environments/ENV.yaml)",
+            "environment",
+        ),
+        FileKind::Common => ("commonFile", "values/common.yaml", "common"),
+    };
+    let mut schema = rooted_at(&doc, def);
+    if let Json::Object(map) = &mut schema {
+        map.insert(
+            "$id".into(),
+            Json::String(format!("https://sluice.dev/schemas/{file}.schema.json")),
+        );
+        map.insert("title".into(), Json::String(format!("sluice: {what}")));
+        map.insert(
+            "description".into(),
+            Json::String(format!(
+                "One values file as written: {what}. Printed by `sluice schema --for {file}` from sluice's values schema. `key: null` (which deletes a key set by an earlier layer) is accepted by sluice but not by this schema."
+            )),
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
+}
+
 fn is_stream_name(pointer: &str, kind: FileKind) -> bool {
     let entry = pointer
         .strip_prefix("/streams/")
@@ -622,32 +729,44 @@ fn known_keys(doc: &Json, start: &[&Json], pointer: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// Every property `check` finds, with where it is.
+    fn properties(path: &str, v: &Json, check: &dyn Fn(&Json) -> bool, missing: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(Json::as_object) {
+            for (k, p) in props {
+                let here = format!("{path}.{k}");
+                if !check(p) {
+                    missing.push(here.clone());
+                }
+                properties(&here, p, check, missing);
+            }
+        }
+        for key in ["items", "additionalProperties", "else", "then"] {
+            if let Some(sub) = v.get(key).filter(|s| s.is_object()) {
+                properties(path, sub, check, missing);
+            }
+        }
+        if let Some(defs) = v.get("$defs").and_then(Json::as_object) {
+            for (name, d) in defs {
+                properties(&format!("#{name}"), d, check, missing);
+            }
+        }
+    }
+
+    /// sluice's own keys (the hand-kept part) have a description and
+    /// examples; every key of the generated schema, the CRD's included,
+    /// has a description.
     #[test]
     fn builtin_schema_compiles_and_documents_every_key() {
         let schema = Schema::builtin();
-        fn walk(path: &str, v: &Json, missing: &mut Vec<String>) {
-            if let Some(props) = v.get("properties").and_then(Json::as_object) {
-                for (k, p) in props {
-                    let here = format!("{path}.{k}");
-                    if p.get("description").is_none() || p.get("examples").is_none() {
-                        missing.push(here.clone());
-                    }
-                    walk(&here, p, missing);
-                }
-            }
-            for key in ["items", "additionalProperties", "else", "then"] {
-                if let Some(sub) = v.get(key).filter(|s| s.is_object()) {
-                    walk(path, sub, missing);
-                }
-            }
-            if let Some(defs) = v.get("$defs").and_then(Json::as_object) {
-                for (name, d) in defs {
-                    walk(&format!("#{name}"), d, missing);
-                }
-            }
-        }
+        let base: Json =
+            serde_json::from_str(include_str!("../../schemas/src/values.base.json")).unwrap();
         let mut missing = Vec::new();
-        walk("", &schema.doc, &mut missing);
+        properties(
+            "",
+            &base,
+            &|p| p.get("description").is_some() && p.get("examples").is_some(),
+            &mut missing,
+        );
         let missing: Vec<_> = missing
             .into_iter()
             .filter(|m| !m.contains("restartPolicy."))
@@ -655,6 +774,17 @@ mod tests {
         assert!(
             missing.is_empty(),
             "keys without description or examples: {missing:?}"
+        );
+        let mut undescribed = Vec::new();
+        properties(
+            "",
+            &schema.doc,
+            &|p| p.get("description").is_some(),
+            &mut undescribed,
+        );
+        assert!(
+            undescribed.is_empty(),
+            "keys without description: {undescribed:?}"
         );
     }
 
