@@ -153,6 +153,22 @@ fn classify_key(key: &str) -> bool {
 /// Spark confs whose value names a Kubernetes Secret (a mount path, or
 /// `secret:key`), not a credential.
 fn names_secret(key: &str) -> bool {
+    // Kubernetes' own field names (exact, camelCase) that are about a
+    // credential but hold none: a Secret volume source, a projected
+    // service-account token, a reference map, a switch.
+    const KUBERNETES_FIELDS: &[&str] = &[
+        "secretName",
+        "secretRef",
+        "secretKeyRef",
+        "serviceAccountToken",
+        "automountServiceAccountToken",
+        "gmsaCredentialSpec",
+        "gmsaCredentialSpecName",
+        "envSecretKeyRefs",
+    ];
+    if KUBERNETES_FIELDS.contains(&key) {
+        return true;
+    }
     let k = key.to_ascii_lowercase();
     k.starts_with("spark.kubernetes.")
         && (k.contains(".secrets.")
@@ -835,7 +851,10 @@ fn walk<'a, T: Tree>(
                     continue;
                 }
                 path.push(Seg::Key(k));
-                if hides(k, name) {
+                // `secret:` as a mapping is Kubernetes' Secret volume
+                // source ({secretName, items}): look inside it instead.
+                let volume_source = *k == "secret" && matches!(v.shape(), Shape::Map(_));
+                if hides(k, name) && !volume_source {
                     f(path, v, Hidden::Whole(Why::Key));
                 } else {
                     walk(*v, path, f);
@@ -967,7 +986,12 @@ mod tests {
         let mut found = Vec::new();
         keys(&schema, &mut found);
         assert!(found.contains(&"imagePullSecrets"));
-        let credential: Vec<&&str> = found.iter().filter(|k| looks_like_credential(k)).collect();
+        // `secret` is Kubernetes' Secret volume source, a mapping the scan
+        // looks inside (see `walk`); as a flag (`--secret x`) it is one.
+        let credential: Vec<&&str> = found
+            .iter()
+            .filter(|k| **k != "secret" && looks_like_credential(k))
+            .collect();
         assert!(credential.is_empty(), "{credential:?}");
     }
 

@@ -130,3 +130,29 @@ fn provenance_names_every_default_sluice_applies() {
         serde_json::json!({"type": "Always"})
     );
 }
+
+#[test]
+fn kubernetes_fields_about_secrets_are_not_literal_secrets() {
+    let repo = Repo::with(&[(
+        "values/streams/orders.yaml",
+        Some(
+            "mainClass: com.example.Orders\n\
+             volumes:\n\
+             - {name: creds, secret: {secretName: kafka-creds}}\n\
+             - name: token\n  projected: {sources: [{serviceAccountToken: {path: token, audience: kafka}}]}\n\
+             executor:\n  envSecretKeyRefs: {KAFKA_PASSWORD: {name: kafka-creds, key: password}}\n\
+             hadoopConf:\n  fs.s3a.secret.key: AKIAWJALRXUTNFEMIK7MDENGBPXRFICYEXAMPLEKEY\n",
+        ),
+    )]);
+    let out = repo.sluice(&["lint", "--env", "dev", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let secrets: Vec<&Value> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "values/literal-secret")
+        .collect();
+    // Only the real one.
+    assert_eq!(secrets.len(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("fs.s3a.secret.key"), "{}", out.stdout);
+}
