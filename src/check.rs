@@ -75,8 +75,9 @@ struct KindSchema {
     doc: Value,
     /// Shown in findings: "sluice's built-in schema" or the CRD's path.
     origin: String,
-    /// A built-in kind: the API server decodes `null` as "unset", so
-    /// fields set to null are not checked.
+    /// The API server takes `null` as "unset" (a built-in kind decodes it
+    /// so; a CRD's structural schema prunes nulls of non-nullable fields
+    /// before validating), so fields set to null are not checked.
     nulls_are_unset: bool,
 }
 
@@ -137,7 +138,7 @@ fn builtin_spark() -> &'static KindSchema {
             doc,
             Draft::Draft7,
             "sluice's built-in SparkApplication schema (spark-operator v2.5)".to_owned(),
-            false,
+            true,
         )
         .expect("built-in schema compiles")
     })
@@ -194,7 +195,7 @@ impl ManifestSchema {
                 with_strict_metadata(c.schema),
                 Draft::Draft4,
                 format!("the CRD in {origin}"),
-                false,
+                true,
             )
             .map_err(|e| format!("{}.{} {}: {e}", c.kind, c.group, c.version))?;
             compiled.push((c.group, c.version, c.kind, Arc::new(schema)));

@@ -648,19 +648,20 @@ async fn the_api_servers_422_names_the_field() {
     let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
-    // Passes sluice's own check (volumes are only checked for a name) but
-    // not the CRD's schema on the server.
+    // Passes sluice's own check of the rendered object (a template's
+    // metadata labels are the API server's to judge) but not the server's
+    // validation of object metadata.
     let template = sluice::render::BUILTIN_TEMPLATE.replace(
-        "  mode: {{ derived.mode | tojson }}\n",
-        "  mode: cluster\n  volumes: [{\"name\": \"x\", \"hostPath\": {\"path\": 1}}]\n",
+        "  namespace: {{ environment.namespace | tojson }}\n",
+        "  namespace: {{ environment.namespace | tojson }}\n  labels: {\"team\": \"bi data eng\"}\n",
     );
+    assert_ne!(template, sluice::render::BUILTIN_TEMPLATE);
     env.write("templates/sparkapplication.yaml.j2", &template);
     let out = env.sluice(&["apply", "--env", "dev"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("422 Invalid"), "{}", out.stderr);
-    // (Kubernetes 1.20 names list fields without the index.)
     assert!(
-        out.stderr.contains("spec.volumes") && out.stderr.contains("hostPath.path"),
+        out.stderr.contains("metadata.labels") && out.stderr.contains("bi data eng"),
         "{}",
         out.stderr
     );
@@ -829,7 +830,7 @@ async fn values_the_server_normalizes_do_not_rewrite_or_restart() {
     let kc = kubeconfig();
     let _shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(kc).await;
-    env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\ndriver: {cores: 1.0}\ntolerations: [{key: spot, operator: Exists, tolerationSeconds: 300.0}]\nexecutor:\n  sidecars: [{name: proxy, image: envoy, ports: [{containerPort: 80}]}]\n");
+    env.write("values/streams/orders.yaml", "mainClass: com.example.Orders\nsink: s3a://lake/orders\ndriver: {cores: 1.0}\ntolerations: [{key: spot, operator: Exists, effect: NoExecute, tolerationSeconds: 300.0}]\nexecutor:\n  sidecars: [{name: proxy, image: envoy, ports: [{containerPort: 80}]}]\n");
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
     let again = env.sluice(&["apply", "--env", "dev"]);
     assert!(

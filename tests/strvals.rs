@@ -240,7 +240,7 @@ fn set_file_and_set_literal() {
             "--color", "never", "values", "--env", "dev", "--stream", "orders",
         ])
         .args(["--set-file", "mainClass=class.txt"])
-        .args(["--set-literal", "labels.team=a,b={c}"])
+        .args(["--set-literal", "annotations.team=a,b={c}"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -196,6 +196,12 @@ impl Schema {
         if effective.is_valid(json) {
             return Vec::new();
         }
+        // A null inside a list item (`workingDir: null` in a sidecar) is
+        // an unset field, to Kubernetes as to the merge.
+        let json = &without_nulls(json.clone());
+        if effective.is_valid(json) {
+            return Vec::new();
+        }
         let start = vec![&self.doc];
         effective
             .iter_errors(json)
