@@ -299,6 +299,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a pod template with a Spark version before 3.0",
     ),
     (
+        "values/local-dirs",
+        Severity::Error,
+        "a `localDirs` key its type ignores",
+    ),
+    (
         "render/template",
         Severity::Error,
         "a template does not compile or fails to render (with the template line)",

@@ -200,6 +200,15 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "local-dirs",
+            "values/local-dirs",
+            "values/streams/orders.yaml:2:",
+            &[(
+                "values/streams/orders.yaml",
+                "mainClass: com.example.Orders\nlocalDirs: {type: emptyDir, storageClass: gp3, size: 10Gi}\n",
+            )],
+        ),
+        case(
             "inexact-number",
             "values/inexact-number",
             "values/streams/orders.yaml:2:",

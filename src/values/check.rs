@@ -333,7 +333,28 @@ pub fn preflight(values: &Node, anchor: Span) -> Vec<Diagnostic> {
     container_images(values, &mut out);
     dynamic_allocation(values, &mut out);
     pod_template_version(values, &mut out);
+    local_dirs(values, &mut out);
     out
+}
+
+/// `localDirs` keys its type ignores: `storageClass` only means something
+/// for an on-demand PVC.
+fn local_dirs(values: &Node, out: &mut Vec<Diagnostic>) {
+    let Some(local) = keys::set(values, "/localDirs") else {
+        return;
+    };
+    let kind = local.get("type").and_then(Node::as_str).unwrap_or("");
+    if let (true, Some(entry)) = (kind != "pvc", local.entry("storageClass")) {
+        out.push(
+            Diagnostic::error(
+                "values/local-dirs",
+                format!("`localDirs.storageClass` does nothing with `type: {kind}`"),
+            )
+            .at(entry.key_span, "ignored by this type")
+            .note("emptyDir and tmpfs scratch space lives on the node (disk or memory); only `type: pvc` claims a volume of a storage class")
+            .help("remove `storageClass`, or use `type: pvc`"),
+        );
+    }
 }
 
 fn required(values: &Node, anchor: Span, out: &mut Vec<Diagnostic>) {
