@@ -32,7 +32,8 @@ fn run(repo: &Repo, args: &[&str]) -> Output {
     let started = Instant::now();
     let out = repo.sluice(args);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        // A hang guard (a debug build runs sluice's code unoptimised).
+        started.elapsed() < Duration::from_secs(if cfg!(debug_assertions) { 5 } else { 2 }),
         "sluice {args:?} took {:?}",
         started.elapsed()
     );
