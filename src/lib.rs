@@ -22,6 +22,7 @@ pub mod rules;
 pub mod secret;
 pub mod snapshot;
 pub mod source;
+pub mod spark;
 pub mod stats;
 pub mod suggest;
 pub mod values;

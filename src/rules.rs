@@ -5,8 +5,8 @@
 //! `lint: {ignore: [code]}`.
 
 use crate::diag::Diagnostic;
-use crate::render::derive;
 use crate::source::Span;
+use crate::spark::derive;
 use crate::values::effective::Effective;
 use crate::values::yaml::{Node, Value};
 

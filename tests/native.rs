@@ -1,4 +1,4 @@
-//! The built-in SparkApplication is built natively (`render::spark`); the
+//! The built-in SparkApplication is built natively (`spark::build`); the
 //! built-in template stays its definition. Every stream of every fixture
 //! repository, in every environment, must come out of both the same, to
 //! the byte of the YAML sluice prints.

@@ -3,8 +3,8 @@
 
 use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
-use crate::render::derive;
 use crate::snapshot::Content;
+use crate::spark::derive;
 use crate::values::effective::values_of;
 use crate::values::repo::Origin;
 use serde_json::Value;

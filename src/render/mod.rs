@@ -5,10 +5,8 @@
 //! template that produces broken YAML is reported against the template, and
 //! sluice's own labels and annotations are added to every object afterwards.
 
-pub mod derive;
 pub mod fast_yaml;
 pub mod guard;
-pub mod spark;
 
 use crate::diag::Diagnostic;
 use crate::snapshot::{Content, Snapshot};
@@ -202,7 +200,7 @@ impl Templates {
         sources: &Sources,
         native_main: bool,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
-        let derived = derive::derive(e.name(), &e.json);
+        let derived = crate::spark::derive::derive(e.name(), &e.json);
         let context = Context {
             stream: StreamContext {
                 name: e.name(),
@@ -220,7 +218,7 @@ impl Templates {
         let mut errors = Vec::new();
         for name in &self.rendered {
             if native_main && name == MAIN_TEMPLATE {
-                let object = spark::spark_application(
+                let object = crate::spark::build::spark_application(
                     e.name(),
                     e.environment.namespace.as_deref(),
                     &e.json,
