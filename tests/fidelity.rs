@@ -156,3 +156,22 @@ fn kubernetes_fields_about_secrets_are_not_literal_secrets() {
     assert_eq!(secrets.len(), 1, "{}", out.stdout);
     assert!(out.stdout.contains("fs.s3a.secret.key"), "{}", out.stdout);
 }
+
+#[test]
+fn pod_template_labels_are_checked_like_every_other_label() {
+    let repo = Repo::with(&[(
+        "values/streams/orders.yaml",
+        Some(
+            "mainClass: com.example.Orders\n\
+             driver:\n  template:\n    metadata:\n      labels: {team: bi data eng}\n",
+        ),
+    )]);
+    let out = repo.sluice(&["lint", "--env", "dev"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("error[values/label]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("values/streams/orders.yaml:5:"),
+        "{}",
+        out.stdout
+    );
+}
