@@ -190,13 +190,25 @@ pub const METADATA_MAPS: &[(&str, Metadata)] = &[
     ("/executor/serviceLabels", Metadata::Labels),
     ("/executor/serviceAnnotations", Metadata::Annotations),
     ("/driver/template/metadata/labels", Metadata::Labels),
-    ("/driver/template/metadata/annotations", Metadata::Annotations),
+    (
+        "/driver/template/metadata/annotations",
+        Metadata::Annotations,
+    ),
     ("/executor/template/metadata/labels", Metadata::Labels),
-    ("/executor/template/metadata/annotations", Metadata::Annotations),
+    (
+        "/executor/template/metadata/annotations",
+        Metadata::Annotations,
+    ),
     ("/podTemplate/driver/metadata/labels", Metadata::Labels),
-    ("/podTemplate/driver/metadata/annotations", Metadata::Annotations),
+    (
+        "/podTemplate/driver/metadata/annotations",
+        Metadata::Annotations,
+    ),
     ("/podTemplate/executor/metadata/labels", Metadata::Labels),
-    ("/podTemplate/executor/metadata/annotations", Metadata::Annotations),
+    (
+        "/podTemplate/executor/metadata/annotations",
+        Metadata::Annotations,
+    ),
 ];
 
 /// Every list of tolerations.
