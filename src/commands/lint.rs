@@ -29,12 +29,12 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let mut loaded = super::load(global)?;
     let environments = select(&loaded.repo, &options.environments)?;
     let sets = options.sets.parse(&mut loaded.sources, global)?;
-    let mut manifest_schema = std::mem::take(&mut loaded.manifest_schema);
     for path in &options.crd {
         let text = std::fs::read_to_string(path).map_err(|e| {
             UsageError::new(format!("cannot read the CRD `{}`: {e}", path.display()))
         })?;
-        let defined = manifest_schema
+        let defined = loaded
+            .manifest_schema
             .add_crd(&text, &path.display().to_string())
             .map_err(|e| {
                 UsageError::new(format!("`{}` is not a usable CRD: {e}", path.display()))
@@ -46,19 +46,7 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     let affected = loaded.affected.clone();
     let touched =
         |env: &str, stream: &str| affected.as_ref().is_none_or(|a| a.includes(env, stream));
-    let run = crate::pipeline::run(
-        &crate::pipeline::Input {
-            repo: &loaded.repo,
-            environments: &environments,
-            sets: &sets,
-            schema: &loaded.schema,
-            templates: &loaded.templates,
-            manifest_schema: &manifest_schema,
-            sources: &loaded.sources,
-        },
-        touched,
-        |_| (),
-    );
+    let run = crate::pipeline::run(&loaded.input(&environments, &sets), touched, |_| ());
     loaded.diagnostics.extend(run.diagnostics);
     let mut objects = 0;
     let mut cases = Vec::new();

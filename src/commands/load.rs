@@ -58,6 +58,26 @@ pub struct Loaded {
     pub manifest_schema: ManifestSchema,
 }
 
+impl Loaded {
+    /// What the pipeline reads of this repository, for these environments
+    /// and `--set` flags.
+    pub fn input<'a>(
+        &'a self,
+        environments: &'a [&'a Environment],
+        sets: &'a [crate::values::set::Flag],
+    ) -> crate::pipeline::Input<'a> {
+        crate::pipeline::Input {
+            repo: &self.repo,
+            environments,
+            sets,
+            schema: &self.schema,
+            templates: &self.templates,
+            manifest_schema: &self.manifest_schema,
+            sources: &self.sources,
+        }
+    }
+}
+
 pub fn load(global: &Global) -> anyhow::Result<Loaded> {
     load_from(global, global.rev.as_deref())
 }

@@ -72,7 +72,6 @@ pub fn render_loaded<T: Send>(
     let environments = select(&loaded.repo, &[environment.to_owned()])?;
     let sets = sets.parse(&mut loaded.sources, global)?;
     super::require_readable_streams(global, &loaded, environment, streams)?;
-    let schema = &loaded.manifest_schema;
     let chosen = |name: &str| {
         (streams.is_empty() || streams.iter().any(|s| s == name))
             && loaded
@@ -81,15 +80,7 @@ pub fn render_loaded<T: Send>(
                 .is_none_or(|a| a.includes(environment, name))
     };
     let run = crate::pipeline::run(
-        &crate::pipeline::Input {
-            repo: &loaded.repo,
-            environments: &environments,
-            sets: &sets,
-            schema: &loaded.schema,
-            templates: &loaded.templates,
-            manifest_schema: schema,
-            sources: &loaded.sources,
-        },
+        &loaded.input(&environments, &sets),
         |_, name| chosen(name),
         keep,
     );
