@@ -42,30 +42,38 @@ pub fn looks_like_credential(key: &str) -> bool {
 
 /// Answers for short texts, per thread: bounded, so hostile input with
 /// millions of distinct keys costs memory only up to the bound.
-fn remembered(
-    cache: &'static std::thread::LocalKey<
-        std::cell::RefCell<std::collections::HashMap<Box<str>, bool>>,
-    >,
-    text: &str,
-    compute: fn(&str) -> bool,
-) -> bool {
-    const MAX_TEXT: usize = 256;
+fn remembered(cache: &'static Memo, text: &str, compute: fn(&str) -> bool) -> bool {
+    known(cache, text).unwrap_or_else(|| {
+        let answer = compute(text);
+        remember(cache, text, answer);
+        answer
+    })
+}
+
+type Memo = std::thread::LocalKey<std::cell::RefCell<std::collections::HashMap<Box<str>, bool>>>;
+
+/// Texts longer than this are not remembered.
+const MEMO_MAX_TEXT: usize = 256;
+
+fn known(cache: &'static Memo, text: &str) -> Option<bool> {
+    if text.len() > MEMO_MAX_TEXT {
+        return None;
+    }
+    cache.with(|c| c.borrow().get(text).copied())
+}
+
+fn remember(cache: &'static Memo, text: &str, answer: bool) {
     const MAX_ENTRIES: usize = 1 << 16;
-    if text.len() > MAX_TEXT {
-        return compute(text);
+    if text.len() > MEMO_MAX_TEXT {
+        return;
     }
     cache.with(|c| {
-        if let Some(answer) = c.borrow().get(text) {
-            return *answer;
-        }
-        let answer = compute(text);
         let mut c = c.borrow_mut();
         if c.len() >= MAX_ENTRIES {
             c.clear();
         }
         c.insert(text.into(), answer);
-        answer
-    })
+    });
 }
 
 thread_local! {
@@ -267,10 +275,12 @@ pub struct Found {
 /// config, JVM options, a command line), with the byte range of each.
 /// References (`${VAR}`) are not reported.
 pub fn find(text: &str) -> Vec<Found> {
-    if text.len() < 4 || remembered(&CLEAN_TEXTS, text, |t| find_uncached(t).is_empty()) {
+    if text.len() < 4 || known(&CLEAN_TEXTS, text) == Some(true) {
         return Vec::new();
     }
-    find_uncached(text)
+    let found = find_uncached(text);
+    remember(&CLEAN_TEXTS, text, found.is_empty());
+    found
 }
 
 fn find_uncached(text: &str) -> Vec<Found> {

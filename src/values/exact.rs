@@ -88,12 +88,7 @@ fn visit(node: &mut Node, pattern: &[&str], sources: &Sources, found: &mut Vec<D
                 Some(text) => node.value = Value::String(text),
                 None => {
                     // A quoted scalar made a number by a tag (`!!float "1.50"`).
-                    let raw = sources
-                        .get(node.span.file)
-                        .text
-                        .get(node.span.range())
-                        .map(str::trim)
-                        .unwrap_or("");
+                    let raw = source_text(node, sources);
                     let help = if raw.len() >= 2 && raw.starts_with(['"', '\'']) {
                         format!("drop the tag: {raw} is then the text as written")
                     } else {
@@ -135,17 +130,21 @@ fn visit(node: &mut Node, pattern: &[&str], sources: &Sources, found: &mut Vec<D
 /// The number's text: what the span holds when it reads as this number,
 /// else the number itself when printing it cannot change it (an integer).
 fn written(node: &Node, n: &serde_json::Number, sources: &Sources) -> Option<String> {
-    let file = sources.get(node.span.file);
-    let raw = file
-        .text
-        .get(node.span.range())
-        .map(str::trim)
-        .filter(|raw| same_number(raw, n));
+    let raw = Some(source_text(node, sources)).filter(|raw| same_number(raw, n));
     match raw {
         Some(raw) => Some(raw.strip_prefix('+').unwrap_or(raw).to_owned()),
         None if n.is_i64() || n.is_u64() => Some(n.to_string()),
         None => None,
     }
+}
+
+/// The text a node's span covers (empty where it covers none).
+fn source_text<'s>(node: &Node, sources: &'s Sources) -> &'s str {
+    sources
+        .get(node.span.file)
+        .text
+        .get(node.span.range())
+        .map_or("", str::trim)
 }
 
 /// Whether `raw` is a YAML 1.2 number equal to `n`.
