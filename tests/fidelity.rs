@@ -4,22 +4,8 @@
 
 mod common;
 
-use common::Repo;
+use common::{Repo, findings, rendered};
 use serde_json::Value;
-
-fn rendered(repo: &Repo, env: &str) -> Vec<Value> {
-    let out = repo.sluice(&["render", "--env", env, "--format", "json"]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    let doc: Value = serde_json::from_str(&out.stdout).expect("render --format json is JSON");
-    match doc {
-        Value::Array(items) => items,
-        other => other
-            .get("items")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_else(|| panic!("unexpected render JSON: {other}")),
-    }
-}
 
 fn spark_app<'a>(objects: &'a [Value], stream: &str) -> &'a Value {
     objects
@@ -40,7 +26,7 @@ fn numbers_keep_the_text_they_were_written_as() {
              executor:\n  env: {RATIO: 1.0}\n",
         ),
     )]);
-    let objects = rendered(&repo, "dev");
+    let objects = rendered(repo.path(), "dev", &[]);
     let spec = &spark_app(&objects, "orders")["spec"];
     assert_eq!(spec["image"], "registry.example.com/orders:4.10");
     assert_eq!(
@@ -124,7 +110,7 @@ fn provenance_names_every_default_sluice_applies() {
         serde_json::json!({"file": "values/streams/orders.yaml", "line": 2})
     );
     // And rendering agrees with what provenance claims.
-    let objects = rendered(&repo, "dev");
+    let objects = rendered(repo.path(), "dev", &[]);
     assert_eq!(
         spark_app(&objects, "orders")["spec"]["restartPolicy"],
         serde_json::json!({"type": "Always"})
@@ -144,17 +130,13 @@ fn kubernetes_fields_about_secrets_are_not_literal_secrets() {
              hadoopConf:\n  fs.s3a.secret.key: AKIAWJALRXUTNFEMIK7MDENGBPXRFICYEXAMPLEKEY\n",
         ),
     )]);
-    let out = repo.sluice(&["lint", "--env", "dev", "--format", "json"]);
-    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
-    let secrets: Vec<&Value> = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == "values/literal-secret")
-        .collect();
+    let secrets = findings(&repo, &["--env", "dev"], "values/literal-secret");
     // Only the real one.
-    assert_eq!(secrets.len(), 1, "{}", out.stdout);
-    assert!(out.stdout.contains("fs.s3a.secret.key"), "{}", out.stdout);
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+    assert!(
+        secrets[0].to_string().contains("fs.s3a.secret.key"),
+        "{secrets:?}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Repo, project_root, sluice_in};
+use common::{Repo, project_root, rendered, sluice_in};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -22,15 +22,6 @@ fn oracle() -> jsonschema::Validator {
         .with_draft(jsonschema::Draft::Draft4)
         .build(&crd.schema)
         .expect("compiles")
-}
-
-fn rendered(dir: &std::path::Path, env: &str, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["render", "--env", env, "--format", "json"];
-    args.extend_from_slice(extra);
-    let out = sluice_in(dir, &args);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let list: Value = serde_json::from_str(&out.stdout).unwrap();
-    list["items"].as_array().unwrap().clone()
 }
 
 fn assert_valid(validator: &jsonschema::Validator, object: &Value) {

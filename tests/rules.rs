@@ -200,15 +200,7 @@ fn repo(files: &[(&str, &str)]) -> Repo {
 }
 
 fn findings(repo: &Repo, code: &str) -> usize {
-    let out = repo.sluice(&["lint", "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
-    doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == code)
-        .count()
+    common::findings(repo, &[], code).len()
 }
 
 #[test]
@@ -324,15 +316,8 @@ fn a_sink_inherited_from_common_is_the_shared_lake_root() {
             Some("mainClass: z\nsink: s3a://lake/all/\n"),
         ),
     ]);
-    let out = repo.sluice(&["lint", "--env", "dev", "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let shared: Vec<&serde_json::Value> = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == "rule/shared-sink")
-        .collect();
-    assert_eq!(shared.len(), 1, "{}", out.stdout);
+    let shared = common::findings(&repo, &["--env", "dev"], "rule/shared-sink");
+    assert_eq!(shared.len(), 1, "{shared:?}");
     let message = shared[0]["message"].as_str().unwrap();
     for name in ["orders", "payments", "clicks"] {
         assert!(message.contains(&format!("`{name}`")), "{message}");

@@ -98,6 +98,32 @@ pub fn sluice_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The repository root (for the example streams repository in `values/`).
+/// The objects of `render --env ENV --format json` (which must succeed).
+pub fn rendered(dir: &Path, env: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["render", "--env", env, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = sluice_in(dir, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    list["items"].as_array().unwrap().clone()
+}
+
+/// The findings with `code` in `lint --format json` of `repo` with `args`.
+pub fn findings(repo: &Repo, args: &[&str], code: &str) -> Vec<serde_json::Value> {
+    let mut all = vec!["lint", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = repo.sluice(&all);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+    doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .cloned()
+        .collect()
+}
+
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
