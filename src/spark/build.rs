@@ -7,6 +7,7 @@
 //! goes through minijinja. `tests/native.rs` renders every fixture both
 //! ways and requires the same bytes.
 
+use super::derive;
 use serde_json::{Map, Value};
 
 /// The object the built-in template renders for one stream in one
@@ -43,7 +44,7 @@ pub fn spark_application(
     let mut spec = Map::new();
     let kind = get("type")
         .cloned()
-        .unwrap_or_else(|| Value::String("Scala".into()));
+        .unwrap_or_else(|| Value::String(derive::DEFAULT_TYPE.into()));
     let python = kind == "Python";
     spec.insert("type".into(), kind);
     if python {
@@ -51,7 +52,7 @@ pub fn spark_application(
             "pythonVersion".into(),
             get("pythonVersion")
                 .cloned()
-                .unwrap_or_else(|| Value::String("3".into())),
+                .unwrap_or_else(|| Value::String(derive::DEFAULT_PYTHON_VERSION.into())),
         );
     }
     spec.insert("sparkVersion".into(), derived_of("sparkVersion"));

@@ -38,6 +38,13 @@ const SHUFFLE: &str = "Kubernetes has no external shuffle service";
 const METRICS: &str = "asking for monitoring means wanting the metrics";
 const MOUNT: &str = "where the scratch volume is mounted";
 
+/// The defaults themselves, where [`defaults`] states them and where
+/// rendering applies them.
+pub const DEFAULT_TYPE: &str = "Scala";
+pub const DEFAULT_MODE: &str = "cluster";
+pub const DEFAULT_RESTART_POLICY: &str = "Always";
+pub const DEFAULT_PYTHON_VERSION: &str = "3";
+
 /// Every reason a default applies, for `values --provenance`.
 pub const DEFAULT_REASONS: &[&str] = &[
     OPERATOR_DEFAULT,
@@ -63,10 +70,20 @@ pub fn defaults(values: &Value) -> Vec<Default> {
     let python = values.get("type").and_then(Value::as_str) == Some("Python");
     let has = |key: &str| values.get(key).is_some_and(Value::is_object);
     let candidates: [(bool, &'static str, Value, &'static str); 8] = [
-        (true, "/type", json!("Scala"), OPERATOR_DEFAULT),
-        (true, "/mode", json!("cluster"), CLUSTER_MODE),
-        (true, "/restartPolicy", json!("Always"), ALWAYS_RESTART),
-        (python, "/pythonVersion", json!("3"), PYTHON),
+        (true, "/type", json!(DEFAULT_TYPE), OPERATOR_DEFAULT),
+        (true, "/mode", json!(DEFAULT_MODE), CLUSTER_MODE),
+        (
+            true,
+            "/restartPolicy",
+            json!(DEFAULT_RESTART_POLICY),
+            ALWAYS_RESTART,
+        ),
+        (
+            python,
+            "/pythonVersion",
+            json!(DEFAULT_PYTHON_VERSION),
+            PYTHON,
+        ),
         (
             has("dynamicAllocation"),
             "/dynamicAllocation/shuffleTrackingEnabled",
@@ -123,7 +140,7 @@ pub fn derive(stream: &str, values: &Value) -> Value {
         values
             .get("mode")
             .cloned()
-            .unwrap_or_else(|| Value::String("cluster".into())),
+            .unwrap_or_else(|| Value::String(DEFAULT_MODE.into())),
     );
     out.insert(
         "arguments".into(),
@@ -225,7 +242,7 @@ pub fn restart_policy(values: &Value) -> Value {
     let mut policy = match values.get("restartPolicy") {
         Some(Value::String(s)) => json!({ "type": s }),
         Some(Value::Object(o)) => Value::Object(o.clone()),
-        _ => json!({ "type": "Always" }),
+        _ => json!({ "type": DEFAULT_RESTART_POLICY }),
     };
     let flat = [
         ("maxRetries", "onFailureRetries"),

@@ -145,7 +145,10 @@ pub const MAIN_CLASS: Requirement = Requirement {
 
 /// The application type, Scala unless set.
 pub fn app_type(values: &Node) -> &str {
-    values.get("type").and_then(Node::as_str).unwrap_or("Scala")
+    values
+        .get("type")
+        .and_then(Node::as_str)
+        .unwrap_or(crate::spark::derive::DEFAULT_TYPE)
 }
 
 /// Whether `r` is met by the values, and by which key.
