@@ -304,16 +304,23 @@ def load_crd(path):
     sys.exit(f"{path}: no version {VERSION}")
 
 
-def sparkapplication_schema(crd):
+def converted(crd, ref):
+    """The CRD as a strict schema, its spec, and the component types both
+    generated schemas share (a PodTemplateSpec among them), referred to
+    with `ref`."""
     schema = convert(crd)
     fill_descriptions(schema)
     spec = schema["properties"]["spec"]
     comps = components(spec)
+    comps["PodTemplateSpec"] = pod_template_spec(comps, ref)
+    return schema, spec, comps
 
+
+def sparkapplication_schema(crd):
     def ref(name):
         return {"$ref": f"#/definitions/{name}"}
 
-    comps["PodTemplateSpec"] = pod_template_spec(comps, ref)
+    schema, spec, comps = converted(crd, ref)
     for role in ("driver", "executor"):
         t = at(spec, role, "template")
         at(spec, role)["properties"]["template"] = dict(ref("PodTemplateSpec"), description=t["description"])
@@ -392,15 +399,10 @@ def annotations_only(base):
 
 
 def values_schema(crd, base):
-    schema = convert(crd)
-    fill_descriptions(schema)
-    spec = schema["properties"]["spec"]
-    comps = components(spec)
-
     def ref(name):
         return {"$ref": f"#/$defs/k8s.{name}"}
 
-    comps["PodTemplateSpec"] = pod_template_spec(comps, ref)
+    _, spec, comps = converted(crd, ref)
     # Env values may be numbers or booleans (passed as the text written).
     sluice_env_var = copy.deepcopy(comps["EnvVar"])
     sluice_env_var["properties"]["value"]["type"] = TEXT
