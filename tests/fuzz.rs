@@ -4,7 +4,10 @@
 //! 1. Differential: whatever the fast reader of template output accepts,
 //!    the full YAML parser reads the same way (or the fast reader must
 //!    step aside).
-//! 2. Pipeline: random repositories (values and templates) go through
+//! 2. Differential: whatever the values reader's event path reads, the
+//!    full path (serde-saphyr) reads the same way, spans included, and
+//!    accepts.
+//! 3. Pipeline: random repositories (values and templates) go through
 //!    lint and render without a panic, a hang, or exit codes other than
 //!    0, 1 and 2.
 
@@ -199,6 +202,76 @@ fn the_fast_reader_agrees_with_the_yaml_parser() {
     assert!(
         accepted.get() > 0,
         "the generator never reaches the fast reader"
+    );
+}
+
+fn check_values_differential(text: &str) -> Result<(), TestCaseError> {
+    use sluice::source::FileId;
+    if let Some(fast) = sluice::values::events::parse(FileId(0), text) {
+        match sluice::values::yaml::full(FileId(0), text) {
+            Ok(full) => {
+                prop_assert_eq!(fast, full, "the event path read this otherwise:\n{}", text)
+            }
+            // `yaml::parse` checks keys itself and then takes the full
+            // path, for its diagnostic.
+            Err(d) if d.code == "yaml/duplicate-key" => {}
+            Err(d) => prop_assert!(
+                false,
+                "the event path read what the full path refuses ({}):\n{}",
+                d.message,
+                text
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Values-shaped YAML: block and flow collections, every scalar style,
+/// lists of mappings, comments, and now and then something the event path
+/// must leave to the full one (anchors, tags, merge keys, bad indentation).
+fn values_yaml() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => (key(), scalar()).prop_map(|(k, v)| format!("{k}: {v}\n")),
+        2 => (key(), scalar(), scalar()).prop_map(|(k, a, b)| format!("{k}:\n  - {a}\n  - {b}\n")),
+        2 => (key(), key(), scalar(), key(), scalar()).prop_map(|(k, a, x, b, y)| format!("{k}:\n  - {a}: {x}\n    {b}: {y}\n  -\n    {a}: {y}\n")),
+        1 => (key(), scalar()).prop_map(|(k, v)| format!("{k}: |\n  {v}\n  second line\n")),
+        1 => (key(), scalar()).prop_map(|(k, v)| format!("{k}: >-\n  {v}\n\n  more\n")),
+        1 => key().prop_map(|k| format!("{k}: 'it''s'\n")),
+        1 => key().prop_map(|k| format!("{k}: \"a\\tb\\u00e9\"\n")),
+        1 => key().prop_map(|k| format!("{k}: plain\n  continued\n")),
+        1 => key().prop_map(|k| format!("# {k}\n")),
+        1 => key().prop_map(|k| format!("{k}: {{a: [1, {{b: c}}], d: }}\n")),
+        1 => key().prop_map(|k| format!("{k}: &a 1\nz{k}: *a\n")),
+        1 => key().prop_map(|k| format!("{k}: !!str 1\n")),
+        1 => key().prop_map(|k| format!("<<: {{{k}: 1}}\n")),
+        1 => key().prop_map(|k| format!("{k}:\n   a: 1\n  b: 2\n")),
+        1 => key().prop_map(|k| format!("? {k}\n: 1\n")),
+        1 => Just("---\n".to_owned()),
+        1 => Just("é: ü\n".to_owned()),
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+}
+
+#[test]
+fn the_values_event_path_agrees_with_serde_saphyr() {
+    let checked = std::cell::Cell::new(0usize);
+    let read = std::cell::Cell::new(0usize);
+    let strategy = prop_oneof![values_yaml(), document(), values_file()];
+    for_a_while(&strategy, 256, |text| {
+        checked.set(checked.get() + 1);
+        if sluice::values::events::parse(sluice::source::FileId(0), &text).is_some() {
+            read.set(read.get() + 1);
+        }
+        check_values_differential(&text)
+    });
+    println!(
+        "values differential: {} files, {} of them read by the event path",
+        checked.get(),
+        read.get()
+    );
+    assert!(
+        read.get() * 10 > checked.get(),
+        "the event path reads too few of the generated files to be tested"
     );
 }
 

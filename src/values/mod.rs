@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod effective;
+pub mod events;
 pub mod exact;
 pub mod keys;
 pub mod merge;

@@ -238,14 +238,25 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     if is_blank(text) {
         return Ok(Node::empty_map(Span::file_start(file)));
     }
+    // A file the event path reads, and that has no key problem, is done;
+    // any other file gets the full path, and its diagnostics.
+    if let Some(node) = super::events::parse(file, text)
+        && long_key(&node).or_else(|| duplicate_key(&node)).is_none()
+    {
+        return Ok(node);
+    }
+    let node = full(file, text)?;
+    match long_key(&node).or_else(|| duplicate_key(&node)) {
+        Some(d) => Err(d),
+        None => Ok(node),
+    }
+}
+
+/// The file parsed the full way, through serde-saphyr (what
+/// [`super::events`] defers to).
+pub fn full(file: FileId, text: &str) -> Result<Node, Diagnostic> {
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options()) {
-        Ok(raw) => {
-            let node = convert(file, text, raw);
-            match long_key(&node).or_else(|| duplicate_key(&node)) {
-                Some(d) => Err(d),
-                None => Ok(node),
-            }
-        }
+        Ok(raw) => Ok(convert(file, text, raw)),
         Err(err) => Err(syntax_diagnostic(file, text, &err)),
     }
 }
