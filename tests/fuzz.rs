@@ -275,6 +275,47 @@ fn the_values_event_path_agrees_with_serde_saphyr() {
     );
 }
 
+/// A common.yaml with a `streams:` list of generated items, read in
+/// pieces and in one go: the same tree, or the pieces step aside.
+#[test]
+fn a_list_read_in_pieces_is_the_list_read_in_one_go() {
+    use sluice::source::FileId;
+    let item = values_yaml().prop_map(|body| {
+        let mut out = "  - name: s\n".to_owned();
+        for line in body.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+        out
+    });
+    let plain = || {
+        prop::collection::vec(
+            ("[a-r][a-z]{0,6}", "[a-z0-9 ]{0,6}").prop_map(|(k, v)| format!("{k}: {v}\n")),
+            0..4,
+        )
+        .prop_map(|lines| lines.concat())
+    };
+    let file = (plain(), prop::collection::vec(item, 1..12), plain())
+        .prop_map(|(head, items, tail)| format!("{head}streams:\n{}{tail}", items.concat()));
+    let split = std::cell::Cell::new(0usize);
+    let checked = for_a_while(&file, 256, |text| {
+        if let Some(pieces) = sluice::values::events::split(FileId(0), &text) {
+            split.set(split.get() + 1);
+            let whole = sluice::values::events::parse_at(FileId(0), &text, 0);
+            prop_assert!(
+                whole.as_ref() == Some(&pieces),
+                "read otherwise in pieces:\n{}",
+                text
+            );
+        }
+        Ok(())
+    });
+    println!(
+        "pieces: {checked} files, {} of them read in pieces",
+        split.get()
+    );
+    assert!(split.get() > 0, "the generator never reaches the split");
+}
+
 /// Random values files: keys of the schema at random depths, values of
 /// every type, sometimes hostile (huge numbers, templates in strings).
 fn values_file() -> impl Strategy<Value = String> {

@@ -29,12 +29,181 @@ enum Frame {
 
 /// The tree of `text`, or `None` when the full parser must decide.
 pub fn parse(file: FileId, text: &str) -> Option<Node> {
+    if text.len() >= SPLIT_AT
+        && let Some(node) = split(file, text)
+    {
+        return Some(node);
+    }
     parse_at(file, text, 0)
+}
+
+/// Files this large are read in pieces, one per core, when they can be.
+const SPLIT_AT: usize = 256 * 1024;
+
+/// A large file is almost always one long list (the `streams:` list of a
+/// common.yaml): its items are read in parallel, in runs of whole items,
+/// and the rest of the file (the list blanked out, so every offset stays)
+/// on its own. Each piece is a complete YAML document; a construct a cut
+/// would break (a quoted or flow scalar running over an item's first
+/// line, an alias to an anchor in another piece) makes its piece fail, and
+/// then the whole file is read in one go.
+pub fn split(file: FileId, text: &str) -> Option<Node> {
+    use rayon::prelude::*;
+    if text.lines().any(|l| l.starts_with('%')) {
+        return None; // directives apply to the whole stream
+    }
+    let (key, region, starts) = long_list(text)?;
+    // A list written at its key's own indentation starts, to the parser,
+    // at its first item's content rather than at its `-`: left whole.
+    if text[starts[0]..].starts_with('-') {
+        return None;
+    }
+    let mut skeleton = text.as_bytes().to_vec();
+    for b in &mut skeleton[region.clone()] {
+        if *b != b'\n' {
+            *b = b' ';
+        }
+    }
+    let skeleton = String::from_utf8(skeleton).ok()?;
+    let pieces = rayon::current_num_threads().max(1) * 4;
+    let per = starts.len().div_ceil(pieces).max(1);
+    let bounds: Vec<(usize, usize)> = starts
+        .chunks(per)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let end = starts.get((i + 1) * per).copied().unwrap_or(region.end);
+            (chunk[0], end)
+        })
+        .collect();
+    let (rest, parsed) = rayon::join(
+        || parse_at(file, &skeleton, 0),
+        || {
+            bounds
+                .par_iter()
+                .map(
+                    |&(start, end)| match read(file, &text[start..end], start)? {
+                        (_, true) => None,
+                        (
+                            Node {
+                                value: Value::Seq(items),
+                                ..
+                            },
+                            false,
+                        ) => Some(items),
+                        _ => None,
+                    },
+                )
+                .collect::<Option<Vec<Vec<Node>>>>()
+        },
+    );
+    let (mut rest, parsed) = (rest?, parsed?);
+    let items: Vec<Node> = parsed.into_iter().flatten().collect();
+    if items.len() != starts.len() {
+        return None;
+    }
+    // The list starts where its first `-` is, as when read in one go.
+    let first = &text[starts[0]..];
+    let dash = starts[0] + (first.len() - first.trim_start_matches(' ').len());
+    let Value::Map(entries) = &mut rest.value else {
+        return None;
+    };
+    let entry = entries.iter_mut().find(|e| e.key == key)?;
+    if entry.value.value != Value::Null {
+        return None;
+    }
+    entry.value = Node::new(Span::new(file, dash..dash), Value::Seq(items));
+    Some(rest)
+}
+
+/// The longest top-level `key:` whose value is a block list: the key, the
+/// byte range of its items, and where each item starts (its line).
+fn long_list(text: &str) -> Option<(String, std::ops::Range<usize>, Vec<usize>)> {
+    let mut best: Option<(String, std::ops::Range<usize>, Vec<usize>)> = None;
+    let mut lines = Lines::new(text).peekable();
+    while let Some((at, line)) = lines.next() {
+        let Some(key) = line.strip_suffix(':').filter(|k| is_plain_key(k)) else {
+            continue;
+        };
+        // The first line with content says the list's indentation.
+        let mut indent = None;
+        let mut starts = Vec::new();
+        let mut end = at + line.len();
+        while let Some(&(next_at, next)) = lines.peek() {
+            let content = next.trim_start_matches(' ');
+            let depth = next.len() - content.len();
+            if content.is_empty() || content.starts_with('#') {
+                lines.next();
+                continue;
+            }
+            let item = content == "-" || content.starts_with("- ");
+            match indent {
+                None if item => indent = Some(depth),
+                None => break,
+                Some(i) if depth < i || (depth == i && !item) => break,
+                Some(_) => {}
+            }
+            if item && Some(depth) == indent {
+                starts.push(next_at);
+            }
+            // With its line break: a block scalar's last line keeps it.
+            end = (next_at + next.len() + 1).min(text.len());
+            lines.next();
+        }
+        let longer = best.as_ref().is_none_or(|(_, r, _)| end - at > r.len());
+        if !starts.is_empty() && longer {
+            best = Some((key.to_owned(), starts[0]..end, starts));
+        }
+    }
+    best
+}
+
+/// A key written plainly at the top level, as `streams` is.
+fn is_plain_key(key: &str) -> bool {
+    key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Lines with the offset of their start; a line keeps no `\n`, and a
+/// line with a `\r` is kept as it is (the key test then fails).
+struct Lines<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines { text, at: 0 }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        if self.at >= self.text.len() {
+            return None;
+        }
+        let rest = &self.text[self.at..];
+        let len = rest.find('\n').unwrap_or(rest.len());
+        let item = (self.at, &rest[..len]);
+        self.at += len + 1;
+        Some(item)
+    }
 }
 
 /// As [`parse`], for a piece of a file that starts `offset` bytes into it
 /// (spans are the file's).
 pub fn parse_at(file: FileId, text: &str, offset: usize) -> Option<Node> {
+    read(file, text, offset).map(|(node, _)| node)
+}
+
+/// The tree, and whether its last scalar was a block scalar (`|` or `>`),
+/// whose span runs on to the next token: in a piece of a file, that is
+/// not where it would end in the whole file.
+fn read(file: FileId, text: &str, offset: usize) -> Option<(Node, bool)> {
+    let mut last_block = false;
     let mut stack: Vec<Frame> = Vec::new();
     let mut root = None;
     let (mut events, mut nodes, mut bytes, mut documents) = (0usize, 0usize, 0usize, 0usize);
@@ -70,6 +239,7 @@ pub fn parse_at(file: FileId, text: &str, offset: usize) -> Option<Node> {
                     return None;
                 }
                 let span = at()?;
+                last_block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
                 let resolved = if style == ScalarStyle::Plain {
                     plain(&value)?
                 } else {
@@ -133,7 +303,7 @@ pub fn parse_at(file: FileId, text: &str, offset: usize) -> Option<Node> {
     if !stack.is_empty() {
         return None;
     }
-    root
+    root.map(|node| (node, last_block))
 }
 
 /// A plain scalar resolved as serde-saphyr resolves it for sluice (YAML
@@ -395,5 +565,59 @@ mod corpus {
         }
         eprintln!("{read} files read fast, {deferred} deferred");
         assert!(read > deferred, "{read} read fast, {deferred} deferred");
+    }
+}
+
+#[cfg(test)]
+mod pieces {
+    use super::*;
+
+    /// Read in pieces or in one go, a file is the same tree, spans
+    /// included; where a cut would change it, the pieces step aside.
+    #[test]
+    fn split_reads_what_one_go_reads() {
+        let item = |i: usize| {
+            format!(
+                "  - name: s-{i}\n    # a comment\n    arguments: [--a, {i}, \"x y\"]\n    executor:\n      instances: {i}\n      env: {{A: 'b'}}\n    block: |\n      line one\n        - not an item\n    list:\n    - a\n    - {{b: c}}\n\n"
+            )
+        };
+        let many = |n: usize, head: &str, tail: &str| {
+            let mut t = head.to_owned();
+            for i in 0..n {
+                t.push_str(&item(i));
+            }
+            t.push_str(tail);
+            t
+        };
+        let cases = [
+            many(
+                40,
+                "spark:\n  version: \"3.5.1\"\nstreams:\n",
+                "sink: s3a://x\n",
+            ),
+            many(1, "streams:\n", ""),
+            many(9, "# head\nstreams:\n# between\n", "# trailing comment\n"),
+            many(9, "a: 1\nstreams:\n", "b:\n  - 1\n  - 2\n"),
+        ];
+        let unindented = many(5, "streams:\n", "")
+            .replace("  - name", "- name")
+            .replace("\n    ", "\n  ");
+        assert!(split(FileId(0), &unindented).is_none());
+        for text in &cases {
+            let whole = parse_at(FileId(0), text, 0).expect("reads in one go");
+            let pieces = split(FileId(0), text).expect("reads in pieces");
+            assert!(whole == pieces, "read otherwise in pieces: {text}");
+        }
+        // Cuts that would change the meaning: the pieces refuse them.
+        for text in [
+            many(3, "streams:\n", "").replace("[--a,", "[--a,\n  - b,"),
+            many(3, "streams:\n", "").replace("name: s-1", "name: \"s-1\n  - x\""),
+            format!("{}  - &a {{x: 1}}\n  - *a\n", many(3, "streams:\n", "")),
+            format!("%YAML 1.2\n---\n{}", many(3, "streams:\n", "")),
+        ] {
+            let pieces = split(FileId(0), &text);
+            let whole = parse_at(FileId(0), &text, 0);
+            assert!(pieces.is_none() || pieces == whole, "{text}");
+        }
     }
 }

@@ -145,9 +145,13 @@ impl Node {
         let mut node = self;
         let mut key_span = None;
         for raw in pointer.split('/').skip(1) {
-            let segment = raw.replace("~1", "/").replace("~0", "~");
+            let segment: std::borrow::Cow<str> = if raw.contains('~') {
+                raw.replace("~1", "/").replace("~0", "~").into()
+            } else {
+                raw.into()
+            };
             let next = match &node.value {
-                Value::Map(entries) => entries.iter().find(|e| e.key == segment).map(|e| {
+                Value::Map(entries) => entries.iter().find(|e| e.key == *segment).map(|e| {
                     key_span = Some(e.key_span);
                     &e.value
                 }),
