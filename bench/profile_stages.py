@@ -5,7 +5,7 @@ sluice to its stages (inclusive), and show per thread when the stages ran.
 Usage:
   perf record -o seed.data -F 3997 --call-graph dwarf,32768 -- \\
       $CARGO_TARGET_DIR/release/sluice -C <seed corpus> -v lint >/dev/null
-  perf script -i seed.data -F tid,time,sym > seed.script
+  perf script -i seed.data -F tid,time,ip,sym > seed.script
   python3 bench/profile_stages.py seed.script
 
 Each sample goes to the first category below that any frame of its stack
@@ -18,15 +18,17 @@ import sys
 # (category, substrings of a frame's symbol); first match wins.
 CATEGORIES = [
     ("load: redact credentials (secret scan of each file)", ["repo::redact_credentials"]),
-    ("load: parse values YAML (serde-saphyr + Node convert)", ["sluice::values::yaml::parse"]),
+    ("load: parse values YAML (serde-saphyr + Node convert)", ["sluice::values::yaml::parse", "sluice::values::events::"]),
     ("load: read files", ["sluice::fs::"]),
     ("load: build repository (streams list, clones)", ["sluice::values::repo::build"]),
     ("load: compile schemas / templates", ["Schema::builtin", "Schema::parse", "ManifestSchema::new", "ManifestSchema::load", "Templates::load"]),
     ("values: file schema check (check_file)", ["Schema::check_file"]),
     ("values: literal-secret scan per stream", ["check::literal_secrets"]),
+    ("values: preflight (what Kubernetes and the operator refuse)", ["check::preflight"]),
     ("render: parse-back of rendered YAML (fast_yaml)", ["sluice::render::parse_output", "sluice::render::fast_yaml"]),
     ("render: minijinja template evaluation (incl. tojson)", ["minijinja::vm::"]),
-    ("render: derive (sluice's computed fields)", ["sluice::render::derive::derive"]),
+    ("render: derive (sluice's computed fields)", ["sluice::spark::derive::derive"]),
+    ("render: build the SparkApplication natively", ["sluice::spark::build::"]),
     ("render: finish (labels, annotations)", ["sluice::render::finish"]),
     ("render: context to minijinja values, other", ["sluice::render::Templates::render"]),
     ("check: SparkApplication CRD schema", ["sluice::check::check_object"]),
@@ -51,7 +53,7 @@ def samples(path):
                 if tid is not None:
                     yield tid, time, frames
                 tid, time, frames = None, None, []
-            elif not line.startswith((" ", "\t")):
+            elif not line.startswith("\t"):  # the sample line (it may start with spaces)
                 head = line.split()
                 tid = head[0]
                 time = float(head[1].rstrip(":")) if len(head) > 1 else 0.0

@@ -842,6 +842,62 @@ pub fn visit<'a, T: Tree>(root: &'a T, f: &mut impl FnMut(&[Seg<'a>], &'a T, Hid
     walk(root, &mut path, f);
 }
 
+/// Every node [`visit`] reports, in its order, with a long list of
+/// mappings at the top level (a common.yaml's `streams:`) walked item by
+/// item in parallel: an item of such a list is walked on its own anyway
+/// (only text items carry anything, a credential flag, to the next).
+pub fn hidden_nodes<T: Tree + Sync>(root: &T) -> Vec<(&T, Hidden)> {
+    use rayon::prelude::*;
+    let mut out = Vec::new();
+    let Shape::Map(entries) = root.shape() else {
+        visit(root, &mut |_, n, h| out.push((n, h)));
+        return out;
+    };
+    // As `walk` does for a mapping, entry by entry.
+    let name = entries
+        .iter()
+        .find(|(k, _)| *k == "name")
+        .and_then(|(_, v)| match v.shape() {
+            Shape::Str(s) => Some(s),
+            _ => None,
+        });
+    for (k, v) in &entries {
+        if refers_only(k, *v) {
+            continue;
+        }
+        let volume_source = *k == "secret" && matches!(v.shape(), Shape::Map(_));
+        if hides(k, name) && !volume_source {
+            out.push((*v, Hidden::Whole(Why::Key)));
+            continue;
+        }
+        let long_list = match v.shape() {
+            Shape::Seq(items) if items.len() > 64 => items
+                .iter()
+                .all(|i| matches!(i.shape(), Shape::Map(_)))
+                .then_some(items),
+            _ => None,
+        };
+        match long_list {
+            Some(items) => {
+                let found: Vec<Vec<(&T, Hidden)>> = items
+                    .par_iter()
+                    .map(|item| {
+                        let mut found = Vec::new();
+                        visit(item, &mut |_, n, h| found.push((n, h)));
+                        found
+                    })
+                    .collect();
+                out.extend(found.into_iter().flatten());
+            }
+            None => {
+                let mut path = vec![Seg::Key(k)];
+                walk(*v, &mut path, &mut |_, n, h| out.push((n, h)));
+            }
+        }
+    }
+    out
+}
+
 fn walk<'a, T: Tree>(
     node: &'a T,
     path: &mut Vec<Seg<'a>>,
@@ -928,6 +984,32 @@ pub fn masked_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parallel walk reports what the plain one does, in its order.
+    #[test]
+    fn hidden_nodes_is_visit_in_parallel() {
+        let mut items: Vec<serde_json::Value> = (0..200)
+            .map(|i| serde_json::json!({"name": format!("s{i}"), "arguments": ["--x", "1"], "sparkConf": {"spark.a": "b"}}))
+            .collect();
+        items[3] = serde_json::json!({"name": "s3", "arguments": ["--password", "hunter2hunter2"]});
+        items[150] = serde_json::json!({"name": "s150", "password": "p4ssw0rd!", "env": {"DB_URL": "postgres://u:sekret99@db/x"}});
+        let root = serde_json::json!({
+            "token": "abcd1234efgh",
+            "streams": items,
+            "sparkConf": {"spark.hadoop.fs.s3a.secret.key": "AKIAsomething"},
+            "tail": ["--token", "zzzzzzzzzz"],
+        });
+        let mut plain = Vec::new();
+        visit(&root, &mut |_, n: &serde_json::Value, h| {
+            plain.push((n as *const _, h))
+        });
+        let parallel: Vec<_> = hidden_nodes(&root)
+            .into_iter()
+            .map(|(n, h)| (n as *const _, h))
+            .collect();
+        assert!(plain.len() >= 5, "{plain:?}");
+        assert_eq!(plain, parallel);
+    }
 
     #[test]
     fn credential_keys() {

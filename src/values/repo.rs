@@ -221,17 +221,19 @@ pub fn load(
 /// finding about a neighbouring key shows their line, nor anywhere else
 /// in a message: their text is remembered too.
 pub fn redact_credentials(node: &Node, file: FileId, sources: &mut Sources) {
-    crate::secret::visit(node, &mut |_, n: &Node, hidden| match hidden {
-        crate::secret::Hidden::Whole(_) => redact_all(n, file, sources),
-        crate::secret::Hidden::Parts(parts) => {
-            if let Some(s) = n.as_str() {
-                for p in parts {
-                    sources.remember(&s[p.range]);
+    for (n, hidden) in crate::secret::hidden_nodes(node) {
+        match hidden {
+            crate::secret::Hidden::Whole(_) => redact_all(n, file, sources),
+            crate::secret::Hidden::Parts(parts) => {
+                if let Some(s) = n.as_str() {
+                    for p in parts {
+                        sources.remember(&s[p.range]);
+                    }
                 }
+                sources.redact(file, n.span.range());
             }
-            sources.redact(file, n.span.range());
         }
-    });
+    }
 }
 
 /// The finding for a file an edge could not hand over (`None` for one it
@@ -511,7 +513,11 @@ fn list_streams(
     let Some(Value::Seq(items)) = root.get("streams").map(|n| &n.value) else {
         return; // a non-list `streams:` is a schema finding
     };
-    for item in items {
+    // Each definition gets its own copy of its entry (a long list is
+    // copied on every core).
+    use rayon::prelude::*;
+    let copies: Vec<Arc<Node>> = items.par_iter().map(|i| Arc::new(i.clone())).collect();
+    for (item, copy) in items.iter().zip(copies) {
         let Some(name_node) = item.get("name") else {
             continue;
         };
@@ -519,7 +525,7 @@ fn list_streams(
             continue;
         };
         if let Some(def) = stream_def(
-            Arc::new(item.clone()),
+            copy,
             name.to_owned(),
             name_node.span,
             origin.clone(),

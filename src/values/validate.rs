@@ -148,6 +148,9 @@ impl Schema {
         let Some(validator) = validator.get() else {
             return Vec::new();
         };
+        if self.long_list_is_valid(kind, validator, root) {
+            return Vec::new();
+        }
         // In a layer, `key: null` deletes the key (Helm's rule): not a type error.
         let instance = without_nulls(root.to_json());
         let start = vec![
@@ -177,6 +180,50 @@ impl Schema {
                 (pointer, d)
             })
             .collect()
+    }
+
+    /// A file with a long `streams:` list (a common.yaml of thousands of
+    /// streams) is valid if the rest of it is and each entry is a valid
+    /// stream file with a `name` (which is what the list's item schema,
+    /// `streamEntry`, says): that is checked entry by entry, in parallel,
+    /// instead of converting the whole file at once. A file that is not
+    /// valid is checked the whole way, for its findings.
+    fn long_list_is_valid(&self, kind: FileKind, validator: &Validator, root: &Node) -> bool {
+        use rayon::prelude::*;
+        let (Some(entries), Some(stream)) = (root.as_map(), self.stream.get()) else {
+            return false;
+        };
+        let Some((at, list)) = entries
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| match &e.value.value {
+                super::yaml::Value::Seq(items) if e.key == "streams" && items.len() > 64 => {
+                    Some((i, items))
+                }
+                _ => None,
+            })
+        else {
+            return false;
+        };
+        if kind == FileKind::Stream {
+            return false;
+        }
+        let rest: serde_json::Map<String, Json> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let value = if i == at {
+                    Json::Array(Vec::new())
+                } else {
+                    e.value.to_json()
+                };
+                (e.key.clone(), value)
+            })
+            .collect();
+        validator.is_valid(&without_nulls(Json::Object(rest)))
+            && list.par_iter().all(|item| {
+                item.get("name").is_some() && stream.is_valid(&without_nulls(item.to_json()))
+            })
     }
 
     /// Checks the merged values of one stream in one environment.
