@@ -8,6 +8,7 @@ use crate::diag::{self, Diagnostic};
 use crate::render::{self, Manifest};
 use crate::source::{Sources, Span};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,30 +131,37 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
         |m| serialize(m, options.format),
     )?;
     match &options.output_dir {
+        // Written object by object: a 5000-stream render is megabytes.
         None => {
-            let text = match options.format {
-                RenderFormat::Yaml => objects
-                    .iter()
-                    .map(|(k, text)| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            match options.format {
+                RenderFormat::Yaml => {
+                    for (k, text) in &objects {
                         // A template's file name is the user's: no control
                         // character (or line break) gets into the YAML.
-                        format!(
+                        write!(
+                            out,
                             "---\n# Source: {} (stream {}, environment {})\n{text}",
                             crate::report::escape::line(&k.template),
                             k.stream,
                             k.environment
-                        )
-                    })
-                    .collect::<String>(),
-                RenderFormat::Json => {
-                    let items: Vec<&str> = objects.iter().map(|(_, t)| t.trim_end()).collect();
-                    format!(
-                        "{{\n\"apiVersion\": \"v1\",\n\"kind\": \"List\",\n\"items\": [\n{}\n]\n}}\n",
-                        items.join(",\n")
-                    )
+                        )?;
+                    }
                 }
-            };
-            super::print(&text)?;
+                RenderFormat::Json => {
+                    out.write_all(
+                        b"{\n\"apiVersion\": \"v1\",\n\"kind\": \"List\",\n\"items\": [\n",
+                    )?;
+                    for (i, (_, text)) in objects.iter().enumerate() {
+                        if i > 0 {
+                            out.write_all(b",\n")?;
+                        }
+                        out.write_all(text.trim_end().as_bytes())?;
+                    }
+                    out.write_all(b"\n]\n}\n")?;
+                }
+            }
+            out.flush()?;
         }
         Some(dir) => {
             let files = output_files(

@@ -97,8 +97,31 @@ pub struct SchemaError {
     pub message: String,
 }
 
+/// The built-in schema's validators, compiling since [`Schema::prepare`].
+static PREPARED: Mutex<Option<Schema>> = Mutex::new(None);
+
 impl Schema {
+    /// Starts compiling the built-in schema, to be taken by the next
+    /// [`Schema::builtin`]: the compile then runs while the repository is
+    /// read and parsed, not after.
+    pub fn prepare() {
+        let mut prepared = PREPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if prepared.is_none() {
+            *prepared = Some(Schema::compile_builtin());
+        }
+    }
+
     pub fn builtin() -> Schema {
+        let prepared = PREPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        prepared.unwrap_or_else(Schema::compile_builtin)
+    }
+
+    fn compile_builtin() -> Schema {
         Schema {
             doc: serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"),
             effective: Compiled::builtin(None),
