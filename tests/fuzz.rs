@@ -316,6 +316,54 @@ fn a_list_read_in_pieces_is_the_list_read_in_one_go() {
     assert!(split.get() > 0, "the generator never reaches the split");
 }
 
+/// JSON objects like rendered manifests, with YAML's corners in their
+/// strings: the direct writer writes serde-saphyr's bytes, or steps aside.
+#[test]
+fn the_yaml_writer_writes_what_serde_saphyr_writes() {
+    let text = prop_oneof![
+        6 => "[a-zA-Z0-9 ./:_-]{0,12}",
+        2 => "[-+.0-9eExo_:]{1,6}",
+        1 => "[a-z #'\"\\,\\[\\]{}*&!%@`?|>=<~]{0,6}",
+        1 => Just("y".to_owned()),
+        1 => Just("Off".to_owned()),
+        1 => Just("2024-01-01 10:00:00".to_owned()),
+        1 => Just("x".repeat(90)),
+    ];
+    let leaf = prop_oneof![
+        6 => text.clone().prop_map(serde_json::Value::String),
+        1 => any::<i64>().prop_map(serde_json::Value::from),
+        1 => any::<bool>().prop_map(serde_json::Value::Bool),
+        1 => Just(serde_json::Value::Null),
+        1 => Just(serde_json::json!({})),
+        1 => Just(serde_json::json!([])),
+        1 => Just(serde_json::json!(1.5)),
+    ];
+    let value = leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(serde_json::Value::Array),
+            prop::collection::vec(("[a-zA-Z0-9./_-]{1,8}|[yn]|[0-9.]{1,3}", inner), 1..5)
+                .prop_map(|entries| { serde_json::Value::Object(entries.into_iter().collect()) }),
+        ]
+    });
+    let written = std::cell::Cell::new(0usize);
+    let checked = for_a_while(&value, 256, |v| {
+        if let Some(mine) = sluice::render::emit::yaml(&v) {
+            written.set(written.get() + 1);
+            let theirs = serde_saphyr::to_string(&v).unwrap();
+            prop_assert_eq!(&mine, &theirs, "{}", v);
+        }
+        Ok(())
+    });
+    println!(
+        "writer: {checked} values, {} written directly",
+        written.get()
+    );
+    assert!(
+        written.get() * 10 > checked,
+        "the writer steps aside too often to be tested"
+    );
+}
+
 /// Random values files: keys of the schema at random depths, values of
 /// every type, sometimes hostile (huge numbers, templates in strings).
 fn values_file() -> impl Strategy<Value = String> {

@@ -5,6 +5,7 @@
 //! template that produces broken YAML is reported against the template, and
 //! sluice's own labels and annotations are added to every object afterwards.
 
+pub mod emit;
 pub mod fast_yaml;
 pub mod guard;
 
@@ -505,6 +506,9 @@ pub fn drop_empty_maps(value: &mut Value) {
 }
 
 pub fn object_yaml(object: &Value) -> String {
+    if let Some(text) = emit::yaml(object) {
+        return text;
+    }
     let mut text = serde_saphyr::to_string(object).expect("JSON values serialize as YAML");
     if !text.ends_with('\n') {
         text.push('\n');
