@@ -120,9 +120,11 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         LintFormat::CodeQuality => report::codequality::report(&diagnostics, &loaded.sources),
     };
     super::print(&text)?;
-    Ok(if diagnostics.iter().any(Diagnostic::is_error) {
+    let exit = if diagnostics.iter().any(Diagnostic::is_error) {
         Exit::Findings
     } else {
         Exit::Success
-    })
+    };
+    super::leave((loaded.repo, loaded.sources, coverage, diagnostics));
+    Ok(exit)
 }

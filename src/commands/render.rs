@@ -162,6 +162,8 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
                 }
             }
             out.flush()?;
+            drop(out);
+            super::leave((loaded, objects));
         }
         Some(dir) => {
             let files = output_files(

@@ -202,6 +202,17 @@ impl Templates {
         native_main: bool,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
         let derived = crate::spark::derive::derive(e.name(), &e.json);
+        // The built-in object alone (no other template to render): the
+        // derived fields are moved into it, not copied.
+        if native_main && self.rendered.len() == 1 && self.rendered[0] == MAIN_TEMPLATE {
+            let object = crate::spark::build::spark_application_from(
+                e.name(),
+                e.environment.namespace.as_deref(),
+                &e.json,
+                derived,
+            );
+            return Ok(vec![finish(object, e, MAIN_TEMPLATE)]);
+        }
         let context = Context {
             stream: StreamContext {
                 name: e.name(),

@@ -18,6 +18,17 @@ pub fn spark_application(
     values: &Value,
     derived: &Value,
 ) -> Value {
+    spark_application_from(stream, namespace, values, derived.clone())
+}
+
+/// [`spark_application`], moving what it needs out of `derived` instead
+/// of copying it (when nothing else renders from it).
+pub fn spark_application_from(
+    stream: &str,
+    namespace: Option<&str>,
+    values: &Value,
+    mut derived: Value,
+) -> Value {
     let get = |key: &str| values.get(key);
     let truthy = |v: &Value| match v {
         Value::Null => false,
@@ -27,7 +38,7 @@ pub fn spark_application(
         Value::Array(a) => !a.is_empty(),
         Value::Object(m) => !m.is_empty(),
     };
-    let derived_of = |key: &str| derived.get(key).cloned().unwrap_or(Value::Null);
+    let mut derived_of = |key: &str| derived.get_mut(key).map_or(Value::Null, Value::take);
 
     let mut metadata = Map::new();
     metadata.insert("name".into(), Value::String(stream.to_owned()));
@@ -67,24 +78,27 @@ pub fn spark_application(
         "mainApplicationFile".into(),
         derived_of("mainApplicationFile"),
     );
-    if truthy(&derived_of("arguments")) {
-        spec.insert("arguments".into(), derived_of("arguments"));
+    let arguments = derived_of("arguments");
+    if truthy(&arguments) {
+        spec.insert("arguments".into(), arguments);
     }
     spec.insert("restartPolicy".into(), derived_of("restartPolicy"));
     if let Some(v) = get("suspend") {
         spec.insert("suspend".into(), v.clone());
     }
     for key in ["sparkConf", "hadoopConf"] {
-        if truthy(&derived_of(key)) {
-            spec.insert(key.into(), derived_of(key));
+        let v = derived_of(key);
+        if truthy(&v) {
+            spec.insert(key.into(), v);
         }
     }
     if let Some(v) = get("deps") {
         spec.insert("deps".into(), v.clone());
     }
     for key in ["dynamicAllocation", "monitoring"] {
-        if truthy(&derived_of(key)) {
-            spec.insert(key.into(), derived_of(key));
+        let v = derived_of(key);
+        if truthy(&v) {
+            spec.insert(key.into(), v);
         }
     }
     for key in ["batchScheduler", "batchSchedulerOptions"] {
@@ -92,9 +106,9 @@ pub fn spark_application(
             spec.insert(key.into(), v.clone());
         }
     }
-    if let Some(Value::Object(extra)) = derived.get("extra") {
+    if let Value::Object(extra) = derived_of("extra") {
         for (k, v) in extra {
-            spec.insert(k.clone(), v.clone());
+            spec.insert(k, v);
         }
     }
     spec.insert("driver".into(), derived_of("driver"));
