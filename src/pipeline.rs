@@ -1,7 +1,10 @@
 //! The stages every command runs, in one place (pure): merge → validate →
 //! render → check, for each stream of the chosen environments, then the
 //! check across streams. `lint`, `render`, `diff`, `apply`, `status` and
-//! `promote` call [`run`]; none of them calls another command for it.
+//! `promote` call [`run`], `values` calls [`values`] (the stages up to
+//! the effective values); none of them calls another command for it. The
+//! stages themselves are plain functions of the modules that own them:
+//! `values::check` (files, then each stream), `render`, `check`.
 //!
 //! Loading (the file system or git) stays at the edge, in `commands`.
 
@@ -9,11 +12,12 @@ use crate::check::{self, ManifestSchema, ObjectKey};
 use crate::diag::Diagnostic;
 use crate::render::{Manifest, Templates};
 use crate::source::{Sources, Span};
-use crate::values::check::{Outcome, check};
+use crate::values::check::{across, check_files, check_stream, pairs};
 use crate::values::effective::Effective;
 use crate::values::repo::{Environment, Repository};
 use crate::values::set::Flag;
 use crate::values::validate::Schema;
+use rayon::prelude::*;
 use std::collections::HashSet;
 
 /// What the stages read: the loaded repository.
@@ -27,11 +31,71 @@ pub struct Input<'a> {
     pub sources: &'a Sources,
 }
 
+/// What the pipeline made of one stream in one environment.
+#[derive(Debug)]
+pub struct Outcome<R> {
+    pub stream: String,
+    pub environment: String,
+    /// The file that defines the stream.
+    pub path: String,
+    pub enabled: bool,
+    pub result: R,
+}
+
 /// What came out: every finding, and per stream × environment what `keep`
 /// made of each of its objects (nothing for a stream that was not rendered).
 pub struct Run<T> {
     pub diagnostics: Vec<Diagnostic>,
     pub outcomes: Vec<Outcome<Vec<(ObjectKey, T)>>>,
+}
+
+/// The values stage for every stream × environment, in parallel: each
+/// file checked on its own, then each stream's layers merged and checked,
+/// and `each` called on its effective values as soon as they are (with
+/// `true` when neither they nor the environment's file have errors). The
+/// effective values are dropped right after, so memory stays flat however
+/// many streams there are; `values` shows them, [`run`] renders them.
+/// Outcomes come in environment, then stream order.
+pub fn values<'r, R: Send>(
+    input: &Input<'r>,
+    each: impl Fn(&Effective<'r>, bool) -> R + Sync,
+) -> (Vec<Diagnostic>, Vec<Outcome<R>>) {
+    let files = check_files(input.repo, input.environments, input.schema, input.sources);
+    let per_stream: Vec<_> = pairs(input.repo, input.environments)
+        .par_iter()
+        .map(|&(environment, def)| {
+            let checked = check_stream(
+                input.repo,
+                environment,
+                def,
+                input.sets,
+                input.schema,
+                input.sources,
+                &files,
+            );
+            let e = &checked.effective;
+            let outcome = Outcome {
+                stream: def.name.clone(),
+                environment: environment.name.clone(),
+                path: def.path.clone(),
+                enabled: e.enabled(),
+                result: each(e, checked.ok),
+            };
+            (checked.found, checked.facts, outcome)
+        })
+        .collect();
+    let mut found = Vec::new();
+    let mut facts = Vec::new();
+    let mut outcomes = Vec::with_capacity(per_stream.len());
+    for (f, fact, outcome) in per_stream {
+        found.extend(f);
+        facts.extend(fact);
+        outcomes.push(outcome);
+    }
+    let diagnostics = across(input.environments, found, &facts, files, |env| {
+        outcomes.iter().any(|o| o.environment == env && o.enabled)
+    });
+    (diagnostics, outcomes)
 }
 
 /// Runs every stage. Streams `chosen` says no to, disabled streams,
@@ -52,30 +116,23 @@ pub fn run<T: Send>(
         .filter(|w| w[0].name == w[1].name)
         .map(|w| w[0].name.as_str())
         .collect();
-    let (mut diagnostics, outcomes) = check(
-        input.repo,
-        input.environments,
-        input.sets,
-        input.schema,
-        input.sources,
-        |e, ok| {
-            if !(ok
-                && e.enabled()
-                && !twice.contains(e.name())
-                && chosen(&e.environment.name, e.name()))
-            {
-                return (Vec::new(), Vec::new());
-            }
-            let (manifests, found) = render_stream(e, input);
-            (
-                found,
-                manifests
-                    .iter()
-                    .map(|m| (ObjectKey::of(m), keep(m)))
-                    .collect(),
-            )
-        },
-    );
+    let (mut diagnostics, outcomes) = values(input, |e, ok| {
+        if !(ok
+            && e.enabled()
+            && !twice.contains(e.name())
+            && chosen(&e.environment.name, e.name()))
+        {
+            return (Vec::new(), Vec::new());
+        }
+        let (manifests, found) = render_stream(e, input);
+        (
+            found,
+            manifests
+                .iter()
+                .map(|m| (ObjectKey::of(m), keep(m)))
+                .collect(),
+        )
+    });
     let mut keys = Vec::new();
     let outcomes: Vec<Outcome<Vec<(ObjectKey, T)>>> = outcomes
         .into_iter()

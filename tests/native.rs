@@ -35,40 +35,33 @@ fn both_ways(root: &Path) -> usize {
     };
     let loaded = sluice::commands::load(&global).expect("the fixture loads");
     let environments: Vec<_> = loaded.repo.environments.iter().collect();
-    let (_, outcomes) = sluice::values::check::check(
-        &loaded.repo,
-        &environments,
-        &[],
-        &loaded.schema,
-        &loaded.sources,
-        |e, ok| {
-            if !ok || !e.enabled() {
-                return 0;
-            }
-            let native = loaded.templates.render(e, &loaded.sources);
-            let template = loaded.templates.render_via_templates(e, &loaded.sources);
-            match (native, template) {
-                (Ok(a), Ok(b)) => {
-                    assert_eq!(a, b, "{} in {}", e.name(), e.environment.name);
-                    for (x, y) in a.iter().zip(&b) {
-                        assert_eq!(
-                            sluice::render::object_yaml(&x.object),
-                            sluice::render::object_yaml(&y.object)
-                        );
-                    }
-                    a.len()
+    let (_, outcomes) = sluice::pipeline::values(&loaded.input(&environments, &[]), |e, ok| {
+        if !ok || !e.enabled() {
+            return 0;
+        }
+        let native = loaded.templates.render(e, &loaded.sources);
+        let template = loaded.templates.render_via_templates(e, &loaded.sources);
+        match (native, template) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a, b, "{} in {}", e.name(), e.environment.name);
+                for (x, y) in a.iter().zip(&b) {
+                    assert_eq!(
+                        sluice::render::object_yaml(&x.object),
+                        sluice::render::object_yaml(&y.object)
+                    );
                 }
-                (Err(_), Err(_)) => 0,
-                (a, b) => panic!(
-                    "{} in {}: native {:?}, template {:?}",
-                    e.name(),
-                    e.environment.name,
-                    a.is_ok(),
-                    b.is_ok()
-                ),
+                a.len()
             }
-        },
-    );
+            (Err(_), Err(_)) => 0,
+            (a, b) => panic!(
+                "{} in {}: native {:?}, template {:?}",
+                e.name(),
+                e.environment.name,
+                a.is_ok(),
+                b.is_ok()
+            ),
+        }
+    });
     outcomes.into_iter().map(|o| o.result).sum()
 }
 

@@ -4,7 +4,6 @@
 use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
 use crate::diag::{self, Diagnostic};
-use crate::values::check::check;
 use crate::values::print;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,55 +31,46 @@ pub fn run(global: &Global, options: &ValuesOptions) -> anyhow::Result<Exit> {
     let defaults = options
         .provenance
         .then(|| print::add_defaults_source(&mut loaded.sources));
-    let (found, outcomes) = check(
-        &loaded.repo,
-        &environments,
-        &sets,
-        &loaded.schema,
-        &loaded.sources,
-        |e, _| {
-            let shown = if options.streams.is_empty() {
-                e.enabled()
-            } else {
-                named(e.name())
-            };
-            if !shown {
-                return None;
+    let (found, outcomes) = crate::pipeline::values(&loaded.input(&environments, &sets), |e, _| {
+        let shown = if options.streams.is_empty() {
+            e.enabled()
+        } else {
+            named(e.name())
+        };
+        if !shown {
+            return None;
+        }
+        let values = match defaults {
+            Some(file) => print::with_defaults(&e.values, file, &loaded.sources),
+            None => e.values.clone(),
+        };
+        Some(match options.format {
+            ValuesFormat::Yaml => {
+                let mut out = format!(
+                    "---\n# stream `{}` in environment `{}`",
+                    e.name(),
+                    e.environment.name
+                );
+                if !e.enabled() {
+                    out.push_str(" (disabled: `enabled: false`)");
+                }
+                out.push('\n');
+                out.push_str(&print::to_yaml(
+                    &values,
+                    options.provenance.then_some(&loaded.sources),
+                ));
+                Shown::Text(out)
             }
-            let values = match defaults {
-                Some(file) => print::with_defaults(&e.values, file, &loaded.sources),
-                None => e.values.clone(),
-            };
-            Some(match options.format {
-                ValuesFormat::Yaml => {
-                    let mut out = format!(
-                        "---\n# stream `{}` in environment `{}`",
-                        e.name(),
-                        e.environment.name
-                    );
-                    if !e.enabled() {
-                        out.push_str(" (disabled: `enabled: false`)");
-                    }
-                    out.push('\n');
-                    out.push_str(&print::to_yaml(
-                        &values,
-                        options.provenance.then_some(&loaded.sources),
-                    ));
-                    Shown::Text(out)
-                }
-                ValuesFormat::Json if options.provenance => Shown::Json(
-                    e.name().to_owned(),
-                    serde_json::json!({
-                        "values": print::redacted_json(&values),
-                        "provenance": print::provenance_json(&values, &loaded.sources),
-                    }),
-                ),
-                ValuesFormat::Json => {
-                    Shown::Json(e.name().to_owned(), print::redacted_json(&values))
-                }
-            })
-        },
-    );
+            ValuesFormat::Json if options.provenance => Shown::Json(
+                e.name().to_owned(),
+                serde_json::json!({
+                    "values": print::redacted_json(&values),
+                    "provenance": print::provenance_json(&values, &loaded.sources),
+                }),
+            ),
+            ValuesFormat::Json => Shown::Json(e.name().to_owned(), print::redacted_json(&values)),
+        })
+    });
     loaded.diagnostics.extend(found);
     let shown: Vec<Shown> = outcomes.into_iter().filter_map(|o| o.result).collect();
     let out = match options.format {

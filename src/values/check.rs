@@ -10,34 +10,24 @@ use crate::secret;
 use crate::source::{FileId, Sources, Span};
 use rayon::prelude::*;
 
-/// What the values stage found for one stream in one environment, with
-/// what the caller's per-stream step made of it.
-#[derive(Debug)]
-pub struct Outcome<R> {
-    pub stream: String,
-    pub environment: String,
-    /// The file that defines the stream.
-    pub path: String,
-    pub enabled: bool,
-    pub result: R,
+/// The findings of checking every values file on its own.
+pub struct FileFindings {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files with errors: streams in an environment whose file has one
+    /// are checked, but not rendered.
+    broken: Vec<FileId>,
 }
 
-/// Checks every values file on its own, then the effective values of every
-/// stream in each of `environments`, calling `each` on every stream's
-/// effective values as soon as they are checked (with `true` when neither
-/// they nor the environment's file have errors). The effective values are
-/// dropped right after, so memory stays flat however many streams there
-/// are. Outcomes come in environment, then stream order.
-pub fn check<'r, R: Send>(
-    repo: &'r Repository,
-    environments: &[&'r Environment],
-    sets: &[super::set::Flag],
+/// Checks every values file of the selected environments on its own (so a
+/// typo in `common.yaml` is found even if no stream uses it).
+pub fn check_files(
+    repo: &Repository,
+    environments: &[&Environment],
     schema: &Schema,
     sources: &Sources,
-    each: impl Fn(&Effective<'r>, bool) -> R + Sync,
-) -> (Vec<Diagnostic>, Vec<Outcome<R>>) {
+) -> FileFindings {
     let selected: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
-    let file_findings: Vec<Vec<Diagnostic>> = repo
+    let found: Vec<Vec<Diagnostic>> = repo
         .files
         .par_iter()
         .filter(|f| match f.kind {
@@ -60,14 +50,25 @@ pub fn check<'r, R: Send>(
                 .collect()
         })
         .collect();
-    let file_findings: Vec<Diagnostic> = file_findings.into_iter().flatten().collect();
-    let broken_env_files: Vec<FileId> = file_findings
+    let diagnostics: Vec<Diagnostic> = found.into_iter().flatten().collect();
+    let broken = diagnostics
         .iter()
         .filter(|d| d.is_error())
         .filter_map(|d| d.primary.as_ref().map(|l| l.span.file))
         .collect();
+    FileFindings {
+        diagnostics,
+        broken,
+    }
+}
 
-    let pairs: Vec<(&Environment, &StreamDef)> = environments
+/// Every stream × environment the selected environments deploy, in
+/// environment, then stream order.
+pub fn pairs<'r>(
+    repo: &'r Repository,
+    environments: &[&'r Environment],
+) -> Vec<(&'r Environment, &'r StreamDef)> {
+    environments
         .iter()
         .flat_map(|env| {
             repo.streams
@@ -75,83 +76,99 @@ pub fn check<'r, R: Send>(
                 .filter(|d| d.applies_to(&env.name))
                 .map(move |d| (*env, d))
         })
-        .collect();
-    let per_stream: Vec<(Vec<Diagnostic>, Option<crate::rules::Facts>, Outcome<R>)> = pairs
-        .par_iter()
-        .map(|&(environment, def)| {
-            let (mut values, set_found) = crate::stats::MERGE
-                .time(|| effective::values_and_findings(repo, def, environment, sets));
-            let inexact = super::exact::keep_written_text(&mut values, sources);
-            let e = Effective {
-                def,
-                environment,
-                json: values.to_json(),
-                values,
-            };
-            let mut found = set_found;
-            if e.enabled() {
-                found.extend(inexact);
-                let anchor = effective::anchor(def);
-                found.extend(crate::stats::VALIDATE.time(|| {
-                    schema_and_preflight(
-                        schema.check_effective(&e.values, &e.json, anchor, sources),
-                        preflight(&e.values, anchor),
-                        anchor,
-                    )
-                }));
-            }
-            // A credential in a disabled stream is still committed. The
-            // stream's `lint.ignore` applies here: the finding would
-            // otherwise fail the stream before the rules (which apply it
-            // to their own findings) run. Output masks it either way.
-            if !crate::rules::ignored(&e.values)
-                .iter()
-                .any(|c| c == LITERAL_SECRET)
-            {
-                found.extend(literal_secrets(&e.values));
-            }
-            let ok = !found.iter().any(Diagnostic::is_error)
-                && !broken_env_files.contains(&environment.file);
-            let mut found: Vec<Diagnostic> = found
-                .into_iter()
-                .map(|d| d.subject(&def.name, &environment.name))
-                .collect();
-            // The Spark-on-Kubernetes rules need sound values.
-            let facts = (ok && e.enabled()).then(|| {
-                let (rules_found, facts) =
-                    crate::stats::RULES.time(|| crate::rules::check_stream(&e));
-                found.extend(rules_found);
-                facts
-            });
-            let result = each(&e, ok);
-            let outcome = Outcome {
-                stream: def.name.clone(),
-                environment: environment.name.clone(),
-                path: def.path.clone(),
-                enabled: e.enabled(),
-                result,
-            };
-            (found, facts, outcome)
-        })
-        .collect();
-    // Merged-values findings first: when a file finding is the same, the
-    // merged one carries the richer "overrides" context.
-    let mut diagnostics = Vec::new();
-    let mut outcomes = Vec::with_capacity(per_stream.len());
-    let mut facts = Vec::new();
-    for (found, f, outcome) in per_stream {
-        diagnostics.extend(found);
-        facts.extend(f);
-        outcomes.push(outcome);
+        .collect()
+}
+
+/// One stream in one environment after the values stage: its effective
+/// values, what was found about them, and whether they are sound enough to
+/// render (no errors in them or in the environment's file).
+pub struct Checked<'r> {
+    pub effective: Effective<'r>,
+    pub ok: bool,
+    pub found: Vec<Diagnostic>,
+    pub facts: Option<crate::rules::Facts>,
+}
+
+/// Merges one stream's layers for one environment and checks the result:
+/// the schema, what Kubernetes and the operator refuse, literal
+/// credentials, and (for sound values) the Spark-on-Kubernetes rules.
+pub fn check_stream<'r>(
+    repo: &'r Repository,
+    environment: &'r Environment,
+    def: &'r StreamDef,
+    sets: &[super::set::Flag],
+    schema: &Schema,
+    sources: &Sources,
+    files: &FileFindings,
+) -> Checked<'r> {
+    let (mut values, set_found) =
+        crate::stats::MERGE.time(|| effective::values_and_findings(repo, def, environment, sets));
+    let inexact = super::exact::keep_written_text(&mut values, sources);
+    let e = Effective {
+        def,
+        environment,
+        json: values.to_json(),
+        values,
+    };
+    let mut found = set_found;
+    if e.enabled() {
+        found.extend(inexact);
+        let anchor = effective::anchor(def);
+        found.extend(crate::stats::VALIDATE.time(|| {
+            schema_and_preflight(
+                schema.check_effective(&e.values, &e.json, anchor, sources),
+                preflight(&e.values, anchor),
+                anchor,
+            )
+        }));
     }
-    diagnostics.extend(crate::rules::check_across(&facts));
-    let mut diagnostics = crate::rules::suppress(diagnostics, &facts);
-    diagnostics.extend(file_findings);
+    // A credential in a disabled stream is still committed. The stream's
+    // `lint.ignore` applies here: the finding would otherwise fail the
+    // stream before the rules (which apply it to their own findings) run.
+    // Output masks it either way.
+    if !crate::rules::ignored(&e.values)
+        .iter()
+        .any(|c| c == LITERAL_SECRET)
+    {
+        found.extend(literal_secrets(&e.values));
+    }
+    let ok = !found.iter().any(Diagnostic::is_error) && !files.broken.contains(&environment.file);
+    let mut found: Vec<Diagnostic> = found
+        .into_iter()
+        .map(|d| d.subject(&def.name, &environment.name))
+        .collect();
+    // The Spark-on-Kubernetes rules need sound values.
+    let facts = (ok && e.enabled()).then(|| {
+        let (rules_found, facts) = crate::stats::RULES.time(|| crate::rules::check_stream(&e));
+        found.extend(rules_found);
+        facts
+    });
+    Checked {
+        effective: e,
+        ok,
+        found,
+        facts,
+    }
+}
+
+/// The findings of the values stage, in order: each stream's (merged
+/// values first: when a file finding is the same, the merged one carries
+/// the richer "overrides" context), the rules across streams (and their
+/// suppressions), the files', and an environment that deploys nothing.
+/// `enabled` says, per environment, whether any stream is enabled there.
+pub fn across(
+    environments: &[&Environment],
+    per_stream: Vec<Diagnostic>,
+    facts: &[crate::rules::Facts],
+    files: FileFindings,
+    enabled: impl Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = per_stream;
+    diagnostics.extend(crate::rules::check_across(facts));
+    let mut diagnostics = crate::rules::suppress(diagnostics, facts);
+    diagnostics.extend(files.diagnostics);
     for env in environments {
-        if !outcomes
-            .iter()
-            .any(|o| o.environment == env.name && o.enabled)
-        {
+        if !enabled(&env.name) {
             diagnostics.push(
                 Diagnostic::warning(
                     "values/no-streams",
@@ -162,7 +179,7 @@ pub fn check<'r, R: Send>(
             );
         }
     }
-    (diagnostics, outcomes)
+    diagnostics
 }
 
 /// A finding in a stream's file concerns that stream in the selected
