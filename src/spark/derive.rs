@@ -376,41 +376,14 @@ fn monitoring(values: &Value) -> Value {
 }
 
 fn role(values: &Value, name: &str) -> Value {
-    let empty = Value::Object(Map::new());
-    let r = values.get(name).unwrap_or(&empty);
-    // Every field of the CRD's pod spec is written in values under its own
-    // name and passes through; the few below are reshaped or filled in.
-    let mut out: Map<String, Value> = r
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    for key in [
-        "coreRequest",
-        "coreLimit",
-        "memory",
-        "memoryOverhead",
-        "memoryLimit",
-    ] {
-        if let Some(v) = r.get(key).filter(|v| v.is_number()) {
-            out.insert(key.to_owned(), Value::String(text(v)));
-        }
-    }
-    for key in [
-        "labels",
-        "annotations",
-        "serviceLabels",
-        "serviceAnnotations",
-    ] {
-        if let Some(m) = r.get(key).filter(|v| v.is_object()) {
-            out.insert(key.to_owned(), Value::Object(strings(Some(m))));
-        }
-    }
-    // sluice's map form `{NAME: value}`, or the CRD's list of EnvVar.
+    let empty = Map::new();
+    let r = values
+        .get(name)
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let given = |key: &str| r.get(key).filter(|v| !v.is_null()).cloned();
+    // sluice's map form `{NAME: value}`, or the CRD's list of EnvVar, then
+    // what `secrets` puts in the environment; and the Secrets it mounts.
     let mut env: Vec<Value> = match r.get("env") {
         Some(Value::Object(m)) => m
             .iter()
@@ -419,7 +392,7 @@ fn role(values: &Value, name: &str) -> Value {
         Some(Value::Array(items)) => items.iter().map(env_var).collect(),
         _ => Vec::new(),
     };
-    let mut secrets = Vec::new();
+    let mut mounted = Vec::new();
     for secret in values
         .get("secrets")
         .and_then(Value::as_array)
@@ -442,68 +415,82 @@ fn role(values: &Value, name: &str) -> Value {
                 .get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("Generic");
-            secrets.push(json!({"name": secret_name, "path": path, "secretType": kind}));
+            mounted.push(json!({"name": secret_name, "path": path, "secretType": kind}));
         }
     }
-    out.remove("env");
-    if !env.is_empty() {
-        out.insert("env".into(), Value::Array(env));
-    }
-    if !secrets.is_empty() {
-        // The CRD's own `secrets` list first, then the ones `secrets` mounts.
-        let mut all = r
-            .get("secrets")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        all.extend(secrets);
-        out.insert("secrets".into(), Value::Array(all));
-    }
-    for key in ["nodeSelector", "tolerations"] {
-        if let Some(v) = r.get(key).or_else(|| values.get(key)) {
-            out.insert(key.to_owned(), v.clone());
+    let mut env = Some(env).filter(|e| !e.is_empty()).map(Value::Array);
+    // Every field of the CRD's pod spec is written in values under its own
+    // name and passes through; the few below are reshaped or filled in.
+    let mut field = |key: &str| -> Option<Value> {
+        match key {
+            "env" => env.take(),
+            // The CRD's own `secrets` list first, then the ones `secrets` mounts.
+            "secrets" if !mounted.is_empty() => {
+                let mut all = r
+                    .get("secrets")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                all.append(&mut mounted);
+                Some(Value::Array(all))
+            }
+            "nodeSelector" | "tolerations" => r.get(key).or_else(|| values.get(key)).cloned(),
+            "template" => values
+                .pointer(&format!("/podTemplate/{name}"))
+                .filter(|t| !t.is_null())
+                .cloned()
+                .or_else(|| given(key)),
+            "coreRequest" | "coreLimit" | "memory" | "memoryOverhead" | "memoryLimit" => {
+                match r.get(key) {
+                    Some(v) if v.is_number() => Some(Value::String(text(v))),
+                    _ => given(key),
+                }
+            }
+            "labels" | "annotations" | "serviceLabels" | "serviceAnnotations" => match r.get(key) {
+                Some(m) if m.is_object() => Some(Value::Object(strings(Some(m)))),
+                _ => given(key),
+            },
+            _ => given(key),
+        }
+    };
+    // The keys sluice has always rendered keep their place; every other
+    // CRD field follows in the order the values give it.
+    let mut out = Map::new();
+    for key in ROLE_ORDER {
+        if let Some(v) = field(key) {
+            out.insert((*key).to_owned(), v);
         }
     }
-    if let Some(template) = values
-        .pointer(&format!("/podTemplate/{name}"))
-        .filter(|t| !t.is_null())
-    {
-        out.insert("template".into(), template.clone());
+    for key in r.keys() {
+        if !ROLE_ORDER.contains(&key.as_str())
+            && let Some(v) = field(key)
+        {
+            out.insert(key.clone(), v);
+        }
     }
-    Value::Object(in_role_order(out))
+    Value::Object(out)
 }
 
-/// The keys sluice has always rendered keep their place; every other CRD
-/// field follows in the order the values give it.
-fn in_role_order(mut out: Map<String, Value>) -> Map<String, Value> {
-    const ORDER: &[&str] = &[
-        "cores",
-        "coreRequest",
-        "coreLimit",
-        "memory",
-        "memoryOverhead",
-        "instances",
-        "javaOptions",
-        "deleteOnTermination",
-        "serviceAccount",
-        "labels",
-        "annotations",
-        "env",
-        "secrets",
-        "nodeSelector",
-        "tolerations",
-        "sidecars",
-        "template",
-    ];
-    let mut ordered = Map::new();
-    for key in ORDER {
-        if let Some(v) = out.remove(*key) {
-            ordered.insert((*key).to_owned(), v);
-        }
-    }
-    ordered.extend(out);
-    ordered
-}
+/// The keys of a role that come first, in this order.
+const ROLE_ORDER: &[&str] = &[
+    "cores",
+    "coreRequest",
+    "coreLimit",
+    "memory",
+    "memoryOverhead",
+    "instances",
+    "javaOptions",
+    "deleteOnTermination",
+    "serviceAccount",
+    "labels",
+    "annotations",
+    "env",
+    "secrets",
+    "nodeSelector",
+    "tolerations",
+    "sidecars",
+    "template",
+];
 
 /// An EnvVar of the CRD's list form, its `value` as text.
 fn env_var(item: &Value) -> Value {
@@ -656,6 +643,36 @@ mod tests {
             keys,
             ["instances", "env", "securityContext", "volumeMounts"]
         );
+    }
+
+    /// CRD fields after sluice's own keys, in the order the values give
+    /// them, however many there are.
+    #[test]
+    fn passthrough_fields_keep_the_values_order() {
+        let v = json!({"executor": {
+            "securityContext": {"runAsUser": 185},
+            "priorityClassName": "high",
+            "memory": 4,
+            "volumeMounts": [],
+            "hostAliases": [],
+            "schedulerName": "s",
+            "cores": 2
+        }});
+        let e = role(&v, "executor");
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "cores",
+                "memory",
+                "securityContext",
+                "priorityClassName",
+                "volumeMounts",
+                "hostAliases",
+                "schedulerName"
+            ]
+        );
+        assert_eq!(e["memory"], "4");
     }
 
     #[test]
