@@ -409,7 +409,7 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
                 .and_then(|l| l.get("sink"))
                 .is_some_and(|n| n.span == span)
         };
-        set_here(Some(&e.def.node)) || set_here(e.def.block(&e.environment.name))
+        set_here(Some(e.def.node())) || set_here(e.def.block(&e.environment.name))
     };
     let sink = v.get("sink").filter(|s| own(s.span)).and_then(|s| {
         s.as_str()

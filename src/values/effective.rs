@@ -63,7 +63,7 @@ pub fn values_and_findings(
         values = merge(values, layer);
     }
     // The definition without its structure keys, then its block.
-    values = merge_skipping(values, &def.node, STREAM_KEYS);
+    values = merge_skipping(values, def.node(), STREAM_KEYS);
     if let Some(block) = def.block(&environment.name) {
         values = merge(values, block);
     }

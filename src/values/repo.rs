@@ -97,14 +97,41 @@ pub struct StreamDef {
     pub span: Span,
     /// The definition: a stream file's root or a list entry, with its
     /// `name` and `environments` keys (skipped when merging).
-    pub node: Arc<Node>,
+    node: Definition,
+}
+
+/// Where a definition's tree is: a stream file's root, or an entry of a
+/// file's `streams:` list, read in place (a 5000-entry list is not copied).
+#[derive(Debug)]
+enum Definition {
+    File(Arc<Node>),
+    Entry {
+        root: Arc<Node>,
+        /// The `streams` key's position in the root, and the entry's in it.
+        key: usize,
+        item: usize,
+    },
 }
 
 impl StreamDef {
+    /// The definition's tree.
+    pub fn node(&self) -> &Node {
+        match &self.node {
+            Definition::File(root) => root,
+            Definition::Entry { root, key, item } => match &root.value {
+                Value::Map(entries) => match &entries[*key].value.value {
+                    Value::Seq(items) => &items[*item],
+                    _ => unreachable!("a list entry's key holds the list"),
+                },
+                _ => unreachable!("a list entry's root is a mapping"),
+            },
+        }
+    }
+
     /// The `environments: {E: ...}` block for `environment`, if any (an
     /// empty block is no layer).
     pub fn block(&self, environment: &str) -> Option<&Node> {
-        self.node
+        self.node()
             .get("environments")
             .and_then(|b| b.get(environment))
             .filter(|b| !matches!(b.value, Value::Null))
@@ -469,7 +496,7 @@ fn build(
                     None => (stem(&path).to_owned(), Span::file_start(f.file)),
                 };
                 if let Some(def) = stream_def(
-                    Arc::clone(&f.root),
+                    Definition::File(Arc::clone(&f.root)),
                     name,
                     name_span,
                     Origin::File,
@@ -503,21 +530,25 @@ fn build(
 }
 
 fn list_streams(
-    root: &Node,
+    root: &Arc<Node>,
     path: &str,
     origin: Origin,
     env_names: &[String],
     streams: &mut Vec<StreamDef>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let Some(Value::Seq(items)) = root.get("streams").map(|n| &n.value) else {
-        return; // a non-list `streams:` is a schema finding
+    let Some((key, items)) = root.as_map().and_then(|entries| {
+        entries
+            .iter()
+            .position(|e| e.key == "streams")
+            .and_then(|i| match &entries[i].value.value {
+                Value::Seq(items) => Some((i, items)),
+                _ => None, // a non-list `streams:` is a schema finding
+            })
+    }) else {
+        return;
     };
-    // Each definition gets its own copy of its entry (a long list is
-    // copied on every core).
-    use rayon::prelude::*;
-    let copies: Vec<Arc<Node>> = items.par_iter().map(|i| Arc::new(i.clone())).collect();
-    for (item, copy) in items.iter().zip(copies) {
+    for (index, item) in items.iter().enumerate() {
         let Some(name_node) = item.get("name") else {
             continue;
         };
@@ -525,7 +556,11 @@ fn list_streams(
             continue;
         };
         if let Some(def) = stream_def(
-            copy,
+            Definition::Entry {
+                root: Arc::clone(root),
+                key,
+                item: index,
+            },
             name.to_owned(),
             name_node.span,
             origin.clone(),
@@ -541,7 +576,7 @@ fn list_streams(
 
 #[allow(clippy::too_many_arguments)]
 fn stream_def(
-    node: Arc<Node>,
+    node: Definition,
     name: String,
     name_span: Span,
     origin: Origin,
@@ -571,7 +606,16 @@ fn stream_def(
         );
         return None;
     }
-    if let Some(entries) = node.get("environments").and_then(Node::as_map) {
+    let def = StreamDef {
+        name,
+        name_span,
+        origin,
+        path: path.to_owned(),
+        span,
+        node,
+    };
+    let name = &def.name;
+    if let Some(entries) = def.node().get("environments").and_then(Node::as_map) {
         for entry in entries {
             if !env_names.contains(&entry.key) {
                 let mut d = Diagnostic::error(
@@ -592,14 +636,7 @@ fn stream_def(
             }
         }
     }
-    Some(StreamDef {
-        name,
-        name_span,
-        origin,
-        path: path.to_owned(),
-        span,
-        node,
-    })
+    Some(def)
 }
 
 /// A valid name close to an invalid one, for the help line.
