@@ -125,6 +125,14 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
     } else {
         Exit::Success
     };
-    super::leave((loaded.repo, loaded.sources, coverage, diagnostics));
+    super::leave((
+        loaded.repo,
+        loaded.sources,
+        loaded.schema,
+        loaded.manifest_schema,
+        loaded.templates,
+        coverage,
+        diagnostics,
+    ));
     Ok(exit)
 }
