@@ -169,3 +169,42 @@ fn enabled_and_suspend_per_environment() {
         out.stderr
     );
 }
+
+/// A long `streams:` list is checked entry by entry when all is well; one
+/// bad entry, or a bad key beside the list, is still found at its line.
+#[test]
+fn a_long_list_keeps_its_findings() {
+    let mut common = String::from(
+        "spark: {version: \"3.5.1\", image: \"r/i:1\"}\napplicationFile: local:///a.jar\nsink: s3a://lake/raw\nstreams:\n",
+    );
+    for i in 0..100 {
+        common.push_str(&format!("  - name: s{i}\n    mainClass: A{i}\n"));
+    }
+    let env = "namespace: dev\n";
+    let clean = Repo::with(&[
+        ("values/common.yaml", Some(common.as_str())),
+        ("values/environments/dev.yaml", Some(env)),
+    ]);
+    assert_eq!(clean.sluice(&["lint"]).code, 0);
+    let bad_entry = common.replace(
+        "    mainClass: A57\n",
+        "    mainClass: A57\n    executor: {instances: many}\n",
+    );
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(bad_entry.as_str())),
+        ("values/environments/dev.yaml", Some(env)),
+    ]);
+    let found = common::findings(&repo, &[], "values/type");
+    assert!(
+        found
+            .iter()
+            .any(|d| d["location"]["line"] == 121 || d.to_string().contains("\"line\":121")),
+        "{found:?}"
+    );
+    let bad_key = format!("executr: {{instances: 2}}\n{common}");
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(bad_key.as_str())),
+        ("values/environments/dev.yaml", Some(env)),
+    ]);
+    assert!(!common::findings(&repo, &[], "values/unknown-key").is_empty());
+}

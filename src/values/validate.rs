@@ -29,6 +29,24 @@ pub struct Schema {
     common: Compiled,
     environment: Compiled,
     stream: Compiled,
+    /// Whether a `streams:` entry of a common / an environment file is,
+    /// by this schema, a stream file with a `name` (so entries can be
+    /// checked with the stream file's validator).
+    entries_are_stream_files: (bool, bool),
+}
+
+/// See [`Schema::entries_are_stream_files`].
+fn entries_are_stream_files(doc: &Json, def: &str) -> bool {
+    let items = doc.pointer(&format!("/$defs/{def}/properties/streams/items"));
+    let mut entry = doc.pointer("/$defs/streamEntry").cloned();
+    let named = entry
+        .as_mut()
+        .and_then(Json::as_object_mut)
+        .and_then(|e| e.remove("required"))
+        == Some(serde_json::json!(["name"]));
+    items == Some(&serde_json::json!({"$ref": "#/$defs/streamEntry"}))
+        && named
+        && entry.as_ref() == doc.pointer("/$defs/streamFile")
 }
 
 /// A validator: compiled at once (a repository's schema, whose errors are
@@ -122,8 +140,13 @@ impl Schema {
     }
 
     fn compile_builtin() -> Schema {
+        let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
         Schema {
-            doc: serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"),
+            entries_are_stream_files: (
+                entries_are_stream_files(&doc, "commonFile"),
+                entries_are_stream_files(&doc, "environmentFile"),
+            ),
+            doc,
             effective: Compiled::builtin(None),
             common: Compiled::builtin(Some("commonFile")),
             environment: Compiled::builtin(Some("environmentFile")),
@@ -147,6 +170,10 @@ impl Schema {
             compile(&rooted_at(&doc, name)).map(|v| Compiled::ready(Some(v)))
         };
         Ok(Schema {
+            entries_are_stream_files: (
+                entries_are_stream_files(&doc, "commonFile"),
+                entries_are_stream_files(&doc, "environmentFile"),
+            ),
             effective: Compiled::ready(Some(compile(&doc)?)),
             common: def("commonFile")?,
             environment: def("environmentFile")?,
@@ -228,7 +255,12 @@ impl Schema {
         else {
             return false;
         };
-        if kind == FileKind::Stream {
+        let checkable = match kind {
+            FileKind::Common => self.entries_are_stream_files.0,
+            FileKind::Environment => self.entries_are_stream_files.1,
+            FileKind::Stream => false,
+        };
+        if !checkable {
             return false;
         }
         let rest: serde_json::Map<String, Json> = entries
@@ -804,6 +836,19 @@ fn known_keys(doc: &Json, start: &[&Json], pointer: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built-in schema's list entries are stream files with a name,
+    /// so a long list is checked entry by entry; a schema whose entries
+    /// are anything else is checked the whole way.
+    #[test]
+    fn long_lists_are_checked_by_entry_only_when_the_schema_says_so() {
+        let builtin = Schema::builtin();
+        assert_eq!(builtin.entries_are_stream_files, (true, true));
+        let mut doc: Json = serde_json::from_str(BUILTIN_SCHEMA).unwrap();
+        doc["$defs"]["streamEntry"]["required"] = serde_json::json!(["name", "mainClass"]);
+        let custom = Schema::parse(&doc.to_string()).unwrap();
+        assert_eq!(custom.entries_are_stream_files, (false, false));
+    }
 
     /// Every property `check` finds, with where it is.
     fn properties(path: &str, v: &Json, check: &dyn Fn(&Json) -> bool, missing: &mut Vec<String>) {
