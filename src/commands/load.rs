@@ -86,8 +86,11 @@ pub fn load(global: &Global) -> anyhow::Result<Loaded> {
 /// revision, read from git objects without a checkout.
 pub fn load_from(global: &Global, rev: Option<&str>) -> anyhow::Result<Loaded> {
     let started = Instant::now();
-    // Almost every repository uses the built-in values schema.
-    Schema::prepare();
+    // Almost every repository uses the built-in values schema (one with
+    // its own, in its working tree, does not need it compiled).
+    if rev.is_some() || !global.root.join("schemas/values.schema.json").exists() {
+        Schema::prepare();
+    }
     let snapshot = match rev {
         None => crate::fs::read_repository(&global.root)?,
         Some(rev) => crate::git::Git::open(&global.root)

@@ -220,7 +220,6 @@ fn read(file: FileId, text: &str, offset: usize) -> Option<(Node, bool)> {
         };
         let node = match event {
             Event::StreamStart | Event::DocumentEnd | Event::StreamEnd => continue,
-            #[allow(unreachable_patterns)]
             Event::Comment(..) => continue,
             Event::DocumentStart(..) => {
                 documents += 1;
