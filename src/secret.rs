@@ -854,21 +854,15 @@ pub fn hidden_nodes<T: Tree + Sync>(root: &T) -> Vec<(&T, Hidden)> {
         return out;
     };
     // As `walk` does for a mapping, entry by entry.
-    let name = entries
-        .iter()
-        .find(|(k, _)| *k == "name")
-        .and_then(|(_, v)| match v.shape() {
-            Shape::Str(s) => Some(s),
-            _ => None,
-        });
+    let name = name_of(&entries);
     for (k, v) in &entries {
-        if refers_only(k, *v) {
-            continue;
-        }
-        let volume_source = *k == "secret" && matches!(v.shape(), Shape::Map(_));
-        if hides(k, name) && !volume_source {
-            out.push((*v, Hidden::Whole(Why::Key)));
-            continue;
+        match step(k, *v, name) {
+            Step::Skip => continue,
+            Step::Hide => {
+                out.push((*v, Hidden::Whole(Why::Key)));
+                continue;
+            }
+            Step::Descend => {}
         }
         let long_list = match v.shape() {
             Shape::Seq(items) if items.len() > 64 => items
@@ -898,6 +892,42 @@ pub fn hidden_nodes<T: Tree + Sync>(root: &T) -> Vec<(&T, Hidden)> {
     out
 }
 
+/// A mapping's `name`, which says what some of its keys hold.
+fn name_of<'a, T: Tree>(entries: &[(&'a str, &'a T)]) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|(k, _)| *k == "name")
+        .and_then(|(_, v)| match v.shape() {
+            Shape::Str(s) => Some(s),
+            _ => None,
+        })
+}
+
+/// What a walk does with one entry of a mapping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// It only refers to a credential (a Secret's name): nothing to hide.
+    Skip,
+    /// Its key says it holds one: hide all of it.
+    Hide,
+    /// Look inside.
+    Descend,
+}
+
+fn step<T: Tree>(key: &str, value: &T, name: Option<&str>) -> Step {
+    if refers_only(key, value) {
+        return Step::Skip;
+    }
+    // `secret:` as a mapping is Kubernetes' Secret volume source
+    // ({secretName, items}): look inside it instead.
+    let volume_source = key == "secret" && matches!(value.shape(), Shape::Map(_));
+    if hides(key, name) && !volume_source {
+        Step::Hide
+    } else {
+        Step::Descend
+    }
+}
+
 fn walk<'a, T: Tree>(
     node: &'a T,
     path: &mut Vec<Seg<'a>>,
@@ -905,22 +935,14 @@ fn walk<'a, T: Tree>(
 ) {
     match node.shape() {
         Shape::Map(entries) => {
-            let name = entries
-                .iter()
-                .find(|(k, _)| *k == "name")
-                .and_then(|(_, v)| match v.shape() {
-                    Shape::Str(s) => Some(s),
-                    _ => None,
-                });
+            let name = name_of(&entries);
             for (k, v) in &entries {
-                if refers_only(k, *v) {
+                let step = step(k, *v, name);
+                if step == Step::Skip {
                     continue;
                 }
                 path.push(Seg::Key(k));
-                // `secret:` as a mapping is Kubernetes' Secret volume
-                // source ({secretName, items}): look inside it instead.
-                let volume_source = *k == "secret" && matches!(v.shape(), Shape::Map(_));
-                if hides(k, name) && !volume_source {
+                if step == Step::Hide {
                     f(path, v, Hidden::Whole(Why::Key));
                 } else {
                     walk(*v, path, f);
