@@ -138,11 +138,9 @@ fn style(s: &str, is_key: bool) -> Option<Style> {
     if !starts_well || bytes.last() == Some(&b' ') {
         return None;
     }
-    // A word YAML 1.1 reads as something else.
-    const WORDS: &[&str] = &[
-        "null", "true", "false", "nan", "inf", "y", "yes", "n", "no", "on", "off",
-    ];
-    if WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+    // Words YAML 1.1 reads as booleans or null are quoted above; these
+    // two serde-saphyr quotes too, in spellings not decided here.
+    if ["nan", "inf"].iter().any(|w| s.eq_ignore_ascii_case(w)) {
         return None;
     }
     // Only a letter-led text is never a number or a timestamp; any other

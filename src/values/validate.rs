@@ -240,7 +240,12 @@ impl Schema {
     /// valid is checked the whole way, for its findings.
     fn long_list_is_valid(&self, kind: FileKind, validator: &Validator, root: &Node) -> bool {
         use rayon::prelude::*;
-        let (Some(entries), Some(stream)) = (root.as_map(), self.stream.get()) else {
+        let checkable = match kind {
+            FileKind::Common => self.entries_are_stream_files.0,
+            FileKind::Environment => self.entries_are_stream_files.1,
+            FileKind::Stream => false,
+        };
+        let Some(entries) = root.as_map().filter(|_| checkable) else {
             return false;
         };
         let Some((at, list)) = entries
@@ -255,14 +260,10 @@ impl Schema {
         else {
             return false;
         };
-        let checkable = match kind {
-            FileKind::Common => self.entries_are_stream_files.0,
-            FileKind::Environment => self.entries_are_stream_files.1,
-            FileKind::Stream => false,
-        };
-        if !checkable {
+        // Waited for only when there is a long list to check with it.
+        let Some(stream) = self.stream.get() else {
             return false;
-        }
+        };
         let rest: serde_json::Map<String, Json> = entries
             .iter()
             .enumerate()
