@@ -18,7 +18,7 @@ import sys
 # (category, substrings of a frame's symbol); first match wins.
 CATEGORIES = [
     ("load: redact credentials (secret scan of each file)", ["repo::redact_credentials"]),
-    ("load: parse values YAML (serde-saphyr + Node convert)", ["sluice::values::yaml::parse", "sluice::values::events::"]),
+    ("load: parse values YAML (event reader, or serde-saphyr)", ["sluice::values::yaml::parse", "sluice::values::events::"]),
     ("load: read files", ["sluice::fs::"]),
     ("load: build repository (streams list, clones)", ["sluice::values::repo::build"]),
     ("load: compile schemas / templates", ["Schema::builtin", "Schema::parse", "ManifestSchema::new", "ManifestSchema::load", "Templates::load"]),
