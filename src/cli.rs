@@ -156,21 +156,32 @@ With a `cluster.uid` pin, a ClusterRole to read the kube-system namespace
 a template starts rendering another kind.")]
     Rbac(RbacArgs),
 
-    /// Make one environment run what another runs (dev → prod): copies the
-    /// promotable values into the streams' `environments:` blocks.
+    /// Make one environment run what another runs (dev → prod), by the
+    /// smallest edits of the values files that give exactly that.
     #[command(after_help = "\
 Examples:
   sluice promote --from dev --to prod --dry-run
   sluice promote --from dev --to prod --stream inventory --commit
+  sluice promote --from dev --to prod --branch promote/dev-to-prod
+  sluice promote --from dev --to prod --check        # exit 1 if prod lags
 
-Copies the keys listed in common.yaml's `promotion.keys` (default:
+For each stream, the keys listed in common.yaml's `promotion.keys` (default:
 spark.image, image, spark.version, applicationFile, mainClass, arguments)
-from the source environment's merged values into each stream's
-`environments.<to>` block, and sets `enabled: true` there for a stream the
-target environment leaves out. Edits are surgical: comments, key order and
-formatting of every other line stay as they are. Prints the file edits and
-the resulting diff of the target environment. --commit commits the edits
-on the current branch (refused on a dirty working tree).")]
+get the source environment's effective values in the target, removals
+included. A value every promoted stream takes is set once in the target's
+environment file, and per-stream pins it makes redundant are removed;
+otherwise it goes to each stream's `environments.<to>` block. The edited
+repository is checked before anything is written: the promoted keys match
+the source, and nothing else changes in any stream in any environment.
+Otherwise promote refuses and says why.
+
+A stream the target leaves out (`enabled: false`) is only enabled when
+named with --stream, or with --include-new. Comments, key order and the
+style of every other line stay as they are; a comment on a replaced line
+is reported. --commit commits on the current branch, --branch NAME on a
+new branch (the working tree is left as it is); the commit identity is
+--author, GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL or git's configuration, and is
+checked before any file is written.")]
     Promote(PromoteArgs),
 
     /// Show the effective values of streams in an environment, and which
@@ -314,14 +325,36 @@ struct PromoteArgs {
     #[arg(long = "stream", short = 's', value_name = "STREAM")]
     streams: Vec<String>,
 
-    /// Commit the edits (git), listing the promoted streams and their
-    /// image changes.
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Commit the edits on the current branch, listing every stream with
+    /// old → new for each changed value and the streams that restart.
+    #[arg(long, conflicts_with_all = ["dry_run", "check"])]
     commit: bool,
+
+    /// Commit the edits onto this new branch (for a merge request); the
+    /// working tree and the current branch stay as they are.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["dry_run", "check", "commit"])]
+    branch: Option<String>,
+
+    /// The commit's author, as "Name <email>".
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    author: Option<String>,
+
+    /// Also enable the streams the target leaves out (`enabled: false`).
+    #[arg(long)]
+    include_new: bool,
 
     /// Show the edits and write nothing.
     #[arg(long)]
     dry_run: bool,
+
+    /// Only check: exit 1 when the target lags the source for any
+    /// promotion key, listing the streams; write nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    check: bool,
+
+    /// Output format of --check.
+    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
+    format: StatusFormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -643,6 +676,14 @@ pub fn main() -> ExitCode {
                 streams: args.streams,
                 commit: args.commit,
                 dry_run: args.dry_run,
+                branch: args.branch,
+                author: args.author,
+                include_new: args.include_new,
+                check: args.check,
+                format: match args.format {
+                    StatusFormatArg::Human => commands::promote::PromoteFormat::Human,
+                    StatusFormatArg::Json => commands::promote::PromoteFormat::Json,
+                },
             },
         ),
         Command::Values(args) => commands::values::run(

@@ -260,46 +260,169 @@ impl Git {
         Ok(statuses.is_empty())
     }
 
-    /// Commits `paths` (relative to the streams repository) on the current
-    /// branch; returns the new commit's id.
-    pub fn commit(&self, paths: &[String], message: &str) -> Result<String, Error> {
-        let git = |e: git2::Error| Error::Git(e.message().to_owned());
-        let mut index = self.repo.index().map_err(git)?;
-        for path in paths {
-            let full = if self.prefix.is_empty() {
-                path.clone()
-            } else {
-                format!("{}/{path}", self.prefix)
-            };
-            index.add_path(Path::new(&full)).map_err(git)?;
+    /// Who a commit is by: `--author "Name <email>"`, else
+    /// `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL`, else git's configuration; the
+    /// committer likewise from `GIT_COMMITTER_*`, else the author. Known
+    /// before anything is written.
+    pub fn identity(&self, author: Option<&str>) -> Result<Identity, Error> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let configured = || {
+            self.repo.signature().map_err(|e| {
+                Error::Git(format!(
+                    "no commit identity: {} (set `git config user.name` and `git config user.email`, GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, or pass --author \"Name <email>\")",
+                    e.message()
+                ))
+            })
+        };
+        let make = |name: &str, email: &str| {
+            git2::Signature::now(name, email)
+                .map_err(|e| Error::Git(format!("bad commit identity: {}", e.message())))
+        };
+        let author = match author {
+            Some(text) => {
+                let (name, email) = text
+                    .trim()
+                    .strip_suffix('>')
+                    .and_then(|t| t.split_once('<'))
+                    .map(|(n, e)| (n.trim(), e.trim()))
+                    .filter(|(n, e)| !n.is_empty() && e.contains('@'))
+                    .ok_or_else(|| {
+                        Error::Git(format!(
+                            "--author `{text}` is not of the form \"Name <email>\""
+                        ))
+                    })?;
+                make(name, email)?
+            }
+            None => match (env("GIT_AUTHOR_NAME"), env("GIT_AUTHOR_EMAIL")) {
+                (Some(n), Some(e)) => make(&n, &e)?,
+                _ => configured()?,
+            },
+        };
+        let committer = match (env("GIT_COMMITTER_NAME"), env("GIT_COMMITTER_EMAIL")) {
+            (Some(n), Some(e)) => make(&n, &e)?,
+            _ => configured().unwrap_or_else(|_| author.clone()),
+        };
+        Ok(Identity {
+            author: author.to_owned(),
+            committer: committer.to_owned(),
+        })
+    }
+
+    fn full_path(&self, path: &str) -> String {
+        if self.prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{}/{path}", self.prefix)
         }
-        index.write().map_err(git)?;
-        let tree = self
-            .repo
-            .find_tree(index.write_tree().map_err(git)?)
-            .map_err(git)?;
-        let signature = self.repo.signature().map_err(|e| {
-            Error::Git(format!(
-                "{} (set it with `git config user.name` and `git config user.email`)",
-                e.message()
-            ))
-        })?;
+    }
+
+    /// A commit on top of HEAD with `files` (paths relative to the streams
+    /// repository) holding the given bytes, written to the object database
+    /// only: the working tree, the index and every ref stay as they are.
+    pub fn prepare_commit(
+        &self,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+        identity: &Identity,
+    ) -> Result<Prepared, Error> {
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
         let parent = self
             .repo
             .head()
             .and_then(|h| h.peel_to_commit())
             .map_err(git)?;
+        let mut index = git2::Index::new().map_err(git)?;
+        index.read_tree(&parent.tree().map_err(git)?).map_err(git)?;
+        for (path, bytes) in files {
+            let full = self.full_path(path);
+            let mode = index
+                .get_path(Path::new(&full), 0)
+                .map_or(0o100644, |e| e.mode);
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode,
+                uid: 0,
+                gid: 0,
+                file_size: bytes.len() as u32,
+                id: self.repo.blob(bytes).map_err(git)?,
+                flags: 0,
+                flags_extended: 0,
+                path: full.into_bytes(),
+            };
+            index.add(&entry).map_err(git)?;
+        }
+        let tree_id = index.write_tree_to(&self.repo).map_err(git)?;
+        let tree = self.repo.find_tree(tree_id).map_err(git)?;
         let id = self
             .repo
             .commit(
-                Some("HEAD"),
-                &signature,
-                &signature,
+                None,
+                &identity.author,
+                &identity.committer,
                 message,
                 &tree,
                 &[&parent],
             )
             .map_err(git)?;
-        Ok(id.to_string())
+        Ok(Prepared {
+            id,
+            parent: parent.id(),
+            paths: files.iter().map(|(p, _)| self.full_path(p)).collect(),
+        })
+    }
+
+    /// Moves the current branch to a prepared commit (whose files are
+    /// already in the working tree) and stages those files, unless HEAD
+    /// moved in the meantime.
+    pub fn advance(&self, prepared: &Prepared, message: &str) -> Result<(), Error> {
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        let head = self.repo.head().map_err(git)?;
+        let name = head
+            .name()
+            .map_err(|_| Error::Git("HEAD is not a branch".into()))?
+            .to_owned();
+        self.repo
+            .reference_matching(&name, prepared.id, true, prepared.parent, message)
+            .map_err(git)?;
+        let mut index = self.repo.index().map_err(git)?;
+        for path in &prepared.paths {
+            index.add_path(Path::new(path)).map_err(git)?;
+        }
+        index.write().map_err(git)
+    }
+
+    /// Creates branch `name` at a prepared commit; refuses an existing one.
+    pub fn create_branch(&self, name: &str, prepared: &Prepared) -> Result<(), Error> {
+        let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        let commit = self.repo.find_commit(prepared.id).map_err(git)?;
+        self.repo.branch(name, &commit, false).map_err(git)?;
+        Ok(())
+    }
+
+    /// Whether HEAD is a branch (not detached).
+    pub fn head_is_branch(&self) -> bool {
+        self.repo.head().is_ok_and(|h| h.is_branch())
+    }
+}
+
+/// Who a commit is by.
+pub struct Identity {
+    pub author: git2::Signature<'static>,
+    pub committer: git2::Signature<'static>,
+}
+
+/// A commit in the object database that no ref points to yet.
+pub struct Prepared {
+    pub id: Oid,
+    parent: Oid,
+    paths: Vec<String>,
+}
+
+impl Prepared {
+    pub fn short(&self) -> String {
+        self.id.to_string()[..12].to_owned()
     }
 }

@@ -106,7 +106,7 @@ fn promote_brings_a_new_stream_to_prod_with_a_minimal_edit_and_a_commit() {
     );
     assert!(
         message.contains(
-            "- refunds: registry.example.com/spark:1.0.0 → registry.example.com/spark:1.1.0"
+            "- refunds (enabled by this promotion)\n    spark.image: registry.example.com/spark:1.0.0 → registry.example.com/spark:1.1.0\n"
         ),
         "{message}"
     );

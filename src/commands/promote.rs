@@ -1,41 +1,135 @@
-//! `sluice promote --from dev --to prod`: make prod run what dev runs, by
-//! surgical edits of the streams' files, optionally committed.
+//! `sluice promote --from dev --to prod`: make the target run what the
+//! source runs for the promotion keys, by the smallest edits of the values
+//! files that give exactly that, checked on the edited repository before
+//! anything is written; optionally committed, or put on a new branch.
 
 use super::select;
 use super::{Exit, Global, SetFlags, UsageError};
+use crate::promote::edit::{self, Dropped};
+use crate::promote::plan::{self, Plan, Request};
 use crate::snapshot::Content;
-use crate::spark::derive;
-use crate::values::effective::values_of;
-use crate::values::repo::Origin;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// What `promotion.keys` defaults to.
-pub const DEFAULT_KEYS: &[&str] = &[
-    "spark.image",
-    "image",
-    "spark.version",
-    "applicationFile",
-    "mainClass",
-    "arguments",
-];
+pub use crate::promote::plan::DEFAULT_KEYS;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PromoteFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Clone, Debug, Default)]
 pub struct PromoteOptions {
     pub from: String,
     pub to: String,
     pub streams: Vec<String>,
     pub commit: bool,
     pub dry_run: bool,
+    /// Commit onto this new branch; the working tree stays as it is.
+    pub branch: Option<String>,
+    /// `Name <email>` for the commit.
+    pub author: Option<String>,
+    /// Also enable streams the target leaves out.
+    pub include_new: bool,
+    /// Only report whether the target lags the source (exit 1 if it does).
+    pub check: bool,
+    pub format: PromoteFormat,
 }
 
-/// One stream's promotion.
-struct Promotion {
-    stream: String,
-    path: String,
-    /// (key path, new value)
-    sets: Vec<(Vec<String>, Value)>,
-    image: (Option<String>, Option<String>),
+/// A value as the plan and the commit message show it: credentials masked.
+fn shown(path: &str, value: Option<&Value>) -> String {
+    let pointer: String = path.split('.').map(|p| format!("/{p}")).collect();
+    match value {
+        None => "(not set)".to_owned(),
+        Some(_) if crate::secret::pointer_is_secret(&pointer) => "<hidden>".to_owned(),
+        Some(Value::String(s)) => crate::secret::mask_text(s, &[] as &[&str]).into_owned(),
+        Some(v) => crate::secret::mask_text(&v.to_string(), &[] as &[&str]).into_owned(),
+    }
+}
+
+fn keys_of(loaded: &super::Loaded) -> Vec<String> {
+    loaded
+        .repo
+        .common
+        .as_ref()
+        .and_then(|c| c.root.get("promotion"))
+        .and_then(|p| p.get("keys"))
+        .map(|k| k.to_json())
+        .and_then(|k| serde_json::from_value(k).ok())
+        .unwrap_or_else(|| DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect())
+}
+
+/// Each stream's changed values, one line per value.
+fn stream_lines(plan: &Plan) -> String {
+    let mut out = String::new();
+    for s in &plan.streams {
+        out.push_str(&format!(
+            "- {}{}\n",
+            s.name,
+            if s.enables {
+                " (enabled by this promotion)"
+            } else {
+                ""
+            }
+        ));
+        for leaf in s.leaves.iter().filter(|l| l.path != ["enabled"]) {
+            let key = leaf.dotted();
+            out.push_str(&format!(
+                "    {key}: {} → {}\n",
+                shown(&key, leaf.old.as_ref()),
+                shown(&key, leaf.new.as_ref())
+            ));
+        }
+    }
+    out
+}
+
+fn lag_json(plan: &Plan, from: &str, to: &str) -> Value {
+    json!({
+        "from": from,
+        "to": to,
+        "behind": plan.streams.iter().map(|s| json!({
+            "stream": s.name,
+            "enables": s.enables,
+            "changes": s.leaves.iter().map(|l| json!({
+                "key": l.dotted(),
+                "old": shown(&l.dotted(), l.old.as_ref()),
+                "new": shown(&l.dotted(), l.new.as_ref()),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "leftOut": plan.left_out,
+        "onlyInSource": plan.only_in_source,
+    })
+}
+
+fn others(plan: &Plan, from: &str, to: &str, include_hint: bool) -> String {
+    let mut out = String::new();
+    if !plan.left_out.is_empty() {
+        out.push_str(&format!(
+            "\nleft out of {to} (`enabled: false`), not promoted: {}\n",
+            plan.left_out.join(", ")
+        ));
+        if include_hint {
+            out.push_str(&format!(
+                "  to bring them to {to}: name them with --stream, or pass --include-new\n"
+            ));
+        }
+    }
+    if !plan.reached_left_out.is_empty() {
+        out.push_str(&format!(
+            "the {to} edit also gives these left-out streams {from}'s values (they stay off): {}\n",
+            plan.reached_left_out.join(", ")
+        ));
+    }
+    if !plan.only_in_source.is_empty() {
+        out.push_str(&format!(
+            "only in {from} (its own `streams:` list), not promoted: {}\n",
+            plan.only_in_source.join(", ")
+        ));
+    }
+    out
 }
 
 pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
@@ -44,18 +138,33 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
             UsageError::new("promote edits the working tree; it does not take --rev").into(),
         );
     }
-    let git = options
-        .commit
+    let commits = options.commit || options.branch.is_some();
+    let git = commits
         .then(|| crate::git::Git::open(&global.root))
         .transpose()
         .map_err(|e| UsageError::new(e.to_string()))?;
-    if let Some(git) = &git
-        && !git.is_clean().map_err(|e| UsageError::new(e.to_string()))?
-    {
-        return Err(UsageError::new("the working tree has uncommitted changes: refusing to --commit a promotion on top of them")
-                .help("commit or stash them first, or promote without --commit")
+    // Everything a commit needs is known before anything is written.
+    let identity = match &git {
+        Some(git) => {
+            if !git.is_clean().map_err(|e| UsageError::new(e.to_string()))? {
+                return Err(UsageError::new("the working tree has uncommitted changes: refusing to commit a promotion on top of them")
+                    .help("commit or stash them first, or promote without --commit/--branch")
+                    .into());
+            }
+            if options.branch.is_none() && !git.head_is_branch() {
+                return Err(UsageError::new(
+                    "HEAD is detached: --commit needs a branch to commit on",
+                )
+                .help("check out a branch, or use --branch NAME")
                 .into());
-    }
+            }
+            Some(
+                git.identity(options.author.as_deref())
+                    .map_err(|e| UsageError::new(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
     let snapshot = crate::fs::read_repository(&global.root)?;
     let loaded = super::load_snapshot(global, snapshot.clone(), std::time::Instant::now())?;
     if loaded.diagnostics.iter().any(|d| d.is_error()) {
@@ -69,142 +178,95 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     if from.name == to.name {
         return Err(UsageError::new("--from and --to name the same environment").into());
     }
-    let keys: Vec<String> = loaded
-        .repo
-        .common
-        .as_ref()
-        .and_then(|c| c.root.get("promotion"))
-        .and_then(|p| p.get("keys"))
-        .map(|k| k.to_json())
-        .and_then(|k| serde_json::from_value(k).ok())
-        .unwrap_or_else(|| DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect());
+    let keys = keys_of(&loaded);
+    let plan = plan::plan(&Request {
+        repo: &loaded.repo,
+        sources: &loaded.sources,
+        from,
+        to,
+        streams: &options.streams,
+        keys: &keys,
+        include_new: options.include_new,
+    })
+    .map_err(|r| UsageError::new(r.0))?;
+    let (from, to) = (from.name.clone(), to.name.clone());
 
-    let mut promotions = Vec::new();
-    for def in &loaded.repo.streams {
-        let named = options.streams.iter().any(|s| s == &def.name);
-        if !options.streams.is_empty() && !named {
-            continue;
+    if options.check {
+        if options.format == PromoteFormat::Json {
+            super::print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&lag_json(&plan, &from, &to))?
+            ))?;
+        } else {
+            let mut out = if plan.streams.is_empty() {
+                format!("{to} runs what {from} runs for the promotion keys\n")
+            } else {
+                let n = plan.streams.len();
+                format!(
+                    "{to} is {n} stream{} behind {from}:\n{}",
+                    if n == 1 { "" } else { "s" },
+                    stream_lines(&plan)
+                )
+            };
+            out.push_str(&others(&plan, &from, &to, false));
+            super::print(&out)?;
         }
-        if !def.applies_to(&from.name) || !def.applies_to(&to.name) {
-            continue;
-        }
-        if def.origin != Origin::File {
-            if named {
-                return Err(UsageError::new(format!("stream `{}` is defined in a `streams:` list in {}; promote edits stream files only", def.name, def.path)).into());
-            }
-            continue;
-        }
-        // As rendering sees them: a tag written `4.10` is promoted as "4.10".
-        let exact = |env| {
-            let mut values = values_of(&loaded.repo, def, env, &[]);
-            crate::values::exact::keep_written_text(&mut values, &loaded.sources);
-            values.to_json()
-        };
-        let (source, target) = (exact(from), exact(to));
-        let enabled = |v: &Value| v.get("enabled").and_then(Value::as_bool) != Some(false);
-        if !enabled(&source) {
-            continue;
-        }
-        let mut sets = Vec::new();
-        for key in &keys {
-            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-            let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
-            match (source.pointer(&pointer), target.pointer(&pointer)) {
-                (Some(new), old) if old != Some(new) => sets.push((path, new.clone())),
-                _ => {}
-            }
-        }
-        if !enabled(&target) {
-            sets.push((vec!["enabled".to_owned()], Value::Bool(true)));
-        }
-        if !sets.is_empty() {
-            promotions.push(Promotion {
-                stream: def.name.clone(),
-                path: def.path.clone(),
-                sets,
-                image: (derive::image(&target), derive::image(&source)),
-            });
-        }
+        return Ok(if plan.streams.is_empty() {
+            Exit::Success
+        } else {
+            Exit::Findings
+        });
     }
-    for name in &options.streams {
-        if !loaded.repo.streams.iter().any(|d| &d.name == name) {
-            return Err(UsageError::new(format!("no stream `{name}`")).into());
-        }
-    }
-    if promotions.is_empty() {
-        println!(
-            "nothing to promote: {} already runs what {} runs",
-            to.name, from.name
-        );
+
+    if plan.files.is_empty() {
+        let mut out = format!("nothing to promote: {to} already runs what {from} runs\n");
+        out.push_str(&others(&plan, &from, &to, true));
+        super::print(&out)?;
         return Ok(Exit::Success);
     }
 
-    // Edit each file in memory, one key at a time.
+    // Edit each file in memory.
     let mut edited: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for p in &promotions {
-        let original = match snapshot.get(&p.path).map(|f| &f.content) {
+    let mut dropped: Vec<(String, Dropped)> = Vec::new();
+    for (path, file) in &plan.files {
+        let original = match snapshot.get(path).map(|f| &f.content) {
             Some(Content::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-            _ => return Err(UsageError::new(format!("cannot read `{}`", p.path)).into()),
+            _ => return Err(UsageError::new(format!("cannot read `{path}`")).into()),
         };
-        let entry = edited
-            .entry(p.path.clone())
-            .or_insert((original.clone(), original));
-        for (key, value) in &p.sets {
-            let mut path: Vec<&str> = vec!["environments", &to.name];
-            path.extend(key.iter().map(String::as_str));
-            entry.1 = crate::promote::set(&entry.1, &path, value)
-                .map_err(|e| UsageError::new(format!("{}: {e}", p.path)))?;
-        }
+        let result = edit::apply(&original, &file.changes).map_err(|e| {
+            UsageError::new(format!("{path}: {e}"))
+                .help("edit the file by hand; sluice promote leaves it as it is")
+        })?;
+        dropped.extend(result.dropped.into_iter().map(|d| (path.clone(), d)));
+        edited.insert(path.clone(), (original, result.text));
     }
 
-    // The repository with the edits, in memory.
+    // The repository with the edits, in memory, checked against the promise.
     let mut after_snapshot = snapshot;
     for file in &mut after_snapshot.files {
         if let Some((_, text)) = edited.get(&file.path) {
             file.content = Content::Bytes(text.as_bytes().to_vec());
         }
     }
-    // Only the target environment may change. A file that shares values
-    // through YAML anchors and aliases could make an edit reach further.
     let edited_loaded = super::load_snapshot(global, after_snapshot, std::time::Instant::now())?;
-    for env in loaded
-        .repo
-        .environments
-        .iter()
-        .filter(|e| e.name != to.name)
-    {
-        let Some(env_after) = edited_loaded.repo.environment(&env.name) else {
-            continue;
-        };
-        for def in loaded
-            .repo
-            .streams
-            .iter()
-            .filter(|d| edited.contains_key(&d.path) && d.applies_to(&env.name))
-        {
-            let Some(def_after) = edited_loaded
-                .repo
-                .streams
-                .iter()
-                .find(|d| d.name == def.name)
-            else {
-                continue;
-            };
-            let before = values_of(&loaded.repo, def, env, &[]).to_json();
-            let after = values_of(&edited_loaded.repo, def_after, env_after, &[]).to_json();
-            if before != after {
-                return Err(UsageError::new(format!(
-                    "editing {} would also change stream `{}` in environment `{}` (the file shares values through YAML anchors and aliases)",
-                    def.path, def.name, env.name
-                ))
-                .help(format!("edit the file by hand, or give `environments.{}` its own values", to.name))
-                .into());
-            }
-        }
+    if let Some(d) = edited_loaded.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(UsageError::new(format!(
+            "the edited values would not pass lint: {}",
+            d.message
+        ))
+        .into());
     }
-    // What the target renders before and after: the two repositories
-    // already loaded.
-    let (from, to) = (from.name.clone(), to.name.clone());
+    plan::verify(
+        (&loaded.repo, &loaded.sources),
+        (&edited_loaded.repo, &edited_loaded.sources),
+        &from,
+        &to,
+        &keys,
+        &plan,
+    )
+    .map_err(|r| UsageError::new(format!("refusing to promote: {}", r.0)))?;
+
+    // What the target renders before and after.
     let render = |loaded: super::Loaded| -> anyhow::Result<Vec<(String, Value)>> {
         let (_, objects) =
             super::render::render_loaded(global, loaded, &to, &[], &SetFlags::default(), |m| {
@@ -222,9 +284,30 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         None,
         ("before", "after"),
     );
+    let restarts: Vec<String> = report
+        .changes
+        .iter()
+        .filter(|c| c.restarts())
+        .map(|c| c.stream.clone())
+        .collect();
 
     let styled = global.styled(false);
-    let mut out = String::new();
+    let mut out = format!("promote {from} → {to}:\n{}", stream_lines(&plan));
+    for note in &plan.notes {
+        out.push_str(&format!("  {note}\n"));
+    }
+    out.push_str(&others(&plan, &from, &to, true));
+    if !dropped.is_empty() {
+        out.push_str("\ncomments on replaced lines, removed with them:\n");
+        for (path, d) in &dropped {
+            out.push_str(&format!(
+                "  {path}:{}: {}\n",
+                d.line,
+                crate::secret::mask_text(&d.comment, &[] as &[&str])
+            ));
+        }
+    }
+    out.push('\n');
     for (path, (old, new)) in &edited {
         // The values files' own lines: masked like any free text.
         let diff = crate::promote::file_diff(path, old, new);
@@ -248,32 +331,80 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
             .into());
         }
     }
-    for (path, (_, text)) in &edited {
-        write_atomically(&global.root.join(path), text)?;
-    }
-    if let Some(git) = &git {
-        let names: Vec<&str> = promotions.iter().map(|p| p.stream.as_str()).collect();
-        let mut message = format!("Promote {} to {}: {}\n\n", from, to, names.join(", "));
-        for p in &promotions {
-            match &p.image {
-                (Some(old), Some(new)) if old != new => {
-                    message.push_str(&format!("- {}: {old} → {new}\n", p.stream))
+    let files: Vec<(String, Vec<u8>)> = edited
+        .iter()
+        .map(|(p, (_, t))| (p.clone(), t.as_bytes().to_vec()))
+        .collect();
+    match (&git, &identity) {
+        (Some(git), Some(identity)) => {
+            let message = commit_message(&plan, &from, &to, &restarts);
+            let prepared = git
+                .prepare_commit(&files, &message, identity)
+                .map_err(|e| UsageError::new(e.to_string()))?;
+            if let Some(branch) = &options.branch {
+                git.create_branch(branch, &prepared)
+                    .map_err(|e| UsageError::new(format!("--branch {branch}: {e}")))?;
+                out.push_str(&format!(
+                    "\ncommitted {} on new branch `{branch}` (the working tree is unchanged)\n  push it and open a merge request: git push -o merge_request.create origin {branch}\n",
+                    prepared.short()
+                ));
+            } else {
+                write_all(global, &edited)?;
+                if let Err(e) = git.advance(&prepared, &message) {
+                    restore(global, &edited);
+                    return Err(UsageError::new(format!(
+                        "committing failed, the files are as they were: {e}"
+                    ))
+                    .into());
                 }
-                _ => message.push_str(&format!("- {}\n", p.stream)),
+                out.push_str(&format!("\ncommitted {}\n", prepared.short()));
             }
         }
-        message.push_str(&format!(
-            "\nEdited by `sluice promote --from {} --to {}`.\n",
-            from, to
-        ));
-        let paths: Vec<String> = edited.keys().cloned().collect();
-        let id = git
-            .commit(&paths, &message)
-            .map_err(|e| UsageError::new(e.to_string()))?;
-        out.push_str(&format!("\ncommitted {}\n", &id[..12]));
+        _ => write_all(global, &edited)?,
     }
     super::print(&out)?;
     Ok(Exit::Success)
+}
+
+/// The commit's message: each stream with old → new for every changed
+/// value (credentials masked), and the streams that restart.
+pub fn commit_message(plan: &Plan, from: &str, to: &str, restarts: &[String]) -> String {
+    let names: Vec<&str> = plan.streams.iter().map(|s| s.name.as_str()).collect();
+    let mut message = format!("Promote {from} to {to}: {}\n\n", names.join(", "));
+    message.push_str(&stream_lines(plan));
+    if !restarts.is_empty() {
+        message.push_str(&format!("\nRestarts in {to}: {}\n", restarts.join(", ")));
+    }
+    message.push_str(&format!(
+        "\nEdited by `sluice promote --from {from} --to {to}`.\n"
+    ));
+    message
+}
+
+/// Writes every edited file, or none: a failure puts back the ones
+/// already written.
+fn write_all(global: &Global, edited: &BTreeMap<String, (String, String)>) -> anyhow::Result<()> {
+    let mut written = Vec::new();
+    for (path, (_, text)) in edited {
+        if let Err(e) = write_atomically(&global.root.join(path), text) {
+            for done in written {
+                let (old, _) = &edited[done];
+                let _ = write_atomically(&global.root.join(done), old);
+            }
+            return Err(UsageError::new(format!(
+                "writing {path} failed, nothing was changed: {e}"
+            ))
+            .into());
+        }
+        written.push(path);
+    }
+    Ok(())
+}
+
+fn restore(global: &Global, edited: &BTreeMap<String, (String, String)>) {
+    for (path, (old, _)) in edited {
+        let _ = write_atomically(&global.root.join(path), old);
+    }
 }
 
 fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -137,6 +137,15 @@ impl StreamDef {
             .filter(|b| !matches!(b.value, Value::Null))
     }
 
+    /// The entry's index in its file's `streams:` list (`None` for a
+    /// stream file).
+    pub fn list_entry(&self) -> Option<usize> {
+        match &self.node {
+            Definition::File(_) => None,
+            Definition::Entry { item, .. } => Some(*item),
+        }
+    }
+
     pub fn applies_to(&self, environment: &str) -> bool {
         match &self.origin {
             Origin::EnvironmentList(e) => e == environment,

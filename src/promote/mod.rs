@@ -1,0 +1,7 @@
+//! `sluice promote`, the pure part: which values a promotion changes, in
+//! which layer, and the text edits that make them.
+
+pub mod edit;
+pub mod plan;
+
+pub use edit::{file_diff, set};
