@@ -104,20 +104,21 @@ fn lag_json(plan: &Plan, from: &str, to: &str) -> Value {
     })
 }
 
-fn others(plan: &Plan, from: &str, to: &str, include_hint: bool) -> String {
+/// The streams not promoted, and why; `editing`: what the edits reach.
+fn others(plan: &Plan, from: &str, to: &str, editing: bool) -> String {
     let mut out = String::new();
     if !plan.left_out.is_empty() {
         out.push_str(&format!(
             "\nleft out of {to} (`enabled: false`), not promoted: {}\n",
             plan.left_out.join(", ")
         ));
-        if include_hint {
+        if editing {
             out.push_str(&format!(
                 "  to bring them to {to}: name them with --stream, or pass --include-new\n"
             ));
         }
     }
-    if !plan.reached_left_out.is_empty() {
+    if !plan.reached_left_out.is_empty() && editing {
         out.push_str(&format!(
             "the {to} edit also gives these left-out streams {from}'s values (they stay off): {}\n",
             plan.reached_left_out.join(", ")

@@ -182,13 +182,14 @@ fn without_nulls(value: &Value) -> Value {
 /// above it).
 fn touches(layer: &Value, path: &[String]) -> bool {
     let mut node = layer;
-    for key in path {
+    for (i, key) in path.iter().enumerate() {
         match node {
             Value::Object(map) => match map.get(key) {
                 Some(next) => node = next,
                 None => return false,
             },
-            _ => return true,
+            // A layer that is not a mapping says nothing.
+            _ => return i > 0,
         }
     }
     true

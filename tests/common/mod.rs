@@ -80,8 +80,14 @@ pub struct Output {
 }
 
 pub fn sluice_in(dir: &Path, args: &[&str]) -> Output {
+    sluice_with_env(dir, args, &[])
+}
+
+/// As [`sluice_in`], with these environment variables set.
+pub fn sluice_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::cargo_bin("sluice")
         .unwrap()
+        .envs(env.iter().copied())
         .arg("-C")
         .arg(dir)
         .args(["--color", "never"])
