@@ -92,35 +92,43 @@ pub fn apply(text: &str, changes: &[Change]) -> Result<Edited, EditError> {
     let parse = |t: &str| yaml::parse(FileId(0), t).map_err(|d| EditError::Broken(d.message));
     let original = parse(text)?;
     let mut expected = original.to_json();
-    let mut resolved = Vec::with_capacity(changes.len());
     for change in changes {
-        let change = match &change.op {
-            Op::Remove => Change {
-                path: removal_path(&expected, &change.path),
-                op: Op::Remove,
-            },
-            Op::Set(_) => change.clone(),
-        };
-        apply_json(&mut expected, &change);
-        resolved.push(change);
+        apply_json(&mut expected, change);
+    }
+    for change in changes.iter().filter(|c| c.op == Op::Remove) {
+        prune(&mut expected, &change.path);
     }
 
     let mut current = text.to_owned();
     let mut dropped = Vec::new();
-    let mut pending: Vec<&Change> = resolved.iter().collect();
+    let mut pending: Vec<usize> = (0..changes.len()).collect();
     let mut root = original;
     while !pending.is_empty() {
         let mut planned: Vec<Splice> = Vec::new();
         let mut later = Vec::new();
-        for change in pending {
+        // The values with this round's changes made so far: where a removal
+        // really deletes depends on what is left beside it.
+        let mut state = root.to_json();
+        for index in pending {
+            let change = &changes[index];
+            let change = match &change.op {
+                Op::Remove => &Change {
+                    path: removal_path(&state, &change.path),
+                    op: Op::Remove,
+                },
+                Op::Set(_) => change,
+            };
             let (splices, lost) = edit(&current, &root, change)?;
+            // Edits that meet wait for the next round: a key inserted
+            // where a removed block ended belongs to the text after it.
             let clash = splices
                 .iter()
-                .any(|s| planned.iter().any(|p| overlaps(&p.range, &s.range)));
+                .any(|s| planned.iter().any(|p| touches(&p.range, &s.range)));
             if clash {
-                later.push(change);
+                later.push(index);
                 continue;
             }
+            apply_json(&mut state, change);
             planned.extend(splices);
             dropped.extend(lost);
         }
@@ -147,8 +155,33 @@ pub fn apply(text: &str, changes: &[Change]) -> Result<Edited, EditError> {
     })
 }
 
+fn touches(a: &Range<usize>, b: &Range<usize>) -> bool {
+    a.start <= b.end && b.start <= a.end
+}
+
 fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
     a.start == b.start || (a.start < b.end && b.start < a.end)
+}
+
+/// Deletes the mappings a removal left empty, up to (not including) the
+/// root or a list entry.
+fn prune(root: &mut Value, path: &[Seg]) {
+    for k in (1..path.len()).rev() {
+        if !matches!(path[k - 1], Seg::Key(_)) {
+            return;
+        }
+        let empty = matches!(get_json(root, &path[..k]), Some(Value::Object(m)) if m.is_empty());
+        if !empty {
+            return;
+        }
+        apply_json(
+            root,
+            &Change {
+                path: path[..k].to_vec(),
+                op: Op::Remove,
+            },
+        );
+    }
 }
 
 /// Where a removal really deletes: a mapping left empty goes too, up to
