@@ -108,7 +108,8 @@ pub fn run<T: Send>(
     chosen: impl Fn(&str, &str) -> bool + Sync,
     keep: impl Fn(&Manifest) -> T + Sync,
 ) -> Run<T> {
-    // Which definition would it be?
+    // Which definition would it be? (Two environments may each define a
+    // stream of the same name in their own `streams:` list.)
     let twice: HashSet<&str> = input
         .repo
         .streams
@@ -116,10 +117,20 @@ pub fn run<T: Send>(
         .filter(|w| w[0].name == w[1].name)
         .map(|w| w[0].name.as_str())
         .collect();
+    let defined_twice = |env: &str, name: &str| {
+        twice.contains(name)
+            && input
+                .repo
+                .streams
+                .iter()
+                .filter(|d| d.name == name && d.applies_to(env))
+                .count()
+                > 1
+    };
     let (mut diagnostics, outcomes) = values(input, |e, ok| {
         if !(ok
             && e.enabled()
-            && !twice.contains(e.name())
+            && !defined_twice(&e.environment.name, e.name())
             && chosen(&e.environment.name, e.name()))
         {
             return (Vec::new(), Vec::new());

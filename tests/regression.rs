@@ -324,3 +324,30 @@ fn an_unreadable_kubeconfig_fell_back_to_the_in_cluster_account() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("cannot read KUBECONFIG"), "{stderr}");
 }
+
+#[test]
+fn a_stream_each_environment_defines_in_its_own_list_was_not_rendered() {
+    // Two definitions of `clicks`, one per environment: not a duplicate
+    // (lint says so), yet render left the stream out of both, silently.
+    let repo = Repo::with(&[
+        (
+            "values/environments/dev.yaml",
+            Some(
+                "namespace: streams-dev\nstreams:\n  - name: clicks\n    mainClass: com.example.Clicks\n",
+            ),
+        ),
+        (
+            "values/environments/prod.yaml",
+            Some(
+                "namespace: streams-prod\nstreams:\n  - name: clicks\n    mainClass: com.example.Clicks\n",
+            ),
+        ),
+    ]);
+    for env in ["dev", "prod"] {
+        let names: Vec<String> = common::rendered(repo.path(), env, &[])
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(names.contains(&"clicks".to_owned()), "{env}: {names:?}");
+    }
+}
