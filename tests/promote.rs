@@ -537,3 +537,36 @@ fn check_reports_how_far_the_target_lags() {
     let out = promote(&repo, &["--check"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
 }
+
+#[test]
+fn streams_of_the_environment_files_own_lists_are_promoted_by_name() {
+    // Each environment defines `clicks` in its own `streams:` list.
+    let repo = fixture();
+    repo.write(
+        "values/environments/dev.yaml",
+        b"namespace: streams-dev\nstreams:\n  - name: clicks\n    mainClass: com.example.Clicks\n    spark:\n      image: registry.example.com/spark:2.0.0\n    arguments: [--v2]\n",
+    );
+    repo.write(
+        "values/environments/prod.yaml",
+        b"namespace: streams-prod\nprotected: true\nstreams:\n  - name: clicks   # prod's own\n    mainClass: com.example.Clicks\n    arguments:\n      - --v1\n",
+    );
+    git(&repo, &["commit", "-qam", "clicks per environment"]);
+    let out = promote(&repo, &["--stream", "clicks"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let diff = git(
+        &repo,
+        &["diff", "--unified=0", "--", "values/environments/prod.yaml"],
+    );
+    assert_eq!(
+        common::changed_lines(&diff),
+        [
+            "-      - --v1",
+            "+      - --v2",
+            "+    spark:",
+            "+      image: registry.example.com/spark:2.0.0"
+        ]
+    );
+    let prod = spec(&repo, "prod");
+    assert_eq!(prod["clicks"]["image"], "registry.example.com/spark:2.0.0");
+    assert_eq!(prod["clicks"]["arguments"], serde_json::json!(["--v2"]));
+}

@@ -254,6 +254,16 @@ fn segs(prefix: &[Seg], path: &[String]) -> Vec<Seg> {
     out
 }
 
+/// The definition of `def`'s stream that the source environment reads.
+fn source_def<'r>(repo: &'r Repository, def: &'r StreamDef, from: &str) -> Option<&'r StreamDef> {
+    if def.applies_to(from) {
+        return Some(def);
+    }
+    repo.streams
+        .iter()
+        .find(|d| d.name == def.name && d.applies_to(from))
+}
+
 /// One stream in the target.
 struct Member<'r> {
     def: &'r StreamDef,
@@ -313,13 +323,15 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
                 .map(|b| exact_json(b, sources))
                 .unwrap_or(Value::Null),
         };
-        let exact = |e: &Environment| {
+        let exact = |def: &StreamDef, e: &Environment| {
             let mut values = values_of(repo, def, e, &[]);
             crate::values::exact::keep_written_text(&mut values, sources);
             values.to_json()
         };
-        let target = exact(to);
-        let source = def.applies_to(&from.name).then(|| exact(from));
+        let target = exact(def, to);
+        // The same stream in the source: this definition, or one of the
+        // source's own `streams:` list.
+        let source = source_def(repo, def, &from.name).map(|d| exact(d, from));
         let wanted = request.streams.is_empty() || named(&def.name);
         let promoted = match &source {
             Some(s) if wanted && enabled(s) => {
@@ -353,7 +365,11 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         });
     }
     for def in &repo.streams {
-        if def.applies_to(&from.name) && !def.applies_to(&to.name) {
+        let in_target = repo
+            .streams
+            .iter()
+            .any(|d| d.name == def.name && d.applies_to(&to.name));
+        if def.applies_to(&from.name) && !in_target {
             if named(&def.name) {
                 return Err(Refusal(
                     format!(
@@ -638,7 +654,7 @@ pub fn verify(
             let mut new = exact(after, def_after, env_after);
             let stream = plan.streams.iter().find(|s| s.name == def.name);
             if env.name == to {
-                let source = def.applies_to(from).then(|| exact(before, def, source_env));
+                let source = source_def(before.0, def, from).map(|d| exact(before, d, source_env));
                 for path in &paths {
                     let (was, is) = (pointer_get(&old, path), pointer_get(&new, path));
                     let from_source = source.as_ref().and_then(|s| pointer_get(s, path));
