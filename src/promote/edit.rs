@@ -1117,4 +1117,93 @@ mod tests {
             "mainClass: x  # no newline at the end\nenvironments:\n  prod:\n    mainClass: com.example.Y\n"
         );
     }
+    /// Every key of every values and fixture file in the repository, set
+    /// to a new value and removed: the output equals the original byte for
+    /// byte outside the key's own lines.
+    #[test]
+    fn every_byte_outside_the_edited_lines_is_kept() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "yaml") {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut paths = Vec::new();
+        files(&root.join("values"), &mut paths);
+        files(&root.join("tests/fixtures"), &mut paths);
+        let mut checked = 0;
+        for path in paths {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let Ok(root) = yaml::parse(FileId(0), &text) else {
+                continue;
+            };
+            if text.contains("\r\n") || text.contains('&') || text.len() > 64 * 1024 {
+                continue;
+            }
+            let mut stack: Vec<(Vec<Seg>, &Node)> = vec![(Vec::new(), &root)];
+            while let Some((at, node)) = stack.pop() {
+                let Y::Map(entries) = &node.value else {
+                    continue;
+                };
+                if is_flow(&text, node) {
+                    continue;
+                }
+                for entry in entries {
+                    let mut path_to = at.clone();
+                    path_to.push(Seg::Key(entry.key.clone()));
+                    stack.push((path_to.clone(), &entry.value));
+                    let start = line_start(&text, entry.key_span.start as usize);
+                    if !text[start..entry.key_span.start as usize].trim().is_empty() {
+                        continue;
+                    }
+                    let end = block_end(&text, &entry.value)
+                        .max(line_end(&text, entry.key_span.start as usize));
+                    let mut ops = vec![Op::Set(json!("promoted-value"))];
+                    if entries.len() > 1 {
+                        ops.push(Op::Remove);
+                    }
+                    if let Y::Seq(items) = &entry.value.value
+                        && !items.is_empty()
+                    {
+                        let mut list: Vec<Value> = items.iter().map(Node::to_json).collect();
+                        let last = list.len() - 1;
+                        list[last] = json!("promoted-item");
+                        ops.push(Op::Set(Value::Array(list)));
+                    }
+                    for op in ops {
+                        let change = Change {
+                            path: path_to.clone(),
+                            op: op.clone(),
+                        };
+                        let out = match apply(&text, std::slice::from_ref(&change)) {
+                            Ok(out) => out.text,
+                            // Refused (and said why): nothing to compare.
+                            Err(EditError::Unsupported { .. }) => continue,
+                            Err(e) => {
+                                panic!("{}: {:?} {op:?}: {e}", path.display(), dotted(&path_to))
+                            }
+                        };
+                        let tail = &text[end..];
+                        assert!(
+                            out.starts_with(&text[..start])
+                                && out.ends_with(tail)
+                                && out.len() >= tail.len() + start,
+                            "{}: {} {op:?} changed bytes outside its lines:\n{out}",
+                            path.display(),
+                            dotted(&path_to)
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} edits checked");
+    }
 }
