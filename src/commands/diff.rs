@@ -10,6 +10,7 @@ use crate::plan::{self, Action, Change, Impact};
 use crate::resources::Requests;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,12 +451,19 @@ pub fn compare_renders(
             format!("{}/{}", get("/metadata/namespace"), get("/metadata/name")),
         )
     };
+    // Each side indexed by identity: thousands of streams are compared in
+    // linear time.
+    let index = |side: &[(String, Value)]| -> HashMap<(String, String, String), usize> {
+        let mut map = HashMap::with_capacity(side.len());
+        for (i, (_, o)) in side.iter().enumerate() {
+            map.entry(key(o)).or_insert(i);
+        }
+        map
+    };
+    let (before_at, after_at) = (index(before), index(after));
     let mut changes: Vec<Change> = Vec::new();
     for (stream, new) in after {
-        let old = before
-            .iter()
-            .find(|(_, o)| key(o) == key(new))
-            .map(|(_, o)| o);
+        let old = before_at.get(&key(new)).map(|&i| &before[i].1);
         let (api_version, kind, qualified) = key(new);
         let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
         let (action, impact) = plan::compare(&kind, old, Some(new));
@@ -471,7 +479,7 @@ pub fn compare_renders(
         });
     }
     for (stream, old) in before {
-        if !after.iter().any(|(_, n)| key(n) == key(old)) {
+        if !after_at.contains_key(&key(old)) {
             let (api_version, kind, qualified) = key(old);
             let name = qualified.rsplit('/').next().unwrap_or_default().to_owned();
             let (action, impact) = plan::compare(&kind, Some(old), None);

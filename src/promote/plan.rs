@@ -625,6 +625,8 @@ pub fn verify(
         .0
         .environment(from)
         .ok_or_else(|| Refusal(format!("no environment `{from}`")))?;
+    let planned: std::collections::HashMap<&str, &StreamPlan> =
+        plan.streams.iter().map(|s| (s.name.as_str(), s)).collect();
     for env in &before.0.environments {
         let env_after = after
             .0
@@ -643,16 +645,18 @@ pub fn verify(
                 env.name
             )));
         }
+        let defs_after: std::collections::HashMap<&str, &StreamDef> = after
+            .0
+            .streams
+            .iter()
+            .filter(|d| d.applies_to(&env.name))
+            .map(|d| (d.name.as_str(), d))
+            .collect();
         for def in before.0.streams.iter().filter(|d| d.applies_to(&env.name)) {
-            let def_after = after
-                .0
-                .streams
-                .iter()
-                .find(|d| d.name == def.name && d.applies_to(&env.name))
-                .expect("the same streams");
+            let def_after = defs_after[def.name.as_str()];
             let mut old = exact(before, def, env);
             let mut new = exact(after, def_after, env_after);
-            let stream = plan.streams.iter().find(|s| s.name == def.name);
+            let stream = planned.get(def.name.as_str()).copied();
             if env.name == to {
                 let source = source_def(before.0, def, from).map(|d| exact(before, d, source_env));
                 for path in &paths {
