@@ -247,6 +247,10 @@ struct LintArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormatArg::Human)]
     format: LintFormatArg,
+
+    /// Fail (exit 1) on warnings too, not only on errors.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// How to reach the cluster, as kubectl does.
@@ -596,6 +600,7 @@ pub fn main() -> ExitCode {
                     LintFormatArg::Junit => LintFormat::Junit,
                     LintFormatArg::Codequality => LintFormat::CodeQuality,
                 },
+                strict: args.strict,
             },
         ),
         Command::Render(args) => commands::render::run(

@@ -370,3 +370,20 @@ fn readme_documents_every_diagnostic_code() {
         );
     }
 }
+
+#[test]
+fn strict_lint_fails_on_warnings() {
+    // `restartPolicy: Never` is a warning: a stream stays down.
+    let repo = common::Repo::with(&[(
+        "values/streams/payments.yaml",
+        Some("mainClass: com.example.Payments\nrestartPolicy: Never\n"),
+    )]);
+    let out = repo.sluice(&["lint"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("rule/restart-never"), "{}", out.stdout);
+    let out = repo.sluice(&["lint", "--strict"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    // Without warnings, --strict passes.
+    let repo = common::Repo::with(&[]);
+    assert_eq!(repo.sluice(&["lint", "--strict"]).code, 0);
+}

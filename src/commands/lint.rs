@@ -22,6 +22,8 @@ pub struct LintOptions {
     pub crd: Vec<std::path::PathBuf>,
     pub sets: SetFlags,
     pub format: LintFormat,
+    /// Warnings fail the run too.
+    pub strict: bool,
 }
 
 pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
@@ -120,7 +122,10 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
         LintFormat::CodeQuality => report::codequality::report(&diagnostics, &loaded.sources),
     };
     super::print(&text)?;
-    let exit = if diagnostics.iter().any(Diagnostic::is_error) {
+    let failing = |d: &Diagnostic| {
+        d.is_error() || (options.strict && d.severity == crate::diag::Severity::Warning)
+    };
+    let exit = if diagnostics.iter().any(failing) {
         Exit::Findings
     } else {
         Exit::Success
