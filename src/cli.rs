@@ -3,6 +3,7 @@
 
 use crate::commands::{self, Exit, Global, lint::LintFormat};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCandidates;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -197,15 +198,32 @@ its `environments: {ENV: ...}` block < --set flags.")]
     Values(ValuesArgs),
 
     /// Print a shell completion script.
+    ///
+    /// The completions know the repository: `--env` offers its
+    /// environments, `--stream` its streams (sluice is asked each time, so
+    /// they are never stale).
     #[command(after_help = "\
 Examples:
   sluice completions bash > ~/.local/share/bash-completion/completions/sluice
   sluice completions zsh > \"${fpath[1]}/_sluice\"
-  sluice completions fish > ~/.config/fish/completions/sluice.fish")]
+  sluice completions fish > ~/.config/fish/completions/sluice.fish
+  source <(COMPLETE=bash sluice)       # the same, for this shell only")]
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+
+    /// Write the man pages: sluice(1) and one per command.
+    #[command(after_help = "\
+Examples:
+  sluice man --output-dir ~/.local/share/man/man1 && man sluice-lint
+  sluice man | man -l -                  # sluice(1), without installing")]
+    Man {
+        /// Write sluice.1 and sluice-COMMAND.1 into DIR (created if
+        /// needed). Default: print sluice.1.
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        output_dir: Option<PathBuf>,
     },
 
     /// Print the built-in values schema (JSON Schema 2020-12), for editors
@@ -231,7 +249,7 @@ enum SchemaForArg {
 #[derive(Debug, Args)]
 struct LintArgs {
     /// Check only this environment (repeatable). Default: all of them.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environments: Vec<String>,
 
     #[command(flatten)]
@@ -279,7 +297,7 @@ impl From<ClusterArgs> for crate::cluster::ClusterOptions {
 #[derive(Debug, Args)]
 struct DiffArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     #[command(flatten)]
@@ -317,16 +335,16 @@ enum DiffFormatArg {
 #[derive(Debug, Args)]
 struct PromoteArgs {
     /// The environment to promote from.
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     from: String,
 
     /// The environment to promote to.
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     to: String,
 
     /// Only this stream (repeatable). Default: every stream whose
     /// promotable values differ, or that the target leaves out.
-    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    #[arg(long = "stream", short = 's', value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
     streams: Vec<String>,
 
     /// Commit the edits on the current branch, listing every stream with
@@ -364,7 +382,7 @@ struct PromoteArgs {
 #[derive(Debug, Args)]
 struct StatusArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     #[command(flatten)]
@@ -381,7 +399,7 @@ struct StatusArgs {
 #[derive(Debug, Args)]
 struct RbacArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     #[command(flatten)]
@@ -409,7 +427,7 @@ enum StatusFormatArg {
 #[derive(Debug, Args)]
 struct ApplyArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     #[command(flatten)]
@@ -511,11 +529,11 @@ impl From<SetArgs> for commands::SetFlags {
 #[derive(Debug, Args)]
 struct RenderArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     /// Only this stream (repeatable). Default: every enabled stream.
-    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    #[arg(long = "stream", short = 's', value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
     streams: Vec<String>,
 
     #[command(flatten)]
@@ -534,12 +552,12 @@ struct RenderArgs {
 #[derive(Debug, Args)]
 struct ValuesArgs {
     /// The environment.
-    #[arg(long = "env", short = 'e', value_name = "ENV")]
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
     environment: String,
 
     /// Only this stream (repeatable); named streams are shown even when
     /// disabled. Default: every enabled stream.
-    #[arg(long = "stream", short = 's', value_name = "STREAM")]
+    #[arg(long = "stream", short = 's', value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
     streams: Vec<String>,
 
     #[command(flatten)]
@@ -575,6 +593,8 @@ enum LintFormatArg {
 
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
+    // `COMPLETE=SHELL sluice -- ARGS`: the shell asks for candidates.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = Cli::parse();
     let global = Global {
         root: cli.directory,
@@ -705,9 +725,13 @@ pub fn main() -> ExitCode {
             },
         ),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "sluice", &mut std::io::stdout());
-            Ok(Exit::Success)
+            let mut script = Vec::new();
+            crate::complete::registration(shell, &mut script)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| commands::print(&String::from_utf8_lossy(&script)))
+                .map(|()| Exit::Success)
         }
+        Command::Man { output_dir } => man(output_dir),
         Command::Schema { file: None } => {
             commands::print(crate::values::validate::BUILTIN_SCHEMA).map(|()| Exit::Success)
         }
@@ -722,6 +746,27 @@ pub fn main() -> ExitCode {
         }
     };
     commands::finish(result, &global)
+}
+
+/// `sluice man`: sluice(1) to stdout, or every page into a directory.
+fn man(output_dir: Option<PathBuf>) -> anyhow::Result<Exit> {
+    let command = Cli::command();
+    match output_dir {
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            commands::print(&String::from_utf8_lossy(&page))?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                commands::UsageError::new(format!("cannot create {}: {e}", dir.display()))
+            })?;
+            clap_mangen::generate_to(command, &dir).map_err(|e| {
+                commands::UsageError::new(format!("cannot write to {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    Ok(Exit::Success)
 }
 
 #[cfg(test)]

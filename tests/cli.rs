@@ -323,7 +323,9 @@ fn completions_and_schema() {
     for shell in ["bash", "zsh", "fish"] {
         let out = sluice_in(&project_root(), &["completions", shell]);
         assert_eq!(out.code, 0);
-        assert!(out.stdout.contains("lint"), "{shell}");
+        // The script asks sluice for the candidates.
+        assert!(out.stdout.contains("sluice"), "{shell}");
+        assert!(out.stdout.contains("COMPLETE"), "{shell}");
     }
     let out = sluice_in(&project_root(), &["schema"]);
     let printed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -386,4 +388,87 @@ fn strict_lint_fails_on_warnings() {
     // Without warnings, --strict passes.
     let repo = common::Repo::with(&[]);
     assert_eq!(repo.sluice(&["lint", "--strict"]).code, 0);
+}
+
+/// What the shell gets for the word being completed (fish's protocol:
+/// one candidate per line, then a tab and its help).
+fn candidates(dir: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let out = assert_cmd::Command::cargo_bin("sluice")
+        .unwrap()
+        .env("COMPLETE", "fish")
+        .arg("--")
+        .arg("sluice")
+        .arg("-C")
+        .arg(dir)
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn completions_know_the_repositorys_environments_and_streams() {
+    let repo = Repo::with(&[
+        (
+            "values/environments/staging.yaml",
+            Some("namespace: streams-staging\n"),
+        ),
+        (
+            "values/common.yaml",
+            Some(&format!(
+                "{}streams:\n  - name: clicks\n    mainClass: com.example.Clicks\n",
+                common::BASE[0].1
+            )),
+        ),
+    ]);
+    assert_eq!(
+        candidates(repo.path(), &["lint", "--env", ""]),
+        ["dev", "prod", "staging"]
+    );
+    assert_eq!(candidates(repo.path(), &["promote", "--to", "p"]), ["prod"]);
+    assert_eq!(
+        candidates(repo.path(), &["render", "--env", "dev", "--stream", ""]),
+        ["clicks", "orders", "payments"]
+    );
+    // Outside a streams repository: nothing, and no error.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(candidates(empty.path(), &["lint", "--env", ""]).is_empty());
+    // The script a shell sources asks sluice each time.
+    let out = sluice_in(repo.path(), &["completions", "bash"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("COMPLETE=\"bash\""), "{}", out.stdout);
+}
+
+#[test]
+fn man_pages_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sluice_in(
+        &project_root(),
+        &["man", "--output-dir", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for page in [
+        "sluice.1",
+        "sluice-lint.1",
+        "sluice-promote.1",
+        "sluice-apply.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") && text.contains(".TH "),
+            "{page}: {text}"
+        );
+    }
+    let promote = std::fs::read_to_string(dir.path().join("sluice-promote.1")).unwrap();
+    assert!(promote.contains("include\\-new"), "{promote}");
+    let out = sluice_in(&project_root(), &["man"]);
+    assert!(out.stdout.contains(".TH sluice 1"), "{}", out.stdout);
 }
