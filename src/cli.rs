@@ -36,19 +36,6 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
-    /// Read values, templates and schema from this git revision (a commit,
-    /// branch or tag), straight from git objects: no checkout, and the
-    /// working tree is never touched.
-    #[arg(long, global = true, value_name = "REV")]
-    rev: Option<String>,
-
-    /// Only the streams that the changes since REV touch: a stream's file
-    /// → that stream; common.yaml, a template or the schema → every stream;
-    /// an environment file → its streams. `mr` means GitLab's
-    /// CI_MERGE_REQUEST_DIFF_BASE_SHA.
-    #[arg(long, global = true, value_name = "REV")]
-    changed_since: Option<String>,
-
     #[command(subcommand)]
     command: Command,
 }
@@ -246,6 +233,24 @@ enum SchemaForArg {
     Common,
 }
 
+/// Where the values are read from: the working tree, or a git revision;
+/// and which streams (only those changes touch).
+#[derive(Debug, Args, Default)]
+struct SourceArgs {
+    /// Read values, templates and schema from this git revision (a commit,
+    /// branch or tag), straight from git objects: no checkout, and the
+    /// working tree is never touched.
+    #[arg(long, value_name = "REV")]
+    rev: Option<String>,
+
+    /// Only the streams that the changes since REV touch: a stream's file
+    /// → that stream; common.yaml, a template or the schema → every stream;
+    /// an environment file → its streams. `mr` means GitLab's
+    /// CI_MERGE_REQUEST_DIFF_BASE_SHA.
+    #[arg(long, value_name = "REV")]
+    changed_since: Option<String>,
+}
+
 #[derive(Debug, Args)]
 struct LintArgs {
     /// Check only this environment (repeatable). Default: all of them.
@@ -269,6 +274,9 @@ struct LintArgs {
     /// Fail (exit 1) on warnings too, not only on errors.
     #[arg(long)]
     strict: bool,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 /// How to reach the cluster, as kubectl does.
@@ -323,6 +331,9 @@ struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormatArg::Human)]
     format: DiffFormatArg,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -394,6 +405,9 @@ struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
     format: StatusFormatArg,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -416,6 +430,9 @@ struct RbacArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
     format: ValuesFormatArg,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -470,6 +487,9 @@ struct ApplyArgs {
     /// How long --wait waits: 90s, 10m, 1h.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "wait")]
     timeout: std::time::Duration,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 /// `90s`, `10m`, `1h`, or plain seconds.
@@ -547,6 +567,9 @@ struct RenderArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
     format: ValuesFormatArg,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
@@ -571,6 +594,9 @@ struct ValuesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
     format: ValuesFormatArg,
+
+    #[command(flatten)]
+    source: SourceArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -595,7 +621,17 @@ enum LintFormatArg {
 pub fn main() -> ExitCode {
     // `COMPLETE=SHELL sluice -- ARGS`: the shell asks for candidates.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let source = match &mut cli.command {
+        Command::Lint(a) => std::mem::take(&mut a.source),
+        Command::Render(a) => std::mem::take(&mut a.source),
+        Command::Diff(a) => std::mem::take(&mut a.source),
+        Command::Apply(a) => std::mem::take(&mut a.source),
+        Command::Status(a) => std::mem::take(&mut a.source),
+        Command::Rbac(a) => std::mem::take(&mut a.source),
+        Command::Values(a) => std::mem::take(&mut a.source),
+        _ => SourceArgs::default(),
+    };
     let global = Global {
         root: cli.directory,
         color: match cli.color {
@@ -604,8 +640,8 @@ pub fn main() -> ExitCode {
             ColorWhen::Auto => anstream::ColorChoice::Auto,
         },
         verbose: cli.verbose,
-        rev: cli.rev,
-        changed_since: cli.changed_since,
+        rev: source.rev,
+        changed_since: source.changed_since,
     };
     let result = match cli.command {
         Command::Lint(args) => commands::lint::run(

@@ -232,7 +232,7 @@ fn a_file_over_the_size_limit_is_not_read() {
     common::git_in(repo.path(), &["init", "-q"]);
     common::git_in(repo.path(), &["add", "-A"]);
     common::git_in(repo.path(), &["commit", "-q", "-m", "big"]);
-    let out = timed(&repo, &["--rev", "HEAD", "lint"]);
+    let out = timed(&repo, &["lint", "--rev", "HEAD"]);
     assert_eq!(out.code, 1, "{}{}", head(&out.stdout), out.stderr);
     assert_has(
         &out.stdout,

@@ -433,7 +433,7 @@ fn hidden_files_are_skipped_in_the_working_tree_and_at_a_revision() {
     common::git_in(repo.path(), &["add", "."]);
     common::git_in(repo.path(), &["commit", "-qm", "base"]);
     let tree_lint = timed(&repo, &["lint"]);
-    let rev_lint = timed(&repo, &["--rev", "HEAD", "lint"]);
+    let rev_lint = timed(&repo, &["lint", "--rev", "HEAD"]);
     assert_eq!(tree_lint.code, 0, "{}", tree_lint.stdout);
     assert_eq!(rev_lint.code, 0, "{}", rev_lint.stdout);
     assert_eq!(tree_lint.stdout, rev_lint.stdout);
@@ -448,7 +448,7 @@ fn hidden_files_are_skipped_in_the_working_tree_and_at_a_revision() {
     let rev_values = timed(
         &repo,
         &[
-            "--rev", "HEAD", "values", "--env", "dev", "--format", "json",
+            "values", "--rev", "HEAD", "--env", "dev", "--format", "json",
         ],
     );
     assert_eq!(tree_values.code, 0, "{}", tree_values.stderr);

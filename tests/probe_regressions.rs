@@ -199,7 +199,7 @@ fn a_symlink_inside_the_repository_read_differently_at_a_revision() {
     git_in(repo.path(), &["add", "."]);
     git_in(repo.path(), &["commit", "-qm", "base"]);
     let tree = repo.sluice(&["lint", "--format", "json"]);
-    let rev = repo.sluice(&["--rev", "HEAD", "lint", "--format", "json"]);
+    let rev = repo.sluice(&["lint", "--rev", "HEAD", "--format", "json"]);
     assert_eq!(tree.code, rev.code, "{}\n{}", tree.stdout, rev.stdout);
     let codes = |o: &common::Output| -> Vec<String> {
         let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
@@ -221,6 +221,6 @@ fn a_symlink_inside_the_repository_read_differently_at_a_revision() {
     let render = |args: &[&str]| repo.sluice(args).stdout;
     assert!(
         render(&["render", "--env", "dev"]).is_empty()
-            == render(&["--rev", "HEAD", "render", "--env", "dev"]).is_empty()
+            == render(&["render", "--rev", "HEAD", "--env", "dev"]).is_empty()
     );
 }

@@ -134,11 +134,6 @@ fn others(plan: &Plan, from: &str, to: &str, editing: bool) -> String {
 }
 
 pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
-    if global.rev.is_some() {
-        return Err(
-            UsageError::new("promote edits the working tree; it does not take --rev").into(),
-        );
-    }
     let commits = options.commit || options.branch.is_some();
     let git = commits
         .then(|| crate::git::Git::open(&global.root))
