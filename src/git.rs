@@ -331,10 +331,17 @@ impl Git {
             .head()
             .and_then(|h| h.peel_to_commit())
             .map_err(git)?;
+        let parent_tree = parent.tree().map_err(git)?;
         let mut index = git2::Index::new().map_err(git)?;
-        index.read_tree(&parent.tree().map_err(git)?).map_err(git)?;
+        index.read_tree(&parent_tree).map_err(git)?;
         for (path, bytes) in files {
             let full = self.full_path(path);
+            // An untracked or ignored file is someone's work in progress.
+            if parent_tree.get_path(Path::new(&full)).is_err() {
+                return Err(Error::Git(format!(
+                    "{path} is not tracked by git: commit it first, or promote without --commit/--branch"
+                )));
+            }
             let mode = index
                 .get_path(Path::new(&full), 0)
                 .map_or(0o100644, |e| e.mode);
@@ -374,29 +381,82 @@ impl Git {
         })
     }
 
-    /// Moves the current branch to a prepared commit (whose files are
-    /// already in the working tree) and stages those files, unless HEAD
-    /// moved in the meantime.
-    pub fn advance(&self, prepared: &Prepared, message: &str) -> Result<(), Error> {
+    /// Whether git would change a file's bytes on the way in (a `filter`,
+    /// `text` or `eol` attribute): then a commit must be made from the
+    /// working tree, where git applies them.
+    pub fn filters(&self, path: &str) -> bool {
+        let full = self.full_path(path);
+        ["filter", "text", "eol", "crlf", "ident"]
+            .iter()
+            .any(|attr| {
+                self.repo
+                    .get_attr(
+                        Path::new(&full),
+                        attr,
+                        git2::AttrCheckFlags::FILE_THEN_INDEX,
+                    )
+                    .is_ok_and(|v| v.is_some())
+            })
+            || self
+                .repo
+                .config()
+                .and_then(|c| c.get_string("core.autocrlf"))
+                .is_ok_and(|v| v != "false")
+    }
+
+    /// Commits the prepared files, now written to the working tree, on the
+    /// current branch: staged through git (so its filters apply), then the
+    /// branch moves, and only if HEAD is still the prepared commit's parent.
+    /// On failure, the index and the branch are as they were.
+    pub fn commit_worktree(
+        &self,
+        prepared: &Prepared,
+        identity: &Identity,
+        message: &str,
+    ) -> Result<String, Error> {
         let git = |e: git2::Error| Error::Git(e.message().to_owned());
-        let head = self.repo.head().map_err(git)?;
-        let name = head
-            .name()
-            .map_err(|_| Error::Git("HEAD is not a branch".into()))?
-            .to_owned();
-        self.repo
-            .reference_matching(&name, prepared.id, true, prepared.parent, message)
-            .map_err(git)?;
+        let parent = self.repo.find_commit(prepared.parent).map_err(git)?;
         let mut index = self.repo.index().map_err(git)?;
         for path in &prepared.paths {
             index.add_path(Path::new(path)).map_err(git)?;
         }
-        index.write().map_err(git)
+        let tree_id = index.write_tree().map_err(git)?;
+        // The index file first: a lock held by another git process fails
+        // here, before any ref moves.
+        index.write().map_err(git)?;
+        let tree = self.repo.find_tree(tree_id).map_err(git)?;
+        match self.repo.commit(
+            Some("HEAD"),
+            &identity.author,
+            &identity.committer,
+            message,
+            &tree,
+            &[&parent],
+        ) {
+            Ok(id) => Ok(id.to_string()),
+            Err(e) => {
+                // The tree was clean: the index was HEAD's tree.
+                if let Ok(head_tree) = parent.tree() {
+                    let _ = index.read_tree(&head_tree);
+                    let _ = index.write();
+                }
+                Err(git(e))
+            }
+        }
     }
 
     /// Creates branch `name` at a prepared commit; refuses an existing one.
     pub fn create_branch(&self, name: &str, prepared: &Prepared) -> Result<(), Error> {
         let git = |e: git2::Error| Error::Git(e.message().to_owned());
+        if name.starts_with("refs/")
+            || !git2::Reference::is_valid_name(&format!("refs/heads/{name}"))
+            || name == "HEAD"
+            || name.contains('@')
+        {
+            return Err(Error::Git(format!(
+                "`{name}` is not a valid branch name (see `git check-ref-format --branch`)"
+            )));
+        }
         let commit = self.repo.find_commit(prepared.id).map_err(git)?;
         self.repo.branch(name, &commit, false).map_err(git)?;
         Ok(())

@@ -570,3 +570,163 @@ fn streams_of_the_environment_files_own_lists_are_promoted_by_name() {
     assert_eq!(prod["clicks"]["image"], "registry.example.com/spark:2.0.0");
     assert_eq!(prod["clicks"]["arguments"], serde_json::json!(["--v2"]));
 }
+
+// ---- Found by probing ---------------------------------------------------
+
+#[test]
+fn a_file_reached_through_a_symlink_is_not_edited() {
+    let repo = fixture();
+    std::os::unix::fs::symlink(
+        "orders.yaml",
+        repo.path().join("values/streams/orders-eu.yaml"),
+    )
+    .unwrap();
+    repo.write(
+        "values/streams/orders.yaml",
+        b"mainClass: com.example.Orders\nenvironments:\n  dev:\n    mainClass: com.example.OrdersV2\n",
+    );
+    for args in [
+        &["--stream", "orders", "--dry-run"][..],
+        &["--stream", "orders"],
+    ] {
+        let out = promote(&repo, args);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("orders-eu.yaml is a symlink to values/streams/orders.yaml"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_commit_that_cannot_be_made_leaves_branch_index_and_files() {
+    let repo = fixture();
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.path().join(".git/index.lock"), b"").unwrap();
+    let out = promote(&repo, &["--commit"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    std::fs::remove_file(repo.path().join(".git/index.lock")).unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert!(git(&repo, &["status", "--porcelain"]).is_empty());
+    // Untracked work in progress is never committed.
+    repo.write("values/environments/dev.yaml", b"namespace: streams-dev\n");
+    git(&repo, &["commit", "-qam", "dev like prod"]);
+    repo.write(
+        "values/streams/scratch.yaml",
+        b"mainClass: com.example.Scratch  # WIP\nenvironments:\n  dev:\n    mainClass: com.example.Scratch2\n",
+    );
+    let out = promote(&repo, &["--commit"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("scratch.yaml is not tracked by git"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        git(&repo, &["status", "--porcelain"]),
+        "?? values/streams/scratch.yaml"
+    );
+}
+
+#[test]
+fn the_crds_names_of_a_key_are_promoted_with_it() {
+    let repo = fixture();
+    repo.write(
+        "values/common.yaml",
+        common::BASE[0]
+            .1
+            .replace("  version: \"3.5.1\"\n", "")
+            .as_bytes(),
+    );
+    repo.write(
+        "values/environments/dev.yaml",
+        b"namespace: streams-dev\nsparkVersion: \"3.5.2\"\n",
+    );
+    repo.write(
+        "values/environments/prod.yaml",
+        b"namespace: streams-prod\nprotected: true\nsparkVersion: \"3.5.1\"\n",
+    );
+    git(&repo, &["commit", "-qam", "versions by their CRD name"]);
+    let out = promote(&repo, &["--check"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(promote(&repo, &[]).code == 0);
+    assert_eq!(spec(&repo, "prod")["orders"]["sparkVersion"], "3.5.2");
+}
+
+#[test]
+fn a_stream_with_its_own_value_does_not_block_the_environment_edit() {
+    let repo = fixture();
+    repo.write(
+        "values/streams/payments.yaml",
+        b"mainClass: com.example.Payments\nspark:\n  image: r/pyspark:7\n",
+    );
+    repo.write(
+        "values/streams/billing.yaml",
+        b"mainClass: com.example.Billing\n",
+    );
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "payments on its own image"]);
+    let out = promote(&repo, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let changed = git(&repo, &["status", "--porcelain"]);
+    assert_eq!(changed, "M values/environments/prod.yaml", "{}", out.stdout);
+    assert_eq!(spec(&repo, "prod")["payments"]["image"], "r/pyspark:7");
+}
+
+#[test]
+fn overlapping_keys_and_emptied_maps() {
+    let repo = fixture();
+    repo.write(
+        "values/common.yaml",
+        format!(
+            "{}sparkConf:\n  spark.a: \"1\"\npromotion:\n  keys: [spark, spark.image, sparkConf]\n",
+            common::BASE[0].1
+        )
+        .as_bytes(),
+    );
+    repo.write(
+        "values/environments/dev.yaml",
+        b"namespace: streams-dev\nspark:\n  image: registry.example.com/spark:1.1.0\nsparkConf:\n  spark.a: null\n",
+    );
+    git(&repo, &["commit", "-qam", "dev drops spark.a"]);
+    let out = promote(&repo, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let prod = spec(&repo, "prod");
+    assert_eq!(prod["orders"]["image"], "registry.example.com/spark:1.1.0");
+    assert!(
+        prod["orders"]["sparkConf"].get("spark.a").is_none(),
+        "{}",
+        prod["orders"]
+    );
+}
+
+#[test]
+fn bad_promotion_keys_and_options_are_refused() {
+    let repo = fixture();
+    for keys in ["[\"\"]", "[a..b]", "[spark.imgae]", "[spark.image, 4.10]"] {
+        repo.write(
+            "values/common.yaml",
+            format!("{}promotion:\n  keys: {keys}\n", common::BASE[0].1).as_bytes(),
+        );
+        let out = promote(&repo, &["--check"]);
+        assert!(
+            out.code == 2 || out.code == 1 && out.stdout.is_empty(),
+            "{keys}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(!out.stdout.contains("behind"), "{keys}: {}", out.stdout);
+    }
+    git(&repo, &["checkout", "-q", "--", "."]);
+    for args in [
+        &["--author", "A <a@b.c>"][..],
+        &["--format", "json"],
+        &["--branch", "@"],
+        &["--branch", "refs/heads/x"],
+    ] {
+        let out = promote(&repo, args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+    }
+}

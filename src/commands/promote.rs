@@ -49,16 +49,22 @@ fn shown(path: &str, value: Option<&Value>) -> String {
     }
 }
 
-fn keys_of(loaded: &super::Loaded) -> Vec<String> {
-    loaded
+/// `promotion.keys` of common.yaml (default: [`DEFAULT_KEYS`]), checked,
+/// with the CRD's names of the same keys.
+fn keys_of(loaded: &super::Loaded) -> anyhow::Result<Vec<String>> {
+    let written: Vec<String> = match loaded
         .repo
         .common
         .as_ref()
         .and_then(|c| c.root.get("promotion"))
         .and_then(|p| p.get("keys"))
-        .map(|k| k.to_json())
-        .and_then(|k| serde_json::from_value(k).ok())
-        .unwrap_or_else(|| DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect())
+    {
+        None => DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect(),
+        Some(node) => serde_json::from_value(node.to_json()).map_err(|_| {
+            UsageError::new("promotion.keys in common.yaml must be a list of key paths, like [spark.image, mainClass]")
+        })?,
+    };
+    Ok(plan::promotion_keys(&written).map_err(|r| UsageError::new(r.0))?)
 }
 
 /// Each stream's changed values, one line per value.
@@ -135,6 +141,12 @@ fn others(plan: &Plan, from: &str, to: &str, editing: bool) -> String {
 
 pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     let commits = options.commit || options.branch.is_some();
+    if options.author.is_some() && !commits {
+        return Err(UsageError::new("--author is for --commit or --branch").into());
+    }
+    if options.format == PromoteFormat::Json && !options.check {
+        return Err(UsageError::new("--format json is for --check").into());
+    }
     let git = commits
         .then(|| crate::git::Git::open(&global.root))
         .transpose()
@@ -174,7 +186,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     if from.name == to.name {
         return Err(UsageError::new("--from and --to name the same environment").into());
     }
-    let keys = keys_of(&loaded);
+    let keys = keys_of(&loaded)?;
     let plan = plan::plan(&Request {
         repo: &loaded.repo,
         sources: &loaded.sources,
@@ -238,6 +250,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     }
 
     // The repository with the edits, in memory, checked against the promise.
+    let after_snapshot_paths: Vec<String> = snapshot.files.iter().map(|f| f.path.clone()).collect();
     let mut after_snapshot = snapshot;
     for file in &mut after_snapshot.files {
         if let Some((_, text)) = edited.get(&file.path) {
@@ -287,6 +300,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         .map(|c| c.stream.clone())
         .collect();
 
+    files_may_be_edited(global, &edited, &after_snapshot_paths)?;
     let styled = global.styled(false);
     let mut out = format!("promote {from} → {to}:\n{}", stream_lines(&plan));
     for note in &plan.notes {
@@ -316,17 +330,6 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         super::print(&out)?;
         return Ok(Exit::Success);
     }
-    for path in edited.keys() {
-        // Replacing a symlink with a file would quietly fork it.
-        if std::fs::symlink_metadata(global.root.join(path))
-            .is_ok_and(|m| m.file_type().is_symlink())
-        {
-            return Err(UsageError::new(format!(
-                "{path} is a symlink: promote edits regular files only"
-            ))
-            .into());
-        }
-    }
     let files: Vec<(String, Vec<u8>)> = edited
         .iter()
         .map(|(p, (_, t))| (p.clone(), t.as_bytes().to_vec()))
@@ -338,6 +341,13 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
                 .prepare_commit(&files, &message, identity)
                 .map_err(|e| UsageError::new(e.to_string()))?;
             if let Some(branch) = &options.branch {
+                if let Some(path) = edited.keys().find(|p| git.filters(p)) {
+                    return Err(UsageError::new(format!(
+                        "{path}: git applies filters or line-ending conversion to it, which --branch cannot (it never writes the working tree)"
+                    ))
+                    .help("use --commit on a branch of your own")
+                    .into());
+                }
                 git.create_branch(branch, &prepared)
                     .map_err(|e| UsageError::new(format!("--branch {branch}: {e}")))?;
                 out.push_str(&format!(
@@ -346,20 +356,65 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
                 ));
             } else {
                 write_all(global, &edited)?;
-                if let Err(e) = git.advance(&prepared, &message) {
-                    restore(global, &edited);
-                    return Err(UsageError::new(format!(
-                        "committing failed, the files are as they were: {e}"
-                    ))
-                    .into());
+                match git.commit_worktree(&prepared, identity, &message) {
+                    Ok(id) => out.push_str(&format!("\ncommitted {}\n", &id[..12])),
+                    Err(e) => {
+                        restore(global, &edited);
+                        return Err(UsageError::new(format!(
+                            "committing failed; the files, the index and the branch are as they were: {e}"
+                        ))
+                        .into());
+                    }
                 }
-                out.push_str(&format!("\ncommitted {}\n", prepared.short()));
             }
         }
         _ => write_all(global, &edited)?,
     }
     super::print(&out)?;
     Ok(Exit::Success)
+}
+
+/// Every edited file is a regular, writable file that no other path of
+/// the repository reaches through a symlink (an edit made through one name
+/// would change the streams of the other unchecked).
+fn files_may_be_edited(
+    global: &Global,
+    edited: &BTreeMap<String, (String, String)>,
+    paths: &[String],
+) -> anyhow::Result<()> {
+    for path in edited.keys() {
+        let full = global.root.join(path);
+        let meta = std::fs::symlink_metadata(&full)?;
+        if meta.file_type().is_symlink() {
+            return Err(UsageError::new(format!(
+                "{path} is a symlink: promote edits regular files only"
+            ))
+            .help("edit the file it points to by hand, or replace the symlink with the file")
+            .into());
+        }
+        if meta.permissions().readonly() {
+            return Err(UsageError::new(format!(
+                "{path} is read-only: promote leaves it as it is"
+            ))
+            .into());
+        }
+        let real = full.canonicalize()?;
+        for other in paths.iter().filter(|p| *p != path) {
+            if global
+                .root
+                .join(other)
+                .canonicalize()
+                .is_ok_and(|o| o == real)
+            {
+                return Err(UsageError::new(format!(
+                    "{other} is a symlink to {path}: editing {path} would change the streams of both"
+                ))
+                .help("replace the symlink with a copy, or edit by hand")
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The commit's message: each stream with old → new for every changed

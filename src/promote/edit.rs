@@ -82,7 +82,9 @@ struct Splice {
 pub fn apply(text: &str, changes: &[Change]) -> Result<Edited, EditError> {
     // CRLF files are edited as LF and written back with CRLF, so inserted
     // lines end like the others.
-    if text.contains("\r\n") {
+    // (Only when every line ends so: a file with mixed endings is edited
+    // as it is.)
+    if text.contains("\r\n") && text.matches('\n').count() == text.matches("\r\n").count() {
         let edited = apply(&text.replace("\r\n", "\n"), changes)?;
         return Ok(Edited {
             text: edited.text.replace('\n', "\r\n"),
@@ -257,18 +259,74 @@ pub fn apply_json(root: &mut Value, change: &Change) {
     }
 }
 
+/// The end of a block scalar's own text. Its span runs on to the next
+/// token: the indentation of the next line, and blank and comment lines
+/// less indented than its content, are not part of it.
+fn block_scalar_end(text: &str, node: &Node) -> usize {
+    let start = node.span.start as usize;
+    let mut end = (node.span.end as usize).min(text.len());
+    // The span starts at the `|`/`>` header, or at the text below it.
+    let first = if text[start..].starts_with(['|', '>']) {
+        match text[start..end].find('\n') {
+            Some(i) => start + i + 1,
+            None => return end,
+        }
+    } else {
+        line_start(text, start)
+    };
+    // The next token's indentation.
+    if let Some(nl) = text[first - 1..end].rfind('\n').map(|i| first - 1 + i + 1)
+        && text[nl..end].trim().is_empty()
+    {
+        end = nl;
+    }
+    let indent = |line: &str| line.len() - line.trim_start_matches(' ').len();
+    let content = indent(text[first..line_end(text, first)].trim_end_matches('\n'));
+    while end > first {
+        let begin = line_start(text, end - 1);
+        if begin < first {
+            break;
+        }
+        let line = &text[begin..end - 1];
+        let trimmed = line.trim();
+        if trimmed.is_empty() || (trimmed.starts_with('#') && indent(line) < content) {
+            end = begin;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// Whether a text node is a block scalar: its span starts at a `|` or `>`
+/// header, or just below one.
+fn is_block_scalar(text: &str, node: &Node) -> bool {
+    let start = node.span.start as usize;
+    if text[start..].starts_with(['|', '>']) {
+        return true;
+    }
+    let before = text[..start].trim_end();
+    let header = before.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+');
+    header.ends_with(['|', '>']) && before.len() - header.len() <= 2
+}
+
 /// The end of a node's text: the furthest span of it or its children.
-fn subtree_end(node: &Node) -> usize {
-    let own = node.span.end as usize;
+fn subtree_end_in(text: &str, node: &Node) -> usize {
     match &node.value {
+        Y::String(_) if is_block_scalar(text, node) => block_scalar_end(text, node),
         Y::Map(entries) => entries
             .iter()
-            .map(|e| (e.key_span.end as usize).max(subtree_end(&e.value)))
+            .map(|e| (e.key_span.end as usize).max(subtree_end_in(text, &e.value)))
             .max()
-            .unwrap_or(own)
-            .max(own),
-        Y::Seq(items) => items.iter().map(subtree_end).max().unwrap_or(own).max(own),
-        _ => own,
+            .unwrap_or(node.span.end as usize)
+            .max(node.span.end as usize),
+        Y::Seq(items) => items
+            .iter()
+            .map(|i| subtree_end_in(text, i))
+            .max()
+            .unwrap_or(node.span.end as usize)
+            .max(node.span.end as usize),
+        _ => node.span.end as usize,
     }
 }
 
@@ -291,7 +349,7 @@ fn line_number(text: &str, at: usize) -> usize {
 
 /// The end of the last line of a node's text, past its newline.
 fn block_end(text: &str, node: &Node) -> usize {
-    let end = subtree_end(node);
+    let end = subtree_end_in(text, node);
     // A block scalar's text already ends with its newline.
     if end > 0 && text[..end].ends_with('\n') {
         end
@@ -335,9 +393,15 @@ fn is_flow(text: &str, node: &Node) -> bool {
 fn comment_start(line: &str) -> Option<usize> {
     let mut quote: Option<char> = None;
     let mut previous = ' ';
+    let mut escaped = false;
     for (i, c) in line.char_indices() {
         match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') if !escaped => {
+                escaped = true;
+                previous = c;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
             (Some(_), _) => {}
             (None, '"' | '\'') if previous == ' ' || previous == '-' || previous == ':' => {
                 quote = Some(c)
@@ -345,6 +409,7 @@ fn comment_start(line: &str) -> Option<usize> {
             (None, '#') if previous == ' ' || previous == '\t' => return Some(i),
             _ => {}
         }
+        escaped = false;
         previous = c;
     }
     None
@@ -554,13 +619,89 @@ fn flow(
     let close = flow_end(text, start)
         .ok_or_else(|| unsupported(path, "an unterminated flow collection"))?;
     let dropped = comments_in(text, start..close);
+    // Written from the original tokens where nothing changes (a number
+    // stays `0x1F` or `1.50`), else from the values.
+    let new = flow_text(text, node, rest, op).unwrap_or_else(|| inline(&object));
     Ok((
         vec![Splice {
             range: start..close,
-            text: inline(&object),
+            text: new,
         }],
         dropped,
     ))
+}
+
+/// The text of a value as written: a scalar's token, a flow collection up
+/// to its closing bracket.
+fn written(text: &str, node: &Node) -> Option<String> {
+    let start = node.span.start as usize;
+    match &node.value {
+        Y::Map(_) | Y::Seq(_) => is_flow(text, node)
+            .then(|| flow_end(text, start))
+            .flatten()
+            .map(|end| text[start..end].to_owned()),
+        _ if node.span.end > node.span.start => Some(text[node.span.range()].to_owned()),
+        _ => None,
+    }
+}
+
+/// A flow collection rewritten with one change, every other entry as
+/// written; `None` when an entry's text cannot be cut out.
+fn flow_text(text: &str, node: &Node, rest: &[Seg], op: &Op) -> Option<String> {
+    let (seg, tail) = rest.split_first()?;
+    let child = |value: Option<&Node>| -> Option<Option<String>> {
+        Some(match (tail.is_empty(), op) {
+            (true, Op::Remove) => None,
+            (true, Op::Set(v)) => Some(inline(v)),
+            (false, _) => match value {
+                Some(v) if is_flow(text, v) => Some(flow_text(text, v, tail, op)?),
+                _ => {
+                    let mut object = value.map(Node::to_json).unwrap_or(Value::Null);
+                    apply_json(
+                        &mut object,
+                        &Change {
+                            path: tail.to_vec(),
+                            op: op.clone(),
+                        },
+                    );
+                    Some(inline(&object))
+                }
+            },
+        })
+    };
+    match (&node.value, seg) {
+        (Y::Map(entries), Seg::Key(k)) => {
+            let mut parts = Vec::new();
+            let mut found = false;
+            for e in entries {
+                let key_text = &text[e.key_span.range()];
+                if e.key == *k {
+                    found = true;
+                    if let Some(value) = child(Some(&e.value))? {
+                        parts.push(format!("{key_text}: {value}"));
+                    }
+                } else {
+                    parts.push(format!("{key_text}: {}", written(text, &e.value)?));
+                }
+            }
+            if !found && let Some(value) = child(None)? {
+                parts.push(format!("{}: {value}", key(k)));
+            }
+            Some(format!("{{{}}}", parts.join(", ")))
+        }
+        (Y::Seq(items), Seg::Index(i)) if *i < items.len() => {
+            let mut parts = Vec::new();
+            for (n, item) in items.iter().enumerate() {
+                if n == *i {
+                    parts.push(child(Some(item))??);
+                } else {
+                    parts.push(written(text, item)?);
+                }
+            }
+            Some(format!("[{}]", parts.join(", ")))
+        }
+        _ => None,
+    }
 }
 
 /// Deletes a block mapping entry: its lines, from the key to the end of
@@ -1008,7 +1149,7 @@ mod tests {
         let out = remove_one("a: 1\nb:\n  c: 2\n  d: [1, 2]\ne: 3\n", &["b", "d"]);
         assert_eq!(out.text, "a: 1\nb:\n  c: 2\ne: 3\n");
         let out = remove_one("a: 1\nb: {c: 2, d: 3}\n", &["b", "d"]);
-        assert_eq!(out.text, "a: 1\nb: {\"c\": 2}\n");
+        assert_eq!(out.text, "a: 1\nb: {c: 2}\n");
         // Nothing to remove: nothing changes.
         let out = remove_one("a: 1\n", &["b", "c"]);
         assert_eq!(out.text, "a: 1\n");
@@ -1097,7 +1238,7 @@ mod tests {
         let out = set(FILE, &["environments", "dev", "enabled"], &json!(false)).unwrap();
         assert_eq!(
             changed_lines(FILE, &out),
-            ["-  dev: {enabled: true}", "+  dev: {\"enabled\": false}"]
+            ["-  dev: {enabled: true}", "+  dev: {enabled: false}"]
         );
         let empty = "mainClass: x\nenvironments:\n  prod:\n";
         let out = set(empty, &["environments", "prod", "enabled"], &json!(true)).unwrap();
@@ -1205,5 +1346,40 @@ mod tests {
             }
         }
         assert!(checked > 200, "only {checked} edits checked");
+    }
+
+    #[test]
+    fn a_block_scalar_ends_where_its_text_does() {
+        let text = "spark:\n  image: >-\n    r/spark:1.0\n  # kept\n  version: \"3.5.1\"\n";
+        let out = set_one(text, &["spark", "image"], json!("r/spark:2.0"));
+        assert_eq!(
+            out.text,
+            "spark:\n  image: r/spark:2.0\n  # kept\n  version: \"3.5.1\"\n"
+        );
+        let out = remove_one(text, &["spark", "image"]);
+        assert_eq!(out.text, "spark:\n  # kept\n  version: \"3.5.1\"\n");
+    }
+
+    #[test]
+    fn mixed_line_endings_and_quotes_with_hashes() {
+        let out = set_one("a: 1\r\nb: 2\n", &["b"], json!(3));
+        assert_eq!(out.text, "a: 1\r\nb: 3\n");
+        let out = set_one("image: \"a\\\" # b\" # real\n", &["image"], json!("c"));
+        assert_eq!(out.text, "image: c\n");
+        assert_eq!(out.dropped[0].comment, "# real");
+    }
+
+    #[test]
+    fn a_flow_collection_keeps_the_text_of_what_it_does_not_change() {
+        let text = "{namespace: p, spark: {image: r/s:1.0}, labels: {cost: 0x1F, f: 1.50}}\n";
+        let out = set_one(text, &["spark", "image"], json!("r/s:2.0"));
+        assert_eq!(
+            out.text,
+            "{namespace: p, spark: {image: r/s:2.0}, labels: {cost: 0x1F, f: 1.50}}\n"
+        );
+        let out = remove_one("a: {b: 1.50, c: 2}\n", &["a", "c"]);
+        assert_eq!(out.text, "a: {b: 1.50}\n");
+        let out = set_one("a: {b: 1.50}\n", &["a", "d", "e"], json!("x"));
+        assert_eq!(out.text, "a: {b: 1.50, d: {\"e\": \"x\"}}\n");
     }
 }

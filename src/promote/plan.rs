@@ -29,6 +29,47 @@ pub const DEFAULT_KEYS: &[&str] = &[
     "arguments",
 ];
 
+/// The CRD's names of sluice keys: a promotion key is promoted under both
+/// names (the CRD's wins when a file writes it).
+const ALIASES: &[(&str, &str)] = &[
+    ("spark.version", "sparkVersion"),
+    ("applicationFile", "mainApplicationFile"),
+];
+
+/// The promotion keys as written, checked, with their aliases.
+pub fn promotion_keys(written: &[String]) -> Result<Vec<String>, Refusal> {
+    let mut keys = Vec::new();
+    for key in written {
+        let ok = !key.is_empty()
+            && key.split('.').all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+            });
+        if !ok {
+            return Err(Refusal(format!(
+                "promotion.keys: `{key}` is not a key path (dot-separated names, like `spark.image`)"
+            )));
+        }
+        let path: Vec<&str> = key.split('.').collect();
+        if !crate::values::validate::is_values_path(&path) {
+            return Err(Refusal(format!(
+                "promotion.keys: `{key}` is not a values key (`sluice schema` lists them)"
+            )));
+        }
+        keys.push(key.clone());
+        for (a, b) in ALIASES {
+            for (from, to) in [(a, b), (b, a)] {
+                if key == from && !written.iter().any(|k| k == to) {
+                    keys.push((*to).to_owned());
+                }
+            }
+        }
+    }
+    keys.dedup();
+    Ok(keys)
+}
+
 pub struct Request<'a> {
     pub repo: &'a Repository,
     pub sources: &'a Sources,
@@ -208,7 +249,7 @@ fn leaves(
     out: &mut Vec<Leaf>,
 ) {
     match (source, target) {
-        (Some(Value::Object(s)), Some(Value::Object(t))) if !s.is_empty() && !t.is_empty() => {
+        (Some(Value::Object(s)), Some(Value::Object(t))) if !(s.is_empty() && t.is_empty()) => {
             let mut keys: Vec<&String> = s.keys().collect();
             keys.extend(t.keys().filter(|k| !s.contains_key(*k)));
             for key in keys {
@@ -397,7 +438,9 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
                     &mut out,
                 );
             }
-            out.dedup_by(|a, b| a.path == b.path);
+            // Overlapping keys (`image`, `image.tag`) give a value once.
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|l| seen.insert(l.path.clone()));
         }
         wanted.push(out);
     }
@@ -415,11 +458,18 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
             .filter(|&i| members[i].promoted)
             .collect();
         let want_of = |i: usize| pointer_get(members[i].source.as_ref().expect("source"), path);
-        let Some(&first) = promoted.first() else {
+        // The streams an environment-file edit reaches: a definition that
+        // sets the value itself keeps its own (and gets a pin if needed).
+        let reached: Vec<usize> = promoted
+            .iter()
+            .copied()
+            .filter(|&i| !touches(&members[i].layers.def, path))
+            .collect();
+        let Some(&first) = reached.first() else {
             continue;
         };
         let want = want_of(first);
-        if promoted.iter().any(|&i| want_of(i) != want) {
+        if reached.iter().any(|&i| want_of(i) != want) {
             continue;
         }
         let below_env = merged_at(&[&common], path);
@@ -433,7 +483,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         let mut candidate = env.clone();
         apply_json_path(&mut candidate, path, &op);
         let mut edits = 1usize;
-        let mut reached = Vec::new();
+        let mut left_out_reached = Vec::new();
         let mut fine = true;
         for m in &members {
             let l = &m.layers;
@@ -448,7 +498,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
             } else if after != before {
                 let toward_source = m.source.as_ref().map(|s| pointer_get(s, path).cloned());
                 if !enabled(&m.target) && toward_source == Some(after.clone()) {
-                    reached.push(m.def.name.clone());
+                    left_out_reached.push(m.def.name.clone());
                 } else {
                     fine = false;
                     break;
@@ -471,12 +521,12 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
                 "`{}`: one edit to {} ({} promoted stream{} of {} take{} it)",
                 path.join("."),
                 sources.get(to.file).path,
-                promoted.len(),
-                if promoted.len() == 1 { "" } else { "s" },
+                reached.len(),
+                if reached.len() == 1 { "" } else { "s" },
                 to.name,
-                if promoted.len() == 1 { "s" } else { "" },
+                if reached.len() == 1 { "s" } else { "" },
             ));
-            plan.reached_left_out.extend(reached);
+            plan.reached_left_out.extend(left_out_reached);
         }
     }
     plan.reached_left_out.sort();
@@ -681,6 +731,10 @@ pub fn verify(
                             shown(from_source)
                         )));
                     }
+                }
+                // Compared first, stripped after: keys may overlap
+                // (`image` and `image.tag`).
+                for path in &paths {
                     strip(&mut old, path);
                     strip(&mut new, path);
                 }
