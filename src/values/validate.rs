@@ -834,6 +834,45 @@ fn known_keys(doc: &Json, start: &[&Json], pointer: &str) -> Vec<String> {
     keys
 }
 
+/// Whether a dotted key path names a values key of the built-in schema: each
+/// name is a property of the one before, until a map of free keys
+/// (`sparkConf`, labels, ...).
+pub fn is_values_path(path: &[&str]) -> bool {
+    static DOC: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON")
+    });
+    let resolve = |mut node: &'static Json| {
+        for _ in 0..16 {
+            match node.get("$ref").and_then(Json::as_str) {
+                Some(r) => match r.strip_prefix('#').and_then(|p| DOC.pointer(p)) {
+                    Some(target) => node = target,
+                    None => return node,
+                },
+                None => return node,
+            }
+        }
+        node
+    };
+    let Some(mut node) = DOC.pointer("/$defs/values") else {
+        return false;
+    };
+    for name in path {
+        node = resolve(node);
+        match node.get("properties").and_then(|p| p.get(*name)) {
+            Some(next) => node = next,
+            None => {
+                let free = node.get("patternProperties").is_some()
+                    || node
+                        .get("additionalProperties")
+                        .is_some_and(|a| a != &Json::Bool(false))
+                    || node.get("properties").is_none();
+                return free;
+            }
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -981,43 +1020,4 @@ mod tests {
         let keys = known_keys(&schema.doc, &[&schema.doc], "");
         assert!(keys.contains(&"sparkConf".to_owned()));
     }
-}
-
-/// Whether a dotted key path names a values key of the built-in schema: each
-/// name is a property of the one before, until a map of free keys
-/// (`sparkConf`, labels, ...).
-pub fn is_values_path(path: &[&str]) -> bool {
-    static DOC: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| {
-        serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON")
-    });
-    let resolve = |mut node: &'static Json| {
-        for _ in 0..16 {
-            match node.get("$ref").and_then(Json::as_str) {
-                Some(r) => match r.strip_prefix('#').and_then(|p| DOC.pointer(p)) {
-                    Some(target) => node = target,
-                    None => return node,
-                },
-                None => return node,
-            }
-        }
-        node
-    };
-    let Some(mut node) = DOC.pointer("/$defs/values") else {
-        return false;
-    };
-    for name in path {
-        node = resolve(node);
-        match node.get("properties").and_then(|p| p.get(*name)) {
-            Some(next) => node = next,
-            None => {
-                let free = node.get("patternProperties").is_some()
-                    || node
-                        .get("additionalProperties")
-                        .is_some_and(|a| a != &Json::Bool(false))
-                    || node.get("properties").is_none();
-                return free;
-            }
-        }
-    }
-    true
 }
