@@ -201,6 +201,30 @@ Examples:
         shell: clap_complete::Shell,
     },
 
+    /// Write a new streams repository: common and environment files with
+    /// comments, editor schemas and the pipeline.
+    #[command(after_help = "\
+Examples:
+  sluice init streams-repo
+  sluice init --env dev --env staging --env prod
+
+The last of several environments is `protected: true`. Nothing is
+overwritten: init refuses when any file it would write exists.")]
+    Init {
+        /// The directory (created if needed; default: -C DIR).
+        #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+
+        /// An environment, in promotion order (repeatable; default: dev,
+        /// prod).
+        #[arg(long = "env", short = 'e', value_name = "ENV")]
+        environments: Vec<String>,
+    },
+
+    /// Add to the repository: `new stream NAME`.
+    #[command(subcommand)]
+    New(NewCommand),
+
     /// Write the man pages: sluice(1) and one per command.
     #[command(after_help = "\
 Examples:
@@ -223,6 +247,28 @@ Examples:
         /// a stream file, an environment file or common.yaml.
         #[arg(long = "for", value_enum, value_name = "FILE")]
         file: Option<SchemaForArg>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NewCommand {
+    /// A stream file, enabled in the first environment only (the
+    /// unprotected environments come first, then the protected ones).
+    #[command(after_help = "\
+Examples:
+  sluice new stream clickstream
+  sluice new stream refunds --from payments
+
+With --from, the new stream starts as a copy of that one, without its
+sink. Refuses a name that is taken.")]
+    Stream {
+        /// The stream's name (lower-case letters, digits and '-').
+        #[arg(value_name = "NAME")]
+        name: String,
+
+        /// Start from a copy of this stream.
+        #[arg(long, value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
+        from: Option<String>,
     },
 }
 
@@ -768,6 +814,12 @@ pub fn main() -> ExitCode {
                 .map(|()| Exit::Success)
         }
         Command::Man { output_dir } => man(output_dir),
+        Command::Init { dir, environments } => {
+            commands::scaffold::init(&global, dir, &environments)
+        }
+        Command::New(NewCommand::Stream { name, from }) => {
+            commands::scaffold::new_stream(&global, &name, from.as_deref())
+        }
         Command::Schema { file: None } => {
             commands::print(crate::values::validate::BUILTIN_SCHEMA).map(|()| Exit::Success)
         }

@@ -9,6 +9,7 @@ pub mod load;
 pub mod promote;
 pub mod rbac;
 pub mod render;
+pub mod scaffold;
 pub mod status;
 pub mod values;
 pub mod wait;
