@@ -16,6 +16,10 @@ pub enum Error {
     Git(String),
     #[error("the streams repository `{0}` is not inside the git work tree")]
     Outside(String),
+    #[error(
+        "unknown revision `{rev}`: this is a shallow clone, and the commit is not in it (GitLab clones 20 or 50 commits deep by default); fetch it with `git fetch --depth=1 origin {rev}`, or set `GIT_DEPTH: 0` for the job"
+    )]
+    Shallow { rev: String },
 }
 
 fn revision_error(rev: &str, e: &git2::Error) -> Error {
@@ -55,9 +59,15 @@ impl Git {
 
     /// The object a revision names.
     fn revision(&self, rev: &str) -> Result<git2::Object<'_>, Error> {
-        self.repo
-            .revparse_single(rev)
-            .map_err(|e| revision_error(rev, &e))
+        self.repo.revparse_single(rev).map_err(|e| {
+            if self.repo.is_shallow() {
+                Error::Shallow {
+                    rev: rev.to_owned(),
+                }
+            } else {
+                revision_error(rev, &e)
+            }
+        })
     }
 
     fn tree(&self, rev: &str) -> Result<Tree<'_>, Error> {

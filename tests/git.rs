@@ -322,3 +322,70 @@ fn moving_an_environment_to_another_namespace_creates_and_removes() {
     assert_eq!(doc["summary"]["created"], 3, "{doc:#}");
     assert_eq!(doc["summary"]["pruned"], 3, "{doc:#}");
 }
+
+#[test]
+fn a_shallow_clone_without_the_base_says_how_to_fetch_it() {
+    let (origin, base, _head) = history();
+    git(
+        &origin,
+        &["config", "uploadpack.allowAnySHA1InWant", "true"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("clone");
+    let url = format!("file://{}", origin.path().display());
+    common::git_in(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--branch",
+            "add-refunds",
+            &url,
+            "clone",
+        ],
+    );
+    // Depth 1: the base commit is not there.
+    for args in [
+        vec!["diff", "--env", "dev", "--base", base.as_str()],
+        vec!["render", "--env", "dev", "--changed-since", base.as_str()],
+    ] {
+        let out = common::sluice_in(&clone, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("this is a shallow clone"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("git fetch --depth=1 origin {base}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // The fix it names works, still shallow.
+    common::git_in(&clone, &["fetch", "-q", "--depth=1", "origin", &base]);
+    assert_eq!(
+        common::git_in(&clone, &["rev-parse", "--is-shallow-repository"]),
+        "true"
+    );
+    let out = common::sluice_in(
+        &clone,
+        &["diff", "--env", "dev", "--base", &base, "--format", "json"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = json(&out);
+    assert!(
+        streams(&doc)
+            .iter()
+            .any(|(s, action, _)| s == "refunds" && action == "created"),
+        "{doc}"
+    );
+    let out = common::sluice_in(
+        &clone,
+        &["render", "--env", "dev", "--changed-since", &base],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
