@@ -25,8 +25,11 @@ pub enum Seg {
     Index(usize),
 }
 
-pub fn keys(path: &[&str]) -> Vec<Seg> {
-    path.iter().map(|k| Seg::Key((*k).to_owned())).collect()
+/// A path of map keys.
+pub fn keys<S: AsRef<str>>(path: &[S]) -> Vec<Seg> {
+    path.iter()
+        .map(|k| Seg::Key(k.as_ref().to_owned()))
+        .collect()
 }
 
 pub fn dotted(path: &[Seg]) -> String {
@@ -956,7 +959,8 @@ fn insert(
 }
 
 /// Sets one key path (map keys only) to a value.
-pub fn set(text: &str, path: &[&str], value: &Value) -> Result<String, EditError> {
+#[cfg(test)]
+fn set(text: &str, path: &[&str], value: &Value) -> Result<String, EditError> {
     apply(
         text,
         &[Change {

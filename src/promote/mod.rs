@@ -4,4 +4,4 @@
 pub mod edit;
 pub mod plan;
 
-pub use edit::{file_diff, set};
+pub use edit::file_diff;

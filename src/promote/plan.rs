@@ -142,6 +142,19 @@ struct Layers {
     block: Value,
 }
 
+/// A stream's effective values in an environment, numbers as written.
+fn effective(repo: &Repository, sources: &Sources, def: &StreamDef, env: &Environment) -> Value {
+    let mut values = values_of(repo, def, env, &[]);
+    crate::values::exact::keep_written_text(&mut values, sources);
+    values.to_json()
+}
+
+fn key_paths(keys: &[String]) -> Vec<Vec<String>> {
+    keys.iter()
+        .map(|k| k.split('.').map(str::to_owned).collect())
+        .collect()
+}
+
 fn exact_json(node: &Node, sources: &Sources) -> Value {
     let mut node = node.clone();
     crate::values::exact::keep_written_text(&mut node, sources);
@@ -178,45 +191,22 @@ pub fn merged_at(layers: &[&Value], path: &[String]) -> Option<Value> {
                 _ => continue 'layer,
             }
         }
-        result = match (result, node) {
-            (_, Value::Null) => None,
-            (Some(base), over) => Some(merge_json(base, over)),
-            (None, over) => Some(without_nulls(over)),
+        result = match node {
+            Value::Null => None,
+            over => Some(merge_over(result, over)),
         };
     }
     result
 }
 
-fn merge_json(base: Value, over: &Value) -> Value {
-    match (base, over) {
-        (Value::Object(mut base), Value::Object(over)) => {
-            for (k, v) in over {
-                if v.is_null() {
-                    base.shift_remove(k);
-                } else {
-                    let merged = match base.shift_remove(k) {
-                        Some(old) => merge_json(old, v),
-                        None => without_nulls(v),
-                    };
-                    base.insert(k.clone(), merged);
-                }
-            }
-            Value::Object(base)
-        }
-        (_, over) => without_nulls(over),
-    }
-}
-
-fn without_nulls(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// `over` merged onto `base` (nothing: no lower layer says anything) by
+/// the values merge itself.
+fn merge_over(base: Option<Value>, over: &Value) -> Value {
+    let span = crate::source::Span::file_start(crate::source::FileId(0));
+    let base = base.map_or(Node::new(span, crate::values::yaml::Value::Null), |b| {
+        Node::from_json(&b, span)
+    });
+    crate::values::merge::merge(base, &Node::from_json(over, span)).to_json()
 }
 
 /// Whether `layer` says anything at `path` (the value, or a non-mapping
@@ -290,9 +280,7 @@ fn own_layer(def: &StreamDef, target: &str, path: &[String], layers: &Layers) ->
 }
 
 fn segs(prefix: &[Seg], path: &[String]) -> Vec<Seg> {
-    let mut out = prefix.to_vec();
-    out.extend(path.iter().map(|k| Seg::Key(k.clone())));
-    out
+    [prefix, &edit::keys(path)].concat()
 }
 
 /// The definition of `def`'s stream that the source environment reads.
@@ -347,11 +335,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         .map(|c| exact_json(c, sources))
         .unwrap_or(Value::Object(Default::default()));
     let env = exact_json(&to.values, sources);
-    let paths: Vec<Vec<String>> = request
-        .keys
-        .iter()
-        .map(|k| k.split('.').map(str::to_owned).collect())
-        .collect();
+    let paths = key_paths(request.keys);
 
     let mut members = Vec::new();
     for def in repo.streams.iter().filter(|d| d.applies_to(&to.name)) {
@@ -364,11 +348,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
                 .map(|b| exact_json(b, sources))
                 .unwrap_or(Value::Null),
         };
-        let exact = |def: &StreamDef, e: &Environment| {
-            let mut values = values_of(repo, def, e, &[]);
-            crate::values::exact::keep_written_text(&mut values, sources);
-            values.to_json()
-        };
+        let exact = |def: &StreamDef, e: &Environment| effective(repo, sources, def, e);
         let target = exact(def, to);
         // The same stream in the source: this definition, or one of the
         // source's own `streams:` list.
@@ -513,7 +493,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         if fine && better {
             apply_json_path(&mut env_after, path, &op);
             env_changes.push(Change {
-                path: path.iter().map(|k| Seg::Key(k.clone())).collect(),
+                path: edit::keys(path),
                 op,
             });
             at_env_level.push(path.clone());
@@ -612,26 +592,14 @@ fn apply_json_path(root: &mut Value, path: &[String], op: &Op) {
     edit::apply_json(
         root,
         &Change {
-            path: path.iter().map(|k| Seg::Key(k.clone())).collect(),
+            path: edit::keys(path),
             op: op.clone(),
         },
     );
 }
 
 fn strip(value: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut node = value;
-    for key in parents {
-        match node.get_mut(key.as_str()) {
-            Some(next) => node = next,
-            None => return,
-        }
-    }
-    if let Some(map) = node.as_object_mut() {
-        map.shift_remove(last);
-    }
+    apply_json_path(value, path, &Op::Remove);
 }
 
 fn shown(value: Option<&Value>) -> String {
@@ -662,14 +630,9 @@ pub fn verify(
     keys: &[String],
     plan: &Plan,
 ) -> Result<(), Refusal> {
-    let paths: Vec<Vec<String>> = keys
-        .iter()
-        .map(|k| k.split('.').map(str::to_owned).collect())
-        .collect();
+    let paths = key_paths(keys);
     let exact = |(repo, sources): (&Repository, &Sources), def: &StreamDef, env: &Environment| {
-        let mut values = values_of(repo, def, env, &[]);
-        crate::values::exact::keep_written_text(&mut values, sources);
-        values.to_json()
+        effective(repo, sources, def, env)
     };
     let source_env = before
         .0
@@ -705,7 +668,8 @@ pub fn verify(
         for def in before.0.streams.iter().filter(|d| d.applies_to(&env.name)) {
             let def_after = defs_after[def.name.as_str()];
             let mut old = exact(before, def, env);
-            let mut new = exact(after, def_after, env_after);
+            let after_values = exact(after, def_after, env_after);
+            let mut new = after_values.clone();
             let stream = planned.get(def.name.as_str()).copied();
             if env.name == to {
                 let source = source_def(before.0, def, from).map(|d| exact(before, d, source_env));
@@ -753,12 +717,11 @@ pub fn verify(
                     let source = source.as_ref().expect("a promoted stream has a source");
                     let (want, got) = (
                         crate::spark::derive::image(source),
-                        crate::spark::derive::image(&exact(after, def_after, env_after)),
+                        crate::spark::derive::image(&after_values),
                     );
                     let image_keys = ["image", "spark.image"];
                     if want != got && keys.iter().any(|k| image_keys.contains(&k.as_str())) {
-                        let winner =
-                            image_key(&exact(after, def_after, env_after)).unwrap_or("image");
+                        let winner = image_key(&after_values).unwrap_or("image");
                         let theirs = image_key(source).unwrap_or("spark.image");
                         return Err(Refusal(
                             format!(
