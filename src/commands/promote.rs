@@ -359,7 +359,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
                 match git.commit_worktree(&prepared, identity, &message) {
                     Ok(id) => out.push_str(&format!("\ncommitted {}\n", &id[..12])),
                     Err(e) => {
-                        restore(global, &edited);
+                        put_back(global, &edited, edited.keys());
                         return Err(UsageError::new(format!(
                             "committing failed; the files, the index and the branch are as they were: {e}"
                         ))
@@ -438,10 +438,7 @@ fn write_all(global: &Global, edited: &BTreeMap<String, (String, String)>) -> an
     let mut written = Vec::new();
     for (path, (_, text)) in edited {
         if let Err(e) = write_atomically(&global.root.join(path), text) {
-            for done in written {
-                let (old, _) = &edited[done];
-                let _ = write_atomically(&global.root.join(done), old);
-            }
+            put_back(global, edited, written);
             return Err(UsageError::new(format!(
                 "writing {path} failed, nothing was changed: {e}"
             ))
@@ -452,9 +449,14 @@ fn write_all(global: &Global, edited: &BTreeMap<String, (String, String)>) -> an
     Ok(())
 }
 
-fn restore(global: &Global, edited: &BTreeMap<String, (String, String)>) {
-    for (path, (old, _)) in edited {
-        let _ = write_atomically(&global.root.join(path), old);
+/// Writes the old text of these edited files back.
+fn put_back<'a>(
+    global: &Global,
+    edited: &BTreeMap<String, (String, String)>,
+    paths: impl IntoIterator<Item = &'a String>,
+) {
+    for path in paths {
+        let _ = write_atomically(&global.root.join(path), &edited[path].0);
     }
 }
 
