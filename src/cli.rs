@@ -56,7 +56,8 @@ Examples:
   sluice lint --env dev --env prod
   sluice lint --set executor.instances=0          see what a change would break
   sluice lint --format junit > lint-report.xml     one test case per stream x environment
-  sluice lint --format codequality > gl-code-quality.json
+  sluice lint --report junit=lint-junit.xml --report codequality=gl-code-quality.json
+                                                   the merge request's reports, and the human output
 
 Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage
 (an unknown environment, a malformed --set, no values/ directory).")]
@@ -123,10 +124,13 @@ state reset, 3 the cluster refused or could not be reached.")]
 Examples:
   sluice status --env prod
   sluice status --env dev --format json
+  sluice status --env prod --exit-code --format junit > drift-prod.xml   a scheduled drift check
 
 DRIFT: none, changed (someone edited the live object, or the values changed
 since the last apply), missing (not deployed), extra (deployed, no longer
-in the values: `apply --prune` deletes it).")]
+in the values: `apply --prune` deletes it).
+Exit codes: 0 (with --exit-code: no drift, nothing degraded), 1 drift or a
+degraded stream (--exit-code), 2 bad input, 3 cluster error.")]
     Status(StatusArgs),
 
     /// Print the least-privilege Role and RoleBinding a deploy job needs
@@ -321,8 +325,36 @@ struct LintArgs {
     #[arg(long)]
     strict: bool,
 
+    /// Also write the findings as FORMAT to FILE (repeatable), from the
+    /// same run: `--report junit=lint-junit.xml --report
+    /// codequality=gl-code-quality.json`. Reports are written whatever
+    /// the findings; only a file that cannot be written fails the run.
+    #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report)]
+    reports: Vec<(LintFormatArg, PathBuf)>,
+
     #[command(flatten)]
     source: SourceArgs,
+}
+
+/// `--report FORMAT=FILE`.
+fn parse_report(text: &str) -> Result<(LintFormatArg, PathBuf), String> {
+    let (format, file) = text.split_once('=').ok_or_else(|| {
+        format!("expected FORMAT=FILE, for example junit=lint-junit.xml, not `{text}`")
+    })?;
+    let format = LintFormatArg::from_str(format, false).map_err(|_| {
+        let names: Vec<String> = LintFormatArg::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        format!(
+            "unknown report format `{format}` (expected one of {})",
+            names.join(", ")
+        )
+    })?;
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file"));
+    }
+    Ok((format, PathBuf::from(file)))
 }
 
 /// How to reach the cluster, as kubectl does.
@@ -448,12 +480,25 @@ struct StatusArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
-    format: StatusFormatArg,
+    /// Output format. `junit`: one test case per stream, failing on drift
+    /// or a degraded stream.
+    #[arg(long, value_enum, default_value_t = StatusReportArg::Human)]
+    format: StatusReportArg,
+
+    /// Exit 1 when a stream drifted (changed, missing or extra) or is
+    /// degraded: a scheduled drift check.
+    #[arg(long)]
+    exit_code: bool,
 
     #[command(flatten)]
     source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusReportArg {
+    Human,
+    Json,
+    Junit,
 }
 
 #[derive(Debug, Args)]
@@ -663,6 +708,17 @@ enum LintFormatArg {
     Codequality,
 }
 
+impl From<LintFormatArg> for LintFormat {
+    fn from(format: LintFormatArg) -> Self {
+        match format {
+            LintFormatArg::Human => LintFormat::Human,
+            LintFormatArg::Json => LintFormat::Json,
+            LintFormatArg::Junit => LintFormat::Junit,
+            LintFormatArg::Codequality => LintFormat::CodeQuality,
+        }
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     // `COMPLETE=SHELL sluice -- ARGS`: the shell asks for candidates.
@@ -696,12 +752,12 @@ pub fn main() -> ExitCode {
                 environments: args.environments,
                 crd: args.crd,
                 sets: args.sets.into(),
-                format: match args.format {
-                    LintFormatArg::Human => LintFormat::Human,
-                    LintFormatArg::Json => LintFormat::Json,
-                    LintFormatArg::Junit => LintFormat::Junit,
-                    LintFormatArg::Codequality => LintFormat::CodeQuality,
-                },
+                format: args.format.into(),
+                reports: args
+                    .reports
+                    .into_iter()
+                    .map(|(format, file)| (format.into(), file))
+                    .collect(),
                 strict: args.strict,
             },
         ),
@@ -760,9 +816,11 @@ pub fn main() -> ExitCode {
                 sets: args.sets.into(),
                 cluster: args.cluster.into(),
                 format: match args.format {
-                    StatusFormatArg::Human => commands::status::StatusFormat::Human,
-                    StatusFormatArg::Json => commands::status::StatusFormat::Json,
+                    StatusReportArg::Human => commands::status::StatusFormat::Human,
+                    StatusReportArg::Json => commands::status::StatusFormat::Json,
+                    StatusReportArg::Junit => commands::status::StatusFormat::Junit,
                 },
+                exit_code: args.exit_code,
             },
         ),
         Command::Rbac(args) => commands::rbac::run(

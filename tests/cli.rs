@@ -374,6 +374,64 @@ fn readme_documents_every_diagnostic_code() {
 }
 
 #[test]
+fn one_lint_run_writes_every_report_besides_the_human_output() {
+    let repo = Repo::with(&[(
+        "values/streams/orders.yaml",
+        Some("mainClass: x\nenvironments:\n  prod:\n    executor: {instances: 0}\n"),
+    )]);
+    let dir = repo.path();
+    // Relative to the working directory, as --output-dir is.
+    let report = |format: &str, file: &str| format!("{format}={}", dir.join(file).display());
+    let out = repo.sluice(&[
+        "lint",
+        "--report",
+        &report("junit", "lint-junit.xml"),
+        "--report",
+        &report("codequality", "gl-code-quality.json"),
+        "--report",
+        &report("json", "lint.json"),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.contains("error[values/range]"), "{}", out.stdout);
+    // Each file is what the format prints on its own.
+    for (format, file) in [
+        ("junit", "lint-junit.xml"),
+        ("codequality", "gl-code-quality.json"),
+        ("json", "lint.json"),
+    ] {
+        let alone = repo.sluice(&["lint", "--format", format]);
+        let written = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(written, alone.stdout, "{format}");
+    }
+    assert_eq!(
+        check_junit(&std::fs::read_to_string(dir.join("lint-junit.xml")).unwrap()),
+        (4, 1)
+    );
+
+    for (arg, message) in [
+        ("junit", "expected FORMAT=FILE"),
+        (
+            "xml=a.xml",
+            "unknown report format `xml` (expected one of human, json, junit, codequality)",
+        ),
+        ("junit=", "names no file"),
+    ] {
+        let out = repo.sluice(&["lint", "--report", arg]);
+        assert_eq!(out.code, 2, "{arg}");
+        assert!(out.stderr.contains(message), "{arg}: {}", out.stderr);
+    }
+    let missing = report("junit", "no/such/dir/r.xml");
+    let out = repo.sluice(&["lint", "--report", &missing]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("cannot write the report `")
+            && out.stderr.contains("no/such/dir/r.xml`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn strict_lint_fails_on_warnings() {
     // `restartPolicy: Never` is a warning: a stream stays down.
     let repo = common::Repo::with(&[(

@@ -640,6 +640,41 @@ async fn status_shows_state_and_drift_after_a_manual_edit() {
         "{}",
         human.stdout
     );
+    // The scheduled drift check: exit 1, payments fails as drift.
+    let check = env.sluice(&["status", "--env", "dev", "--exit-code", "--format", "junit"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains(r#"<testsuites name="sluice status" tests="2" failures="1" errors="0">"#),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains(r#"<testcase classname="sluice.status.dev" name="orders"/>"#),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains(r#"<failure message="drift: the live spec differs from the values"#),
+        "{}",
+        check.stdout
+    );
+    // Without --exit-code, drift is information.
+    assert_eq!(
+        env.sluice(&["status", "--env", "dev", "--format", "junit"])
+            .code,
+        0
+    );
+    // Restored by apply: the check passes.
+    let restored = env.sluice(&["apply", "--env", "dev", "--force-conflicts"]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    let check = env.sluice(&["status", "--env", "dev", "--exit-code"]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ pub struct LintOptions {
     pub crd: Vec<std::path::PathBuf>,
     pub sets: SetFlags,
     pub format: LintFormat,
+    /// Reports written to files besides stdout, from the same findings.
+    pub reports: Vec<(LintFormat, std::path::PathBuf)>,
     /// Warnings fail the run too.
     pub strict: bool,
 }
@@ -108,20 +110,21 @@ pub fn run(global: &Global, options: &LintOptions) -> anyhow::Result<Exit> {
             plural(coverage.files, "file")
         )
     };
-    let text = match options.format {
-        LintFormat::Human => report::human::report(
-            &diagnostics,
-            &loaded.sources,
-            global.styled(false),
-            &checked,
-        ),
+    let text = |format: LintFormat, styled: bool| match format {
+        LintFormat::Human => report::human::report(&diagnostics, &loaded.sources, styled, &checked),
         LintFormat::Json => {
             report::json::report(&diagnostics, &loaded.sources, coverage.cases.len())
         }
         LintFormat::Junit => report::junit::report(&diagnostics, &loaded.sources, &coverage),
         LintFormat::CodeQuality => report::codequality::report(&diagnostics, &loaded.sources),
     };
-    super::print(&text)?;
+    // The files first: a pipeline keeps them even when the job fails.
+    for (format, path) in &options.reports {
+        std::fs::write(path, text(*format, false)).map_err(|e| {
+            UsageError::new(format!("cannot write the report `{}`: {e}", path.display()))
+        })?;
+    }
+    super::print(&text(options.format, global.styled(false)))?;
     let failing = |d: &Diagnostic| {
         d.is_error() || (options.strict && d.severity == crate::diag::Severity::Warning)
     };

@@ -13,6 +13,9 @@ use serde_json::Value;
 pub enum StatusFormat {
     Human,
     Json,
+    /// JUnit XML: one test case per stream, failing on drift or a
+    /// degraded stream (a scheduled pipeline's drift check).
+    Junit,
 }
 
 #[derive(Clone, Debug)]
@@ -21,6 +24,8 @@ pub struct StatusOptions {
     pub sets: SetFlags,
     pub cluster: ClusterOptions,
     pub format: StatusFormat,
+    /// Exit 1 when a stream drifted or is degraded.
+    pub exit_code: bool,
 }
 
 #[derive(Serialize)]
@@ -124,11 +129,101 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
                 }))?
             ),
             StatusFormat::Human => human(&desired.environment, &desired.namespace, &rows),
+            StatusFormat::Junit => junit(&desired.environment, &rows),
         };
         super::print(&text)?;
         global.trace(|| format!("status: {} API requests", cluster.requests()));
-        Ok(Exit::Success)
+        Ok(
+            if options.exit_code && rows.iter().any(|r| problem(r).is_some()) {
+                Exit::Findings
+            } else {
+                Exit::Success
+            },
+        )
     })
+}
+
+/// What a drift check fails a stream for: drift, or a degraded stream.
+/// (A progressing stream is still starting; a suspended one is as asked.)
+fn problem(r: &Row) -> Option<String> {
+    let drift = match r.drift {
+        "none" => None,
+        "missing" => Some("not deployed".to_owned()),
+        "extra" => Some("deployed but no longer in the values (`apply --prune` deletes it)".to_owned()),
+        _ => Some("the live spec differs from the values (`sluice diff` shows how, `sluice apply` restores them)".to_owned()),
+    };
+    let degraded = (r.verdict == Verdict::Failed).then(|| {
+        r.error
+            .as_deref()
+            .map_or_else(|| r.detail.clone(), |e| format!("{}: {e}", r.detail))
+    });
+    match (drift, degraded) {
+        (None, None) => None,
+        (Some(d), None) => Some(format!("drift: {d}")),
+        (None, Some(h)) => Some(format!("degraded: {h}")),
+        (Some(d), Some(h)) => Some(format!("drift: {d}; degraded: {h}")),
+    }
+}
+
+/// `--format junit`: one suite for the environment, one case per stream.
+fn junit(environment: &str, rows: &[Row]) -> String {
+    use crate::report::escape::{xml_line, xml_text};
+    use quick_xml::Writer;
+    use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+    let failures = rows.iter().filter(|r| problem(r).is_some()).count();
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let write = |w: &mut Writer<Vec<u8>>, e: Event| w.write_event(e).expect("writing to memory");
+    write(
+        &mut w,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    );
+    let counts = |e: &mut BytesStart| {
+        e.push_attribute(("tests", rows.len().to_string().as_str()));
+        e.push_attribute(("failures", failures.to_string().as_str()));
+        e.push_attribute(("errors", "0"));
+    };
+    let mut root = BytesStart::new("testsuites");
+    root.push_attribute(("name", "sluice status"));
+    counts(&mut root);
+    write(&mut w, Event::Start(root));
+    let mut suite = BytesStart::new("testsuite");
+    suite.push_attribute(("name", xml_line(environment).as_ref()));
+    counts(&mut suite);
+    write(&mut w, Event::Start(suite));
+    let classname = format!("sluice.status.{environment}");
+    for r in rows {
+        let mut case = BytesStart::new("testcase");
+        case.push_attribute(("classname", xml_line(&classname).as_ref()));
+        case.push_attribute(("name", xml_line(&r.stream).as_ref()));
+        let Some(problem) = problem(r) else {
+            write(&mut w, Event::Empty(case));
+            continue;
+        };
+        write(&mut w, Event::Start(case));
+        let mut failure = BytesStart::new("failure");
+        failure.push_attribute(("message", xml_line(&problem).as_ref()));
+        failure.push_attribute((
+            "type",
+            if r.drift == "none" {
+                "degraded"
+            } else {
+                "drift"
+            },
+        ));
+        write(&mut w, Event::Start(failure));
+        let body = format!(
+            "stream `{}` (object `{}`): state {}, health {}, drift {}\n{problem}\n",
+            r.stream, r.name, r.state, r.health, r.drift
+        );
+        write(&mut w, Event::Text(BytesText::new(&xml_text(&body))));
+        write(&mut w, Event::End(BytesEnd::new("failure")));
+        write(&mut w, Event::End(BytesEnd::new("testcase")));
+    }
+    write(&mut w, Event::End(BytesEnd::new("testsuite")));
+    write(&mut w, Event::End(BytesEnd::new("testsuites")));
+    let mut out = String::from_utf8(w.into_inner()).expect("XML is UTF-8");
+    out.push('\n');
+    out
 }
 
 fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
@@ -237,5 +332,55 @@ payments: COMPLETED: the streaming query stopped (set runsToCompletion: true for
             "RUNNING (waiting for executors: 1/4 running)"
         );
         assert!(json.get("verdict").is_none());
+
+        let report = junit("dev", &rows);
+        let parsed = cases_of(&report);
+        let parsed: Vec<(&str, Option<&str>)> = parsed
+            .iter()
+            .map(|(n, f)| (n.as_str(), f.as_deref()))
+            .collect();
+        assert_eq!(
+            parsed,
+            [
+                ("orders", None),
+                ("payments", Some("degraded")),
+                ("refunds", Some("drift"))
+            ]
+        );
+        assert!(
+            report
+                .contains(r#"<testsuites name="sluice status" tests="3" failures="2" errors="0">"#),
+            "{report}"
+        );
+        assert!(report.contains("drift: not deployed"), "{report}");
+        assert!(problem(&rows[0]).is_none());
+    }
+
+    /// (case name, failure type) of each test case, read back with an XML
+    /// reader.
+    fn cases_of(xml: &str) -> Vec<(String, Option<String>)> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut cases: Vec<(String, Option<String>)> = Vec::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(e) | Event::Empty(e) => {
+                    let attr = |name: &str| {
+                        e.attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == name.as_bytes())
+                            .map(|a| a.unescape_value().unwrap().into_owned())
+                    };
+                    match e.name().as_ref() {
+                        b"testcase" => cases.push((attr("name").unwrap(), None)),
+                        b"failure" => cases.last_mut().unwrap().1 = attr("type"),
+                        _ => {}
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        cases
     }
 }
