@@ -188,6 +188,24 @@ common.yaml < environments/ENV.yaml < streams/STREAM.yaml <
 its `environments: {ENV: ...}` block < --set flags.")]
     Values(ValuesArgs),
 
+    /// Print the GitLab child pipeline for the repository's environments:
+    /// lint, render and diff for merge requests, deploys in promotion
+    /// order, a scheduled drift check and manual promotions.
+    #[command(after_help = "\
+Examples:
+  sluice ci --output sluice-pipeline.yml                  in .gitlab-ci.yml, then trigger it
+  sluice ci --image registry.example.com/platform/sluice:0.2.0
+  sluice ci --sluice bin/sluice --artifacts-from build    sluice built by the parent's `build` job
+
+The order: environments that are not `protected`, by name, then the
+protected ones. The first deploys on the default branch by itself; each
+later one is manual and waits for the previous one. Each environment's
+kubeconfig comes from the file variable <ENV>_KUBECONFIG (protected for a
+protected environment). The parent passes SLUICE_PIPELINE_SOURCE (its
+CI_PIPELINE_SOURCE) and SLUICE_DIFF_BASE (the merge request's base); the
+shipped .gitlab-ci.yml does.")]
+    Ci(CiArgs),
+
     /// Print a shell completion script.
     ///
     /// The completions know the repository: `--env` offers its
@@ -664,6 +682,34 @@ struct RenderArgs {
 }
 
 #[derive(Debug, Args)]
+struct CiArgs {
+    /// The image the jobs run in (default: the parent's SLUICE_IMAGE).
+    #[arg(long, value_name = "IMAGE", default_value = "$SLUICE_IMAGE")]
+    image: String,
+
+    /// The command the jobs run sluice with.
+    #[arg(long, value_name = "COMMAND", default_value = "sluice")]
+    sluice: String,
+
+    /// Every job downloads this parent-pipeline job's artifacts (for
+    /// example a `build` job that compiled sluice).
+    #[arg(long, value_name = "JOB")]
+    artifacts_from: Option<String>,
+
+    /// How long a deploy waits for its streams to run.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    timeout: String,
+
+    /// Write the pipeline to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Output format (GitLab reads either).
+    #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
+    format: ValuesFormatArg,
+}
+
+#[derive(Debug, Args)]
 struct ValuesArgs {
     /// The environment.
     #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
@@ -872,6 +918,20 @@ pub fn main() -> ExitCode {
                 .map(|()| Exit::Success)
         }
         Command::Man { output_dir } => man(output_dir),
+        Command::Ci(args) => commands::ci::run(
+            &global,
+            &commands::ci::CiOptions {
+                image: args.image,
+                sluice: args.sluice,
+                artifacts_from: args.artifacts_from,
+                timeout: args.timeout,
+                output: args.output,
+                format: match args.format {
+                    ValuesFormatArg::Yaml => commands::ci::CiFormat::Yaml,
+                    ValuesFormatArg::Json => commands::ci::CiFormat::Json,
+                },
+            },
+        ),
         Command::Init { dir, environments } => {
             commands::scaffold::init(&global, dir, &environments)
         }

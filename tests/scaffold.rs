@@ -46,7 +46,24 @@ fn init_writes_a_repository_that_lints_and_refuses_to_overwrite() {
         read(".sluice/stream.schema.json"),
         sluice_in(&root, &["schema", "--for", "stream"]).stdout
     );
-    assert!(read(".gitlab-ci.yml").contains("$SLUICE lint"));
+    // The shipped streams pipeline, which makes its jobs with `sluice ci`.
+    assert_eq!(
+        read(".gitlab-ci.yml"),
+        std::fs::read_to_string(common::project_root().join("ci/streams.gitlab-ci.yml")).unwrap()
+    );
+    let ci = sluice_in(&root, &["ci", "--format", "json"]);
+    assert_eq!(ci.code, 0, "{}", ci.stderr);
+    let jobs: serde_json::Value = serde_json::from_str(&ci.stdout).unwrap();
+    assert_eq!(
+        jobs["deploy-staging"]["needs"][2], "deploy-dev",
+        "{}",
+        ci.stdout
+    );
+    assert_eq!(
+        jobs["deploy-prod"]["needs"][2], "deploy-staging",
+        "{}",
+        ci.stdout
+    );
     // Again: refused, and nothing changes.
     std::fs::write(root.join("values/common.yaml"), "# mine\n").unwrap();
     let out = sluice_in(dir.path(), &["init", root.to_str().unwrap()]);

@@ -2,6 +2,7 @@
 //! the cluster), runs the pure stages, and reports.
 
 pub mod apply;
+pub mod ci;
 pub mod cluster;
 pub mod diff;
 pub mod lint;

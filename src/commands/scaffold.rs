@@ -7,8 +7,8 @@ use crate::promote::edit::{self, Change, Op, Seg};
 use crate::values::repo::{Environment, Origin, is_dns1035};
 use std::path::{Path, PathBuf};
 
-/// The repository's pipeline, as this project ships it.
-const PIPELINE: &str = include_str!("../../.gitlab-ci.yml");
+/// The pipeline of a streams repository, as this project ships it.
+const PIPELINE: &str = include_str!("../../ci/streams.gitlab-ci.yml");
 
 fn common_yaml() -> String {
     "# yaml-language-server: $schema=../.sluice/common.schema.json
