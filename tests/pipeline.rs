@@ -28,19 +28,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
     common::git_in(dir, args)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// The project's files as a fresh clone has them (tracked, and new ones
 /// not ignored).
 fn copy_project(to: &Path) {
