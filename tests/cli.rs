@@ -420,6 +420,19 @@ fn one_lint_run_writes_every_report_besides_the_human_output() {
         assert_eq!(out.code, 2, "{arg}");
         assert!(out.stderr.contains(message), "{arg}: {}", out.stderr);
     }
+    // A relative FILE is relative to the working directory (not to -C).
+    let out = assert_cmd::Command::cargo_bin("sluice")
+        .unwrap()
+        .current_dir(dir)
+        .args(["--color", "never", "lint", "--report", "junit=relative.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        check_junit(&std::fs::read_to_string(dir.join("relative.xml")).unwrap()),
+        (4, 1)
+    );
+
     let missing = report("junit", "no/such/dir/r.xml");
     let out = repo.sluice(&["lint", "--report", &missing]);
     assert_eq!(out.code, 2);
