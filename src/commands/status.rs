@@ -48,6 +48,10 @@ struct Row {
     /// `none`, `changed` (the live spec differs from the render),
     /// `missing` (not deployed) or `extra` (deployed, no longer rendered).
     drift: &'static str,
+    /// The stream's other objects that drifted, as `Kind/name: changed`
+    /// (a ConfigMap edited by hand, a Service deleted).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    other_drift: Vec<String>,
     last_submission: Option<String>,
     error: Option<String>,
     #[serde(skip)]
@@ -80,6 +84,7 @@ fn row(
             .and_then(|o| o.pointer("/status/submissionAttempts"))
             .and_then(Value::as_i64),
         drift,
+        other_drift: Vec::new(),
         last_submission: live
             .and_then(|o| o.pointer("/status/lastSubmissionAttemptTime"))
             .and_then(Value::as_str)
@@ -98,26 +103,37 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
         // unchanged (a value the server prunes or normalises) is no drift.
         // A refused dry run leaves the candidate as it is: still drift.
         let _ = cluster::dry_run(&cluster, &desired, &mut planned, false).await;
-        let rows: Vec<Row> = planned
+        let drift_of = |action: &Action| match action {
+            Action::Unchanged => "none",
+            Action::Create => "missing",
+            Action::Delete => "extra",
+            Action::Update { .. } => "changed",
+        };
+        let mut rows: Vec<Row> = planned
             .changes
             .iter()
             .filter(|c| c.kind == "SparkApplication")
             .map(|c| {
-                let drift = match c.action {
-                    Action::Unchanged => "none",
-                    Action::Create => "missing",
-                    Action::Delete => "extra",
-                    Action::Update { .. } => "changed",
-                };
                 row(
                     &c.stream,
                     &c.name,
                     c.live.as_ref(),
                     c.desired.as_ref(),
-                    drift,
+                    drift_of(&c.action),
                 )
             })
             .collect();
+        // A stream's other objects drift with it.
+        for c in planned
+            .changes
+            .iter()
+            .filter(|c| c.kind != "SparkApplication" && c.writes())
+        {
+            if let Some(r) = rows.iter_mut().find(|r| r.stream == c.stream) {
+                r.other_drift
+                    .push(format!("{}/{}: {}", c.kind, c.name, drift_of(&c.action)));
+            }
+        }
         let text = match options.format {
             StatusFormat::Json => format!(
                 "{}\n",
@@ -146,12 +162,19 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
 /// What a drift check fails a stream for: drift, or a degraded stream.
 /// (A progressing stream is still starting; a suspended one is as asked.)
 fn problem(r: &Row) -> Option<String> {
-    let drift = match r.drift {
+    let mut drift = match r.drift {
         "none" => None,
         "missing" => Some("not deployed".to_owned()),
         "extra" => Some("deployed but no longer in the values (`apply --prune` deletes it)".to_owned()),
         _ => Some("the live spec differs from the values (`sluice diff` shows how, `sluice apply` restores them)".to_owned()),
     };
+    if !r.other_drift.is_empty() {
+        let others = r.other_drift.join(", ");
+        drift = Some(match drift {
+            None => others,
+            Some(d) => format!("{d}; {others}"),
+        });
+    }
     let degraded = (r.verdict == Verdict::Failed).then(|| {
         r.error
             .as_deref()
@@ -202,14 +225,8 @@ fn junit(environment: &str, rows: &[Row]) -> String {
         write(&mut w, Event::Start(case));
         let mut failure = BytesStart::new("failure");
         failure.push_attribute(("message", xml_line(&problem).as_ref()));
-        failure.push_attribute((
-            "type",
-            if r.drift == "none" {
-                "degraded"
-            } else {
-                "drift"
-            },
-        ));
+        let drifted = r.drift != "none" || !r.other_drift.is_empty();
+        failure.push_attribute(("type", if drifted { "drift" } else { "degraded" }));
         write(&mut w, Event::Start(failure));
         let body = format!(
             "stream `{}` (object `{}`): state {}, health {}, drift {}\n{problem}\n",
@@ -280,6 +297,13 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
         };
         if let Some(why) = why {
             out.push_str(&format!("\n{}: {why}\n", r.stream));
+        }
+        if !r.other_drift.is_empty() {
+            out.push_str(&format!(
+                "\n{}: also drifted: {}\n",
+                r.stream,
+                r.other_drift.join(", ")
+            ));
         }
     }
     out
@@ -354,6 +378,15 @@ payments: COMPLETED: the streaming query stopped (set runsToCompletion: true for
         );
         assert!(report.contains("drift: not deployed"), "{report}");
         assert!(problem(&rows[0]).is_none());
+        let mut edited = row("orders", "orders", Some(&running), Some(&desired), "none");
+        edited
+            .other_drift
+            .push("ConfigMap/orders-conf: changed".into());
+        assert_eq!(
+            problem(&edited).as_deref(),
+            Some("drift: ConfigMap/orders-conf: changed")
+        );
+        assert!(junit("dev", &[edited]).contains(r#"type="drift""#));
     }
 
     /// (case name, failure type) of each test case, read back with an XML
