@@ -196,9 +196,10 @@ Examples:
   sluice ci --output sluice-pipeline.yml                  in .gitlab-ci.yml, then trigger it
   sluice ci --image registry.example.com/platform/sluice:0.2.0
   sluice ci --sluice bin/sluice --artifacts-from build    sluice built by the parent's `build` job
+  sluice ci --jobs lint,render,diff                       checks only: no deploys, drift checks or promotions
 
-The order: environments that are not `protected`, by name, then the
-protected ones. The first deploys on the default branch by itself; each
+The order: common.yaml's `promotion.order`, then the environments it does
+not list, those that are not `protected` first, by name. The first deploys on the default branch by itself; each
 later one is manual and waits for the previous one. Each environment's
 kubeconfig comes from the file variable <ENV>_KUBECONFIG (protected for a
 protected environment). The parent passes SLUICE_PIPELINE_SOURCE (its
@@ -274,8 +275,9 @@ Examples:
 
 #[derive(Debug, Subcommand)]
 enum NewCommand {
-    /// A stream file, enabled in the first environment only (the
-    /// unprotected environments come first, then the protected ones).
+    /// A stream file, enabled in the first environment only (of
+    /// common.yaml's `promotion.order`; else the unprotected ones come
+    /// first, then the protected ones).
     #[command(after_help = "\
 Examples:
   sluice new stream clickstream
@@ -683,6 +685,11 @@ struct RenderArgs {
 
 #[derive(Debug, Args)]
 struct CiArgs {
+    /// Only these kinds of jobs (comma-separated; default: all). The deploy
+    /// jobs need lint and render when those are made too.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    jobs: Vec<CiJobArg>,
+
     /// The image the jobs run in (default: the parent's SLUICE_IMAGE).
     #[arg(long, value_name = "IMAGE", default_value = "$SLUICE_IMAGE")]
     image: String,
@@ -734,6 +741,16 @@ struct ValuesArgs {
 
     #[command(flatten)]
     source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CiJobArg {
+    Lint,
+    Render,
+    Diff,
+    Deploy,
+    Drift,
+    Promote,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -921,6 +938,18 @@ pub fn main() -> ExitCode {
         Command::Ci(args) => commands::ci::run(
             &global,
             &commands::ci::CiOptions {
+                jobs: args
+                    .jobs
+                    .into_iter()
+                    .map(|j| match j {
+                        CiJobArg::Lint => commands::ci::JobKind::Lint,
+                        CiJobArg::Render => commands::ci::JobKind::Render,
+                        CiJobArg::Diff => commands::ci::JobKind::Diff,
+                        CiJobArg::Deploy => commands::ci::JobKind::Deploy,
+                        CiJobArg::Drift => commands::ci::JobKind::Drift,
+                        CiJobArg::Promote => commands::ci::JobKind::Promote,
+                    })
+                    .collect(),
                 image: args.image,
                 sluice: args.sluice,
                 artifacts_from: args.artifacts_from,

@@ -165,6 +165,40 @@ fn the_binary_can_come_from_a_parent_job() {
     assert_eq!(defaults["lint"]["needs"], serde_json::json!([]));
 }
 
+/// What the child pipeline reads from its parent is what both shipped
+/// parents pass.
+#[test]
+fn both_parents_pass_what_the_child_reads() {
+    let child = sluice_in(&project_root(), &["ci"]).stdout;
+    for file in [".gitlab-ci.yml", "ci/streams.gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(project_root().join(file)).unwrap();
+        let parent: Value = serde_saphyr::from_str(&text).unwrap();
+        let streams = &parent["streams"];
+        assert_eq!(
+            streams["variables"],
+            serde_json::json!({
+                "SLUICE_PIPELINE_SOURCE": "$CI_PIPELINE_SOURCE",
+                "SLUICE_DIFF_BASE": "$CI_MERGE_REQUEST_DIFF_BASE_SHA",
+                "PARENT_PIPELINE_ID": "$CI_PIPELINE_ID",
+            }),
+            "{file}"
+        );
+        for variable in ["SLUICE_PIPELINE_SOURCE", "SLUICE_DIFF_BASE"] {
+            assert!(child.contains(&format!("${variable}")), "{variable}");
+        }
+        assert_eq!(
+            streams["trigger"]["include"][0],
+            serde_json::json!({"artifact": "sluice-pipeline.yml", "job": "sluice-pipeline"}),
+            "{file}"
+        );
+        let generate = parent["sluice-pipeline"]["script"].to_string();
+        assert!(
+            generate.contains("ci ") && generate.contains("--output sluice-pipeline.yml"),
+            "{file}: {generate}"
+        );
+    }
+}
+
 #[test]
 fn output_file_and_errors() {
     let repo = Repo::with(&[]);
@@ -213,10 +247,14 @@ fn the_containerfile_copies_a_buildable_package_and_runs_as_non_root() {
         stages[1]
     );
     let runtime = &text[text.rfind("\nFROM ").unwrap()..];
-    for needed in ["ca-certificates", "git"] {
+    let install = runtime
+        .lines()
+        .find(|l| l.contains("apt-get install"))
+        .expect("the runtime stage installs packages");
+    for needed in ["ca-certificates", "git", "bash-completion"] {
         assert!(
-            runtime.split_whitespace().any(|w| w == needed),
-            "the runtime stage installs {needed}"
+            install.split_whitespace().any(|w| w == needed),
+            "the runtime stage installs {needed}: {install}"
         );
     }
     let user = runtime
@@ -326,4 +364,90 @@ fn copy(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
     }
+}
+
+#[test]
+fn promotion_order_in_common_yaml_orders_the_environments() {
+    let common = format!(
+        "{}promotion:\n  order: [test, staging, prod]\n",
+        common::BASE[0].1
+    );
+    let repo = Repo::with(&[
+        ("values/common.yaml", Some(&common)),
+        ("values/environments/dev.yaml", None),
+        (
+            "values/environments/test.yaml",
+            Some("namespace: streams-test\n"),
+        ),
+        (
+            "values/environments/staging.yaml",
+            Some("namespace: streams-staging\n"),
+        ),
+    ]);
+    assert_eq!(repo.sluice(&["lint"]).code, 0);
+    // By name, staging would come before test.
+    let p = pipeline(&repo, &["--jobs", "deploy"]);
+    assert_eq!(
+        job_names(&p),
+        ["deploy-test", "deploy-staging", "deploy-prod"]
+    );
+    assert!(p["deploy-test"]["rules"][0].get("when").is_none());
+    assert_eq!(
+        p["deploy-staging"]["needs"],
+        serde_json::json!(["deploy-test"])
+    );
+    // A new stream starts in the first.
+    let out = repo.sluice(&["new", "stream", "clicks"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stream = std::fs::read_to_string(repo.path().join("values/streams/clicks.yaml")).unwrap();
+    assert!(
+        stream.contains("  staging:\n    enabled: false\n"),
+        "{stream}"
+    );
+    assert!(stream.contains("  prod:\n    enabled: false\n"), "{stream}");
+    assert!(!stream.contains("  test:"), "{stream}");
+
+    // An environment the order names but the repository has not.
+    let typo = format!("{}promotion:\n  order: [dev, prdo]\n", common::BASE[0].1);
+    let repo = Repo::with(&[("values/common.yaml", Some(&typo))]);
+    let out = repo.sluice(&["lint"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "error[values/unknown-environment]: promotion.order names environment `prdo`, which has no file"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("help: did you mean `prod`?"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn init_keeps_the_order_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("streams");
+    let out = sluice_in(
+        dir.path(),
+        &[
+            "init",
+            root.to_str().unwrap(),
+            "--env",
+            "test",
+            "--env",
+            "staging",
+            "--env",
+            "prod",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = sluice_in(&root, &["ci", "--format", "json", "--jobs", "deploy"]);
+    let p: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        job_names(&p),
+        ["deploy-test", "deploy-staging", "deploy-prod"]
+    );
 }

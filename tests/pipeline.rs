@@ -237,33 +237,13 @@ fn sluices_pipeline_builds_it_and_runs_the_generated_streams_pipeline() {
         names(&mr),
         ["lint", "render-dev", "render-prod", "diff-dev", "diff-prod"]
     );
+    // The example has no clusters: checks only, on every branch.
     git(repo, &["checkout", "-q", "main"]);
-    let branch = jobs(repo, file, &[PUSH]);
     assert_eq!(
-        names(&branch),
-        [
-            "lint",
-            "render-dev",
-            "render-prod",
-            "deploy-dev",
-            "deploy-prod",
-            "promote-dev-to-prod"
-        ]
+        names(&jobs(repo, file, &[PUSH])),
+        ["lint", "render-dev", "render-prod"]
     );
-    assert_eq!(job(&branch, "deploy-dev").1, "on_success");
-    assert_eq!(
-        job(&branch, "deploy-prod"),
-        &(
-            "deploy-prod".into(),
-            "manual".into(),
-            vec!["lint".into(), "render-prod".into(), "deploy-dev".into()]
-        )
-    );
-    assert_eq!(job(&branch, "promote-dev-to-prod").1, "manual");
-    assert_eq!(
-        names(&jobs(repo, file, &[SCHEDULE])),
-        ["drift-dev", "drift-prod"]
-    );
+    assert!(jobs(repo, file, &[SCHEDULE]).is_empty());
     git(repo, &["checkout", "-q", "add-refunds"]);
 
     // The merge request's jobs, for real, with the binary `build` made.
@@ -332,20 +312,84 @@ fn sluices_pipeline_builds_it_and_runs_the_generated_streams_pipeline() {
         "{prod}"
     );
 
-    // On the default branch, after dev took a new image: the manual
-    // promote job commits the promotion and pushes it as a branch.
+    // A streams repository's whole pipeline, made by the binary `build`
+    // made, on the default branch after dev took a new image.
     git(repo, &["checkout", "-q", "main"]);
     let dev_file = repo.join("values/environments/dev.yaml");
     let mut dev_values = std::fs::read_to_string(&dev_file).unwrap();
     dev_values.push_str("spark:\n  image: registry.example.com/bi/spark-streams:1.15.0\n");
     std::fs::write(&dev_file, dev_values).unwrap();
-    git(repo, &["commit", "-qam", "dev runs 1.15.0"]);
+    git(
+        repo,
+        &[
+            "commit",
+            "-qm",
+            "dev runs 1.15.0",
+            "values/environments/dev.yaml",
+        ],
+    );
+    let made = std::process::Command::new(&built)
+        .current_dir(repo)
+        .args([
+            "ci",
+            "--sluice",
+            "bin/sluice",
+            "--output",
+            "full-pipeline.yml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = "full-pipeline.yml";
+    let branch = jobs(repo, file, &[PUSH]);
+    assert_eq!(
+        names(&branch),
+        [
+            "lint",
+            "render-dev",
+            "render-prod",
+            "deploy-dev",
+            "deploy-prod",
+            "promote-dev-to-prod"
+        ]
+    );
+    assert_eq!(job(&branch, "deploy-dev").1, "on_success");
+    assert_eq!(
+        job(&branch, "deploy-prod"),
+        &(
+            "deploy-prod".into(),
+            "manual".into(),
+            vec!["lint".into(), "render-prod".into(), "deploy-dev".into()]
+        )
+    );
+    assert_eq!(job(&branch, "promote-dev-to-prod").1, "manual");
+    assert_eq!(
+        names(&jobs(repo, file, &[SCHEDULE])),
+        ["drift-dev", "drift-prod"]
+    );
+    // The manual promote job commits the promotion and pushes it as a
+    // branch, with the push options that open its merge request.
     let origin = tempfile::tempdir().unwrap();
     git(origin.path(), &["init", "-q", "--bare"]);
     git(
         origin.path(),
         &["config", "receive.advertisePushOptions", "true"],
     );
+    // The remote records the push options it gets, as GitLab reads them.
+    let hook = origin.path().join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\ni=0\nwhile [ $i -lt \"${GIT_PUSH_OPTION_COUNT:-0}\" ]; do eval \"echo \\$GIT_PUSH_OPTION_$i\"; i=$((i+1)); done > \"$GIT_DIR/push-options\"\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().unwrap()])
+        .status()
+        .unwrap();
     let push_url = format!("SLUICE_PUSH_URL={}", origin.path().display());
     let (_, output) = run(
         repo,
@@ -357,6 +401,8 @@ fn sluices_pipeline_builds_it_and_runs_the_generated_streams_pipeline() {
             PUSH,
             "--variable",
             &push_url,
+            "--variable",
+            "SLUICE_PUSH_TOKEN=s3cr3t-push-token",
             "promote-dev-to-prod",
         ],
     );
@@ -375,6 +421,17 @@ fn sluices_pipeline_builds_it_and_runs_the_generated_streams_pipeline() {
         prod_values.contains("image: registry.example.com/bi/spark-streams:1.15.0"),
         "{prod_values}"
     );
+    assert_eq!(
+        std::fs::read_to_string(origin.path().join("push-options")).unwrap(),
+        "merge_request.create\nmerge_request.target=main\nmerge_request.title=Promote dev to prod\n"
+    );
+    // The token is in no line of the log, plain or as the header.
+    for secret in [
+        "s3cr3t-push-token",
+        "Z2l0bGFiLWNpLXRva2VuOnMzY3IzdC1wdXNoLXRva2Vu",
+    ] {
+        assert!(!output.contains(secret), "{output}");
+    }
     // The job's checkout is untouched: the commit is on the branch only.
     assert!(
         !std::fs::read_to_string(repo.join("values/environments/prod.yaml"))

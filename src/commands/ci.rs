@@ -4,7 +4,7 @@
 //! and triggers the result (`trigger: include: artifact:`).
 //!
 //! The jobs, per environment in promotion order (see
-//! [`super::scaffold::promotion_order`]):
+//! [`Repository::promotion_order`](crate::values::repo::Repository::promotion_order)):
 //! - `lint` once, every report from the same run;
 //! - `render-<env>` and, in merge requests, `diff-<env>` (offline, against
 //!   the merge request's base) and `diff-live-<env>` (when the project has
@@ -29,8 +29,21 @@ pub enum CiFormat {
     Json,
 }
 
+/// The kinds of jobs `sluice ci` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Lint,
+    Render,
+    Diff,
+    Deploy,
+    Drift,
+    Promote,
+}
+
 #[derive(Clone, Debug)]
 pub struct CiOptions {
+    /// Only these kinds of jobs (empty: all of them).
+    pub jobs: Vec<JobKind>,
     /// The image every job runs in.
     pub image: String,
     /// The command that runs sluice in the jobs.
@@ -74,6 +87,7 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
         list.extend(jobs.iter().map(|j| json!(j)));
         Value::Array(list)
     };
+    let want = |kind: JobKind| options.jobs.is_empty() || options.jobs.contains(&kind);
     let mut jobs = serde_json::Map::new();
     jobs.insert(
         "stages".into(),
@@ -84,7 +98,8 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
         json!({"SLUICE": options.sluice, "NO_COLOR": "1"}),
     );
     jobs.insert("default".into(), json!({"image": options.image}));
-    jobs.insert(
+    if want(JobKind::Lint) {
+        jobs.insert(
         "lint".into(),
         json!({
             "stage": "lint",
@@ -98,7 +113,8 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
             },
         }),
     );
-    for env in environments {
+    }
+    for env in environments.iter().filter(|_| want(JobKind::Render)) {
         let e = &env.name;
         jobs.insert(
             format!("render-{e}"),
@@ -111,7 +127,7 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
             }),
         );
     }
-    for env in environments {
+    for env in environments.iter().filter(|_| want(JobKind::Diff)) {
         let e = &env.name;
         let report = format!("sluice-diff-{e}.md");
         jobs.insert(
@@ -127,11 +143,13 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
                     format!(r#"$SLUICE diff --env {e} --base "$SLUICE_DIFF_BASE" --format markdown > {report}"#),
                     format!("cat {report}"),
                 ],
-                "artifacts": {"expose_as": format!("sluice diff {e}"), "paths": [report]},
+                // (`expose_as` does not reach a merge request from a child
+                // pipeline: the report is the job's artifact and its log.)
+                "artifacts": {"paths": [report]},
             }),
         );
     }
-    for env in environments {
+    for env in environments.iter().filter(|_| want(JobKind::Diff)) {
         let e = &env.name;
         let kubeconfig = kubeconfig_variable(e);
         let report = format!("sluice-live-diff-{e}.md");
@@ -154,10 +172,20 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
             p = if env.protected { ", protected" } else { "" },
         )
     };
-    for (i, env) in environments.iter().enumerate() {
+    for (i, env) in environments
+        .iter()
+        .enumerate()
+        .filter(|_| want(JobKind::Deploy))
+    {
         let e = &env.name;
         let kubeconfig = kubeconfig_variable(e);
-        let mut after = vec!["lint".to_owned(), format!("render-{e}")];
+        let mut after = Vec::new();
+        if want(JobKind::Lint) {
+            after.push("lint".to_owned());
+        }
+        if want(JobKind::Render) {
+            after.push(format!("render-{e}"));
+        }
         let mut rule = json!({"if": DEFAULT_BRANCH});
         if i > 0 {
             after.push(format!("deploy-{}", environments[i - 1].name));
@@ -187,7 +215,7 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
             }),
         );
     }
-    for env in environments {
+    for env in environments.iter().filter(|_| want(JobKind::Drift)) {
         let e = &env.name;
         let kubeconfig = kubeconfig_variable(e);
         let report = format!("drift-{e}.xml");
@@ -206,23 +234,30 @@ pub fn pipeline(environments: &[&Environment], options: &CiOptions) -> Value {
             }),
         );
     }
-    for pair in environments.windows(2) {
+    for pair in environments.windows(2).filter(|_| want(JobKind::Promote)) {
         let (from, to) = (&pair[0].name, &pair[1].name);
+        let after: Vec<String> = if want(JobKind::Deploy) {
+            vec![format!("deploy-{from}")]
+        } else {
+            Vec::new()
+        };
         jobs.insert(
             format!("promote-{from}-to-{to}"),
             json!({
                 "stage": "promote",
-                "needs": needs(&[format!("deploy-{from}")]),
+                "needs": needs(&after),
                 "rules": [{"if": DEFAULT_BRANCH, "when": "manual"}],
                 // A promotion nobody asked for does not block the pipeline.
                 "allow_failure": true,
                 "script": [
-                    format!("branch=sluice/promote-{from}-to-{to}-${{CI_PIPELINE_IID:-0}}"),
-                    format!(r#"$SLUICE promote --from {from} --to {to} --branch "$branch" --author "$GITLAB_USER_NAME <$GITLAB_USER_EMAIL>""#),
+                    // One branch per run of the job: a retry pushes a new one.
+                    format!("branch=sluice/promote-{from}-to-{to}-${{CI_JOB_ID:-0}}"),
+                    format!(r#"$SLUICE promote --from {from} --to {to} --branch "$branch" --author "${{GITLAB_USER_NAME:-sluice}} <${{GITLAB_USER_EMAIL:-sluice@localhost}}>""#),
                     r#"git rev-parse -q --verify "refs/heads/$branch" >/dev/null || exit 0"#,
-                    // The token goes in a header, never in a URL git may print.
-                    r#"auth=$(printf 'gitlab-ci-token:%s' "${SLUICE_PUSH_TOKEN:-$CI_JOB_TOKEN}" | base64 | tr -d '\n')"#,
-                    format!(r#"git -c http.extraHeader="Authorization: Basic $auth" push "${{SLUICE_PUSH_URL:-$CI_SERVER_URL/$CI_PROJECT_PATH.git}}" "$branch:refs/heads/$branch" -o merge_request.create -o "merge_request.target=$CI_DEFAULT_BRANCH" -o "merge_request.title=Promote {from} to {to}""#),
+                    // The token goes in a header from the environment: never
+                    // in a URL git may print, nor in a command line.
+                    r#"export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="Authorization: Basic $(printf 'gitlab-ci-token:%s' "${SLUICE_PUSH_TOKEN:-$CI_JOB_TOKEN}" | base64 | tr -d '\n')""#,
+                    format!(r#"git push "${{SLUICE_PUSH_URL:-$CI_SERVER_URL/$CI_PROJECT_PATH.git}}" "$branch:refs/heads/$branch" -o merge_request.create -o "merge_request.target=$CI_DEFAULT_BRANCH" -o "merge_request.title=Promote {from} to {to}""#),
                 ],
             }),
         );
@@ -270,7 +305,7 @@ fn header(environments: &[&Environment], options: &CiOptions) -> String {
 
 pub fn run(global: &Global, options: &CiOptions) -> anyhow::Result<Exit> {
     let loaded = super::load(global)?;
-    let environments = super::scaffold::promotion_order(&loaded.repo.environments);
+    let environments = loaded.repo.promotion_order();
     if environments.is_empty() {
         return Err(
             UsageError::new("the repository has no environments: no pipeline to make")

@@ -4,14 +4,14 @@
 
 use super::{Exit, Global, UsageError};
 use crate::promote::edit::{self, Change, Op, Seg};
-use crate::values::repo::{Environment, Origin, is_dns1035};
+use crate::values::repo::{Origin, is_dns1035};
 use std::path::{Path, PathBuf};
 
 /// The pipeline of a streams repository, as this project ships it.
 const PIPELINE: &str = include_str!("../../ci/streams.gitlab-ci.yml");
 
-fn common_yaml() -> String {
-    "# yaml-language-server: $schema=../.sluice/common.schema.json
+fn common_yaml(environments: &[String]) -> String {
+    let text = "# yaml-language-server: $schema=../.sluice/common.schema.json
 # Defaults for every stream in every environment.
 # Layers, lowest first: this file < environments/<env>.yaml < streams/<stream>.yaml
 # < the stream's `environments: {<env>: ...}` block < --set flags.
@@ -40,11 +40,14 @@ executor:
   instances: 2
   memory: 4g
 
-# What `sluice promote` makes the next environment take from the last.
+# The environments in promotion order (deploys go through them in this
+# order, `sluice new stream` enables a stream in the first), and what
+# `sluice promote` makes the next one take from the last.
 promotion:
+  order: [ORDER]
   keys: [spark.image, spark.version, applicationFile, mainClass, arguments]
-"
-    .to_owned()
+";
+    text.replace("ORDER", &environments.join(", "))
 }
 
 fn environment_yaml(name: &str, last: bool) -> String {
@@ -92,7 +95,7 @@ fn repository(environments: &[String]) -> Vec<(String, String)> {
             ".sluice/common.schema.json".to_owned(),
             schema(FileKind::Common),
         ),
-        ("values/common.yaml".to_owned(), common_yaml()),
+        ("values/common.yaml".to_owned(), common_yaml(environments)),
     ];
     for (i, env) in environments.iter().enumerate() {
         files.push((
@@ -177,14 +180,6 @@ pub fn init(
     Ok(Exit::Success)
 }
 
-/// The environments in the order streams are promoted through them: the
-/// unprotected ones first, then the protected, each by name.
-pub fn promotion_order(environments: &[Environment]) -> Vec<&Environment> {
-    let mut order: Vec<&Environment> = environments.iter().collect();
-    order.sort_by(|a, b| (a.protected, &a.name).cmp(&(b.protected, &b.name)));
-    order
-}
-
 fn class_name(stream: &str) -> String {
     stream
         .split('-')
@@ -210,7 +205,7 @@ pub fn new_stream(global: &Global, name: &str, from: Option<&str>) -> anyhow::Re
             UsageError::new(format!("stream `{name}` already exists ({})", def.path)).into(),
         );
     }
-    let order = promotion_order(&loaded.repo.environments);
+    let order = loaded.repo.promotion_order();
     let Some(first) = order.first() else {
         return Err(UsageError::new(
             "the repository has no environments (values/environments/*.yaml)",

@@ -155,6 +155,32 @@ impl StreamDef {
 }
 
 impl Repository {
+    /// The environments in the order streams are promoted through them:
+    /// those `promotion.order` lists, in its order, then the others, the
+    /// ones that are not `protected` first, by name.
+    pub fn promotion_order(&self) -> Vec<&Environment> {
+        let listed: Vec<&str> = self
+            .common
+            .as_ref()
+            .map(|c| promotion_order_entries(&c.root))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let mut order: Vec<&Environment> = self.environments.iter().collect();
+        order.sort_by_key(|e| {
+            (
+                listed
+                    .iter()
+                    .position(|l| *l == e.name)
+                    .unwrap_or(usize::MAX),
+                e.protected,
+                e.name.clone(),
+            )
+        });
+        order
+    }
+
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
@@ -473,6 +499,24 @@ fn build(
         match f.kind {
             FileKind::Common => {
                 repo.common_values = Some(without_keys(&f.root, COMMON_KEYS));
+                for (name, span) in promotion_order_entries(&f.root) {
+                    if env_names.iter().any(|e| e == name) {
+                        continue;
+                    }
+                    let d = Diagnostic::error(
+                        "values/unknown-environment",
+                        format!("promotion.order names environment `{name}`, which has no file"),
+                    )
+                    .at(span, "no values/environments/ file has this name");
+                    diagnostics.push(
+                        match crate::suggest::closest(name, env_names.iter().map(String::as_str)) {
+                            Some(s) => d.help(format!("did you mean `{s}`?")),
+                            None => {
+                                d.help(format!("the environments are: {}", env_names.join(", ")))
+                            }
+                        },
+                    );
+                }
                 list_streams(
                     &f.root,
                     &path,
@@ -646,6 +690,22 @@ fn stream_def(
         }
     }
     Some(def)
+}
+
+/// The names `promotion.order` lists in common.yaml, with their spans
+/// (entries that are not strings are the schema's to report).
+fn promotion_order_entries(common: &Node) -> Vec<(&str, Span)> {
+    match common
+        .get("promotion")
+        .and_then(|p| p.get("order"))
+        .map(|o| &o.value)
+    {
+        Some(crate::values::yaml::Value::Seq(items)) => items
+            .iter()
+            .filter_map(|n| n.as_str().map(|s| (s, n.span)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A valid name close to an invalid one, for the help line.
