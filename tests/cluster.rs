@@ -898,6 +898,33 @@ async fn the_applyset_forgets_kinds_it_no_longer_has() {
         parent(&env).await,
         "ConfigMap,SparkApplication.sparkoperator.k8s.io"
     );
+    // A ConfigMap edited by hand is its stream's drift.
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(env.client.clone(), &env.dev);
+    configmaps
+        .patch(
+            "orders-config",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": {"a": "edited"}})),
+        )
+        .await
+        .unwrap();
+    let check = env.sluice(&["status", "--env", "dev", "--exit-code", "--format", "junit"]);
+    assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains(
+            r#"<failure message="drift: ConfigMap/orders-config: changed" type="drift">"#
+        ),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains(r#"<testcase classname="sluice.status.dev" name="payments"/>"#),
+        "{}",
+        check.stdout
+    );
     std::fs::remove_file(env.repo.path().join("templates/config.yaml.j2")).unwrap();
     let out = env.sluice(&["apply", "--env", "dev", "--prune"]);
     assert!(
