@@ -703,8 +703,8 @@ struct CiArgs {
     #[arg(long, value_name = "JOB")]
     artifacts_from: Option<String>,
 
-    /// How long a deploy waits for its streams to run.
-    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    /// How long a deploy waits for its streams to run: 90s, 10m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = |s: &str| parse_duration(s).map(|_| s.to_owned()))]
     timeout: String,
 
     /// Write the pipeline to FILE instead of stdout.

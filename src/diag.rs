@@ -246,7 +246,12 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "values/unknown-environment",
         Severity::Error,
-        "a stream overrides an environment that has no file",
+        "a stream overrides an environment that has no file, or `promotion.order` names one",
+    ),
+    (
+        "values/unordered-environment",
+        Severity::Warning,
+        "an environment `promotion.order` does not list (it comes after those it lists)",
     ),
     (
         "values/no-streams",

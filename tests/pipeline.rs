@@ -497,10 +497,29 @@ fn an_init_repository_gets_jobs_for_each_of_its_environments() {
     );
 
     // A third environment is one file: its jobs come with it, in
-    // promotion order (unprotected ones first, then the protected ones).
+    // promotion order.
     std::fs::write(
         repo.join("values/environments/staging.yaml"),
         "namespace: streams-staging\n",
+    )
+    .unwrap();
+    // ... and its place in the order init wrote, which lint asks for.
+    let lint = std::process::Command::new(&sluice)
+        .args(["-C", repo.to_str().unwrap(), "--color", "never", "lint"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&lint.stdout)
+            .contains("warning[values/unordered-environment]: promotion.order does not list environment `staging`"),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+    let common = repo.join("values/common.yaml");
+    let text = std::fs::read_to_string(&common).unwrap();
+    assert!(text.contains("  order: [dev, prod]\n"), "{text}");
+    std::fs::write(
+        &common,
+        text.replace("  order: [dev, prod]\n", "  order: [dev, staging, prod]\n"),
     )
     .unwrap();
     git(&repo, &["add", "."]);

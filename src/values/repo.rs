@@ -499,7 +499,25 @@ fn build(
         match f.kind {
             FileKind::Common => {
                 repo.common_values = Some(without_keys(&f.root, COMMON_KEYS));
-                for (name, span) in promotion_order_entries(&f.root) {
+                let listed = promotion_order_entries(&f.root);
+                if let Some(order) = f.root.get("promotion").and_then(|p| p.get("order")) {
+                    for env in repo
+                        .environments
+                        .iter()
+                        .filter(|e| !listed.iter().any(|(n, _)| *n == e.name))
+                    {
+                        diagnostics.push(
+                            Diagnostic::warning(
+                                "values/unordered-environment",
+                                format!("promotion.order does not list environment `{}`", env.name),
+                            )
+                            .at(order.span, "the order of the environments")
+                            .note("an environment it does not list comes after those it lists: deployed last, promoted to last")
+                            .help(format!("add `{}` where it belongs in the promotion order", env.name)),
+                        );
+                    }
+                }
+                for (name, span) in listed {
                     if env_names.iter().any(|e| e == name) {
                         continue;
                     }
