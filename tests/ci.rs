@@ -424,6 +424,14 @@ fn promotion_order_in_common_yaml_orders_the_environments() {
         "{}",
         out.stdout
     );
+    // ... and prod, which it does not list, comes last, with a warning.
+    assert!(
+        out.stdout.contains(
+            "warning[values/unordered-environment]: promotion.order does not list environment `prod`"
+        ),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
