@@ -247,6 +247,18 @@ fn cases() -> Vec<Case> {
         Case {
             exit: 0,
             ..case(
+                "unordered-environment",
+                "values/unordered-environment",
+                "values/common.yaml:16:",
+                &[(
+                    "values/common.yaml",
+                    "spark:\n  version: \"3.5.1\"\n  image: registry.example.com/spark:1.0.0\napplicationFile: local:///opt/app.jar\nrestartPolicy: Always\ndriver:\n  cores: 1\n  coreLimit: \"1\"\n  memory: 2g\nexecutor:\n  cores: 2\n  coreLimit: \"2\"\n  instances: 2\n  memory: 4g\npromotion:\n  order: [dev]\n",
+                )],
+            )
+        },
+        Case {
+            exit: 0,
+            ..case(
                 "no-streams",
                 "values/no-streams",
                 "values/environments/prod.yaml:1:",

@@ -252,6 +252,46 @@ fn a_service_field_typo_is_an_error_with_the_field_meant() {
     }
 }
 
+/// A repository template rendering a FlinkDeployment is checked against
+/// the built-in schema generated from the Flink operator's CRD.
+#[test]
+fn a_flinkdeployment_is_checked_against_the_flink_operators_crd() {
+    let template = "apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: {{ (stream.name ~ \"-flink\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\nspec:\n  image: flink:1.20\n  flinkVersion: v1_20\n  jobManager: {resource: {memory: 2048m, cpu: 1}}\n  taskManager: {resource: {memory: 2048m, cpu: 1}}\n  job: {jarURI: \"local:///opt/flink/usrlib/job.jar\", parallelism: 2, upgradeMode: savepoint}\n";
+    let allowed = |ns: &str, protected: bool| {
+        format!(
+            "namespace: {ns}\n{}allowedKinds: [FlinkDeployment.flink.apache.org]\n",
+            if protected { "protected: true\n" } else { "" }
+        )
+    };
+    let (dev, prod) = (allowed("streams-dev", false), allowed("streams-prod", true));
+    let repo = Repo::with(&[
+        ("templates/flinkdeployment.yaml.j2", Some(template)),
+        ("values/environments/dev.yaml", Some(&dev)),
+        ("values/environments/prod.yaml", Some(&prod)),
+    ]);
+    let out = repo.sluice(&["lint"]);
+    assert_eq!(out.code, 0, "{}", shown(&out));
+    assert!(!out.stdout.contains("unchecked-kind"), "{}", out.stdout);
+
+    repo.write(
+        "templates/flinkdeployment.yaml.j2",
+        template
+            .replace("taskManager: {resource", "taskManager: {resourse")
+            .as_bytes(),
+    );
+    let out = repo.sluice(&["lint", "--env", "dev"]);
+    assert_eq!(out.code, 1, "{}", shown(&out));
+    let found = findings(&out.stdout, "manifest/schema");
+    assert_eq!(found.len(), 1, "{}", out.stdout);
+    for expected in [
+        "the rendered FlinkDeployment fails the schema at `spec.taskManager`: Additional properties are not allowed ('resourse' was unexpected)",
+        "checked against sluice's built-in FlinkDeployment schema (Flink Kubernetes Operator 1.15)",
+        "did you mean `resource` for `resourse`?",
+    ] {
+        assert!(found[0].contains(expected), "{expected}: {}", found[0]);
+    }
+}
+
 #[test]
 fn kinds_without_a_schema_are_warnings_of_their_own_kind() {
     let repo = Repo::with(&[

@@ -12,6 +12,7 @@ use sluice::values::repo::FileKind;
 use std::path::{Path, PathBuf};
 
 const CRD: &str = "../shared/crds/sparkoperator.k8s.io_sparkapplications.yaml";
+const FLINK_CRD: &str = "../shared/crds/flinkdeployments.flink.apache.org-v1.yml";
 const EXAMPLES: &str = "../shared/upstream/spark-operator-examples";
 
 fn root() -> PathBuf {
@@ -23,15 +24,23 @@ fn root() -> PathBuf {
 fn committed_schemas_are_generated_from_the_upstream_crd() {
     // The generator reads the CRD as JSON with Python's standard library
     // alone, so the test needs python3 but not PyYAML.
-    let crd: Value = serde_saphyr::from_str(&std::fs::read_to_string(root().join(CRD)).unwrap())
-        .expect("the CRD is YAML");
     let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("crd.json");
-    std::fs::write(&json, serde_json::to_string(&crd).unwrap()).unwrap();
+    let as_json = |crd: &str, name: &str| {
+        let doc: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(root().join(crd)).unwrap())
+                .expect("the CRD is YAML");
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+        path
+    };
+    let json = as_json(CRD, "crd.json");
+    let flink = as_json(FLINK_CRD, "flink.json");
     let out = std::process::Command::new("python3")
         .current_dir(root())
         .args(["scripts/gen-schemas.py", "--check", "--crd"])
         .arg(&json)
+        .arg("--flink-crd")
+        .arg(&flink)
         .output()
         .expect("python3 runs (the generator needs Python 3)");
     assert!(
@@ -494,4 +503,118 @@ fn the_generated_spec_is_src_crd_rs_conversion_of_the_crd() {
         ours == theirs,
         "the generated spec differs from src/crd.rs's conversion"
     );
+}
+
+/// The built-in FlinkDeployment schema is src/crd.rs's conversion of the
+/// upstream CRD (what `lint --crd` would check against), spec and all.
+#[test]
+#[cfg_attr(sluice_no_upstream_crds, ignore = "needs ../shared/crds")]
+fn the_generated_flink_spec_is_src_crd_rs_conversion_of_the_crd() {
+    let crd = sluice::crd::from_crd(
+        &std::fs::read_to_string(root().join(FLINK_CRD)).unwrap(),
+        "v1beta1",
+    )
+    .unwrap();
+    let generated: Value =
+        serde_json::from_str(sluice::check::BUILTIN_FLINKDEPLOYMENT_SCHEMA).unwrap();
+    assert!(
+        structure(&generated["properties"]["spec"], &Value::Null)
+            == structure(&crd.schema["properties"]["spec"], &Value::Null),
+        "the generated FlinkDeployment spec differs from src/crd.rs's conversion"
+    );
+}
+
+/// A FlinkDeployment as the operator's documentation writes one
+/// (application mode, checkpoints and HA, a pod template).
+fn flink_deployment() -> Value {
+    json!({
+        "apiVersion": "flink.apache.org/v1beta1",
+        "kind": "FlinkDeployment",
+        "metadata": {"name": "sessionize", "namespace": "streams-dev", "labels": {"app": "sessionize"}},
+        "spec": {
+            "image": "flink:1.20",
+            "flinkVersion": "v1_20",
+            "flinkConfiguration": {
+                "taskmanager.numberOfTaskSlots": "2",
+                "state.checkpoints.dir": "s3://lake/checkpoints/sessionize",
+                "state.savepoints.dir": "s3://lake/savepoints/sessionize",
+                "high-availability.type": "kubernetes",
+                "high-availability.storageDir": "s3://lake/ha/sessionize"
+            },
+            "serviceAccount": "flink",
+            "jobManager": {"replicas": 1, "resource": {"memory": "2048m", "cpu": 1}},
+            "taskManager": {"resource": {"memory": "2048m", "cpu": 1}},
+            "podTemplate": {
+                "spec": {
+                    "containers": [{
+                        "name": "flink-main-container",
+                        "env": [{"name": "TZ", "value": "UTC"}],
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]
+                    }],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "tolerations": [{"key": "flink", "operator": "Exists", "effect": "NoSchedule"}]
+                }
+            },
+            "job": {
+                "jarURI": "local:///opt/flink/usrlib/sessionize.jar",
+                "entryClass": "com.example.Sessionize",
+                "args": ["--topic", "clicks"],
+                "parallelism": 2,
+                "upgradeMode": "savepoint",
+                "state": "running"
+            }
+        }
+    })
+}
+
+#[test]
+fn a_typo_fails_the_flinkdeployment_schema_at_every_depth() {
+    let schema = ManifestSchema::builtin();
+    let good = flink_deployment();
+    assert_eq!(schema.violations(&good), vec![], "the base case is valid");
+    let cases: &[(&str, &str, &str)] = &[
+        ("/spec", "jobManager", "jobManger"),
+        ("/spec/job", "upgradeMode", "upgradeMod"),
+        ("/spec/jobManager/resource", "memory", "memroy"),
+        ("/spec/podTemplate/spec/containers/0", "env", "evn"),
+        ("/spec/podTemplate/spec/volumes/0", "emptyDir", "emptydir"),
+        (
+            "/spec/podTemplate/spec/tolerations/0",
+            "operator",
+            "operater",
+        ),
+    ];
+    for (at, key, typo) in cases {
+        let mut object = good.clone();
+        let map = object.pointer_mut(at).unwrap().as_object_mut().unwrap();
+        let value = map
+            .remove(*key)
+            .unwrap_or_else(|| panic!("{at} has no {key}"));
+        map.insert((*typo).to_owned(), value);
+        let violations = schema.violations(&object);
+        assert!(
+            violations
+                .iter()
+                .any(|(_, message)| message.contains(&format!("'{typo}' was unexpected"))),
+            "{at}: `{typo}` passes: {violations:?}"
+        );
+    }
+    // The CRD's enums, and the operator's 45-character name limit.
+    for (pointer, bad) in [
+        ("/spec/job/upgradeMode", json!("last_state")),
+        ("/spec/flinkVersion", json!("v1_12")),
+        ("/spec/mode", json!("session")),
+        ("/metadata/name", json!("a".repeat(46))),
+    ] {
+        let mut object = good.clone();
+        let mut node = &mut object;
+        for segment in pointer.split('/').skip(1) {
+            node = &mut node[segment];
+        }
+        *node = bad.clone();
+        assert!(
+            !schema.violations(&object).is_empty(),
+            "{pointer}: {bad} passes"
+        );
+    }
 }
