@@ -497,6 +497,7 @@ pub fn check_object(
     m: &Manifest,
     namespace: Option<&str>,
     allowed: &crate::kinds::Allowed,
+    protected: bool,
     schema: &ManifestSchema,
     anchor: Option<Span>,
 ) -> Vec<Diagnostic> {
@@ -568,6 +569,21 @@ pub fn check_object(
     }
     if !m.kind.is_empty() && !api_version.is_empty() {
         out.extend(schema_findings(m, api_version, &what, schema).map(at));
+    }
+    if m.kind == "FlinkDeployment" && api_version.starts_with("flink.apache.org/") {
+        for f in crate::flink::validate::validate(&m.object, protected) {
+            let why = if f.code == "flink/stateless-protected" {
+                "the environment is `protected: true`"
+            } else {
+                "the Flink operator's validator refuses it, and the stream keeps running its previous spec"
+            };
+            out.push(at(Diagnostic::error(
+                f.code,
+                format!("{what}: {}", f.message),
+            )
+            .note(format!("at `{}`; {why}", f.path))
+            .help(f.help)));
+        }
     }
     out
 }

@@ -249,6 +249,56 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a stream overrides an environment that has no file, or `promotion.order` names one",
     ),
     (
+        "flink/version-missing",
+        Severity::Error,
+        "a rendered FlinkDeployment has no `spec.flinkVersion`",
+    ),
+    (
+        "flink/memory-missing",
+        Severity::Error,
+        "a rendered FlinkDeployment's JobManager or TaskManager has no memory",
+    ),
+    (
+        "flink/memory-format",
+        Severity::Error,
+        "a FlinkDeployment memory is not a Flink memory size (2048m, 2g; not 2Gi)",
+    ),
+    (
+        "flink/parallelism",
+        Severity::Error,
+        "a FlinkDeployment job's parallelism is below 1",
+    ),
+    (
+        "flink/replicas",
+        Severity::Error,
+        "a FlinkDeployment's JobManager has fewer than 1 replica",
+    ),
+    (
+        "flink/checkpoint-dir",
+        Severity::Error,
+        "upgradeMode savepoint or last-state without `state.checkpoints.dir`",
+    ),
+    (
+        "flink/savepoint-dir",
+        Severity::Error,
+        "upgradeMode savepoint without `state.savepoints.dir`",
+    ),
+    (
+        "flink/ha-required",
+        Severity::Error,
+        "several JobManager replicas, or rollbacks, without Kubernetes HA",
+    ),
+    (
+        "flink/forbidden-key",
+        Severity::Error,
+        "flinkConfiguration sets kubernetes.namespace, kubernetes.cluster-id or high-availability.cluster-id",
+    ),
+    (
+        "flink/stateless-protected",
+        Severity::Error,
+        "a protected environment's FlinkDeployment upgrades statelessly (every upgrade drops the job's state)",
+    ),
+    (
         "values/unordered-environment",
         Severity::Warning,
         "an environment `promotion.order` does not list (it comes after those it lists)",

@@ -181,6 +181,7 @@ fn render_stream(e: &Effective<'_>, input: &Input<'_>) -> (Vec<Manifest>, Vec<Di
                             m,
                             namespace,
                             &e.environment.allowed,
+                            e.environment.protected,
                             input.manifest_schema,
                             Some(e.def.name_span),
                         )

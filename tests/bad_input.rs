@@ -476,6 +476,8 @@ fn every_diagnostic_code_has_a_fixture() {
     covered.extend(sluice::rules::RULES);
     // Every preflight check has its own fixture in tests/preflight.rs.
     covered.extend(sluice::values::check::PREFLIGHT_CODES);
+    // Every Flink validator rule has its own fixture in tests/flink_rules.rs.
+    covered.extend(sluice::flink::validate::CODES);
     let missing: Vec<&str> = CODES
         .iter()
         .map(|(c, ..)| *c)

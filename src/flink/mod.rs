@@ -1,0 +1,4 @@
+//! Flink streams: the Flink Kubernetes Operator's FlinkDeployment
+//! (`flink.apache.org/v1beta1`, application mode).
+
+pub mod validate;
