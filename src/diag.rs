@@ -261,17 +261,17 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "flink/memory-format",
         Severity::Error,
-        "a FlinkDeployment memory is not a Flink memory size (2048m, 2g; not 2Gi)",
+        "a FlinkDeployment memory is neither a Flink size (2048m) nor a Kubernetes quantity (2Gi)",
     ),
     (
         "flink/parallelism",
         Severity::Error,
-        "a FlinkDeployment job's parallelism is below 1",
+        "a FlinkDeployment job's parallelism is below 1 or unset without taskManager.replicas",
     ),
     (
         "flink/replicas",
         Severity::Error,
-        "a FlinkDeployment's JobManager has fewer than 1 replica",
+        "a FlinkDeployment's JobManager or TaskManager has fewer than 1 replica",
     ),
     (
         "flink/checkpoint-dir",
@@ -281,12 +281,12 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "flink/savepoint-dir",
         Severity::Error,
-        "upgradeMode savepoint without `state.savepoints.dir`",
+        "savepoints (upgradeMode, trigger nonce, periodic) without `state.savepoints.dir`",
     ),
     (
         "flink/ha-required",
         Severity::Error,
-        "several JobManager replicas, or rollbacks, without Kubernetes HA",
+        "several JobManager replicas, or rollbacks, without high availability",
     ),
     (
         "flink/forbidden-key",

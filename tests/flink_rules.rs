@@ -79,10 +79,10 @@ fn each_validator_rule_is_a_located_error() {
             "flink/memory-format",
             (
                 "    replicas: 1\n    resource: {memory: 2048m",
-                "    replicas: 1\n    resource: {memory: 2Gi",
+                "    replicas: 1\n    resource: {memory: lots",
             ),
             "dev",
-            "the JobManager memory `2Gi` is not a Flink memory size",
+            "the JobManager memory `lots` is not a memory size",
         ),
         (
             "flink/parallelism",
@@ -165,6 +165,39 @@ fn each_validator_rule_is_a_located_error() {
     let mut all = sluice::flink::validate::CODES.to_vec();
     all.sort();
     assert_eq!(seen, all, "a fixture per code");
+}
+
+/// What the operator accepts as well: Kubernetes memory quantities, a
+/// fixed TaskManager count instead of a parallelism, any HA mode.
+#[test]
+fn what_the_operator_also_accepts_passes() {
+    for (from, to) in [
+        (
+            "memory: 2048m, cpu: 1}\n  taskManager",
+            "memory: 2Gi, cpu: 1}\n  taskManager",
+        ),
+        ("    parallelism: 2\n", ""),
+        (
+            "high-availability.type: kubernetes",
+            "high-availability.type: zookeeper",
+        ),
+    ] {
+        assert!(GOOD.contains(from), "{from}");
+        let mut template = GOOD.replacen(from, to, 1);
+        if to.is_empty() {
+            template = template.replace("  taskManager:\n", "  taskManager:\n    replicas: 2\n");
+        }
+        let out = repo(&template).sluice(&["lint"]);
+        assert_eq!(out.code, 0, "{from} -> {to}: {}", out.stdout);
+    }
+    // Without either, the operator sizes the cluster from a parallelism of 0.
+    let out = repo(&GOOD.replace("    parallelism: 2\n", "")).sluice(&["lint", "--env", "dev"]);
+    assert!(
+        out.stdout
+            .contains("the job has no parallelism (and no `taskManager.replicas`)"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -67,9 +67,9 @@ fn text(v: &Value) -> Option<String> {
     .filter(|s| !s.trim().is_empty())
 }
 
-/// Flink's `MemorySize` syntax: a number and an optional unit
-/// (`1024m`, `2 gb`, `4g`), not Kubernetes' `2Gi`.
-pub fn is_memory_size(text: &str) -> bool {
+/// Flink's `MemorySize` syntax: a whole number and an optional unit
+/// (`1024m`, `2 gb`, `4g`).
+fn is_flink_memory_size(text: &str) -> bool {
     let t = text.trim();
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
@@ -95,16 +95,50 @@ pub fn is_memory_size(text: &str) -> bool {
     )
 }
 
-/// Whether Kubernetes HA is on: `high-availability.type` (or the older
-/// `high-availability`) is `kubernetes` or its factory class.
-pub fn kubernetes_ha(spec: &Value) -> bool {
+/// A memory the operator accepts in `resource.memory`: Flink's
+/// `MemorySize`, else a Kubernetes quantity after the operator's own
+/// normalisation (spaces dropped, upper-cased, a trailing `B` dropped, a
+/// trailing `I` made `i`): `2048m`, `2g`, `2Gi`, `2.5G`, `2 GiB`.
+pub fn is_memory_size(text: &str) -> bool {
+    if is_flink_memory_size(text) {
+        return true;
+    }
+    let mut q: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    if q.ends_with('B') {
+        q.pop();
+    }
+    if q.ends_with('I') {
+        q.pop();
+        q.push('i');
+    }
+    let number = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (n, suffix) = q.split_at(number);
+    let mut parts = n.split('.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    parts.next().is_none()
+        && (!whole.is_empty() || fraction.is_some_and(|f| !f.is_empty()))
+        && fraction.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(
+            suffix,
+            "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "M" | "G" | "T" | "P" | "E"
+        )
+}
+
+/// Whether high availability is on: `high-availability.type` (or the
+/// older `high-availability`) is set to anything but `NONE`, as Flink's
+/// `HighAvailabilityMode.isHighAvailabilityModeActivated` decides.
+pub fn ha_activated(spec: &Value) -> bool {
     ["high-availability.type", "high-availability"]
         .iter()
         .filter_map(|k| conf(spec, k))
-        .any(|v| {
-            v.eq_ignore_ascii_case("kubernetes")
-                || v == "org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory"
-        })
+        .any(|v| !v.eq_ignore_ascii_case("none"))
 }
 
 /// The job's upgrade mode, the CRD's default (`stateless`) when unset.
@@ -169,8 +203,8 @@ pub fn validate(object: &Value, protected: bool) -> Vec<Finding> {
             Some(memory) if !is_memory_size(&memory) => out.push(finding(
                 "flink/memory-format",
                 &path,
-                format!("the {role} memory `{memory}` is not a Flink memory size"),
-                "write a number and a Flink unit: 2048m, 2g (not Kubernetes units like 2Gi)",
+                format!("the {role} memory `{memory}` is not a memory size"),
+                "write a Flink size (2048m, 2g) or a Kubernetes quantity (2Gi)",
             )),
             Some(_) => {}
             None if keys.iter().any(|k| conf(spec, k).is_some()) => {}
@@ -178,20 +212,36 @@ pub fn validate(object: &Value, protected: bool) -> Vec<Finding> {
                 "flink/memory-missing",
                 &path,
                 format!("the {role} has no memory"),
-                &format!("set `{field}.resource.memory`, for example 2048m"),
+                &format!("set `{field}.resource.memory`, for example 2048m (or `{}` in flinkConfiguration)", keys[0]),
             )),
         }
     }
     if let Some(job) = spec.get("job").filter(|j| j.is_object()) {
-        if let Some(p) = job.get("parallelism").and_then(Value::as_i64)
-            && p < 1
-        {
-            out.push(finding(
-                "flink/parallelism",
-                "spec.job.parallelism",
-                format!("the job's parallelism is {p}; it must be at least 1"),
-                "set `job.parallelism` to the number of parallel tasks, 1 or more",
-            ));
+        // With `taskManager.replicas` the cluster's size is set; without,
+        // the operator sizes it from the parallelism (0 when unset).
+        match spec.pointer("/taskManager/replicas").and_then(Value::as_i64) {
+            Some(r) if r < 1 => out.push(finding(
+                "flink/replicas",
+                "spec.taskManager.replicas",
+                format!("the TaskManager has {r} replicas; it needs at least 1"),
+                "set `taskManager.replicas` to 1 or more, or leave it out and set `job.parallelism`",
+            )),
+            Some(_) => {}
+            None => {
+                let p = job.get("parallelism").and_then(Value::as_i64).unwrap_or(0);
+                if p < 1 {
+                    out.push(finding(
+                        "flink/parallelism",
+                        "spec.job.parallelism",
+                        if job.get("parallelism").is_none() {
+                            "the job has no parallelism (and no `taskManager.replicas`)".to_owned()
+                        } else {
+                            format!("the job's parallelism is {p}; it must be at least 1")
+                        },
+                        "set `job.parallelism` to the number of parallel tasks, 1 or more",
+                    ));
+                }
+            }
         }
         let mode = upgrade_mode(spec);
         let checkpoints = ["state.checkpoints.dir", "execution.checkpointing.dir"]
@@ -211,13 +261,27 @@ pub fn validate(object: &Value, protected: bool) -> Vec<Finding> {
                 "set `state.checkpoints.dir` in flinkConfiguration: the job's state is kept there across upgrades",
             ));
         }
-        if mode == "savepoint" && !savepoints {
-            out.push(finding(
-                "flink/savepoint-dir",
-                "spec.flinkConfiguration",
-                "upgradeMode `savepoint` needs `state.savepoints.dir`, which is not set".into(),
-                "set `state.savepoints.dir` in flinkConfiguration, or use upgradeMode `last-state`",
-            ));
+        if !savepoints {
+            let needs = if mode == "savepoint" {
+                Some("upgradeMode `savepoint`")
+            } else if job
+                .get("savepointTriggerNonce")
+                .is_some_and(|n| !n.is_null())
+            {
+                Some("`job.savepointTriggerNonce`")
+            } else if conf(spec, "kubernetes.operator.periodic.savepoint.interval").is_some() {
+                Some("`kubernetes.operator.periodic.savepoint.interval`")
+            } else {
+                None
+            };
+            if let Some(needs) = needs {
+                out.push(finding(
+                    "flink/savepoint-dir",
+                    "spec.flinkConfiguration",
+                    format!("{needs} needs `state.savepoints.dir`, which is not set"),
+                    "set `state.savepoints.dir` in flinkConfiguration",
+                ));
+            }
         }
         if protected && mode == "stateless" {
             out.push(finding(
@@ -240,12 +304,12 @@ pub fn validate(object: &Value, protected: bool) -> Vec<Finding> {
             "set `jobManager.replicas` to 1, or more with Kubernetes HA",
         ));
     }
-    if !kubernetes_ha(spec) {
+    if !ha_activated(spec) {
         if let Some(r) = replicas.filter(|r| *r > 1) {
             out.push(finding(
                 "flink/ha-required",
                 "spec.jobManager.replicas",
-                format!("{r} JobManager replicas need Kubernetes HA, which is off"),
+                format!("{r} JobManager replicas need high availability, which is off"),
                 "set `high-availability.type: kubernetes` and `high-availability.storageDir` in flinkConfiguration, or use 1 replica",
             ));
         }
@@ -255,7 +319,7 @@ pub fn validate(object: &Value, protected: bool) -> Vec<Finding> {
             out.push(finding(
                 "flink/ha-required",
                 "spec.flinkConfiguration.kubernetes.operator.deployment.rollback.enabled",
-                "rollbacks need Kubernetes HA, which is off".into(),
+                "rollbacks need high availability, which is off".into(),
                 "set `high-availability.type: kubernetes` and `high-availability.storageDir` in flinkConfiguration, or turn rollbacks off",
             ));
         }
@@ -269,7 +333,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn memory_sizes_are_flinks() {
+    fn memory_sizes_are_flinks_or_kubernetes_quantities() {
         for ok in [
             "2048m",
             "2g",
@@ -277,20 +341,29 @@ mod tests {
             "1073741824",
             "4 GB",
             "512kibibytes",
+            "2Gi",
+            "512Mi",
+            "2.5g",
+            "2 GiB",
+            "1.5G",
         ] {
             assert!(is_memory_size(ok), "{ok}");
         }
-        for bad in ["2Gi", "512Mi", "m", "", "2.5g", "-1g", "2 g b"] {
+        for bad in ["lots", "m", "", "-1g", "2x", "1.2.3g", "2Ki5"] {
             assert!(!is_memory_size(bad), "{bad}");
         }
     }
 
     #[test]
-    fn nested_configuration_counts_as_flat() {
+    fn any_high_availability_mode_but_none_counts() {
         let spec = json!({"flinkConfiguration": {"high-availability": {"type": "kubernetes"}}});
-        assert!(kubernetes_ha(&spec));
-        assert!(!kubernetes_ha(
+        assert!(ha_activated(&spec));
+        assert!(ha_activated(
             &json!({"flinkConfiguration": {"high-availability.type": "zookeeper"}})
         ));
+        assert!(!ha_activated(
+            &json!({"flinkConfiguration": {"high-availability.type": "NONE"}})
+        ));
+        assert!(!ha_activated(&json!({"flinkConfiguration": {}})));
     }
 }
