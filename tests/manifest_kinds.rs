@@ -256,7 +256,7 @@ fn a_service_field_typo_is_an_error_with_the_field_meant() {
 /// the built-in schema generated from the Flink operator's CRD.
 #[test]
 fn a_flinkdeployment_is_checked_against_the_flink_operators_crd() {
-    let template = "apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: {{ (stream.name ~ \"-flink\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\nspec:\n  image: flink:1.20\n  flinkVersion: v1_20\n  jobManager: {resource: {memory: 2048m, cpu: 1}}\n  taskManager: {resource: {memory: 2048m, cpu: 1}}\n  job: {jarURI: \"local:///opt/flink/usrlib/job.jar\", parallelism: 2, upgradeMode: savepoint}\n";
+    let template = "apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: {{ (stream.name ~ \"-flink\") | tojson }}\n  namespace: {{ environment.namespace | tojson }}\nspec:\n  image: flink:1.20\n  flinkVersion: v1_20\n  flinkConfiguration: {state.checkpoints.dir: \"s3://lake/cp\", state.savepoints.dir: \"s3://lake/sp\"}\n  jobManager: {resource: {memory: 2048m, cpu: 1}}\n  taskManager: {resource: {memory: 2048m, cpu: 1}}\n  job: {jarURI: \"local:///opt/flink/usrlib/job.jar\", parallelism: 2, upgradeMode: savepoint}\n";
     let allowed = |ns: &str, protected: bool| {
         format!(
             "namespace: {ns}\n{}allowedKinds: [FlinkDeployment.flink.apache.org]\n",

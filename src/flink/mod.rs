@@ -1,4 +1,5 @@
 //! Flink streams: the Flink Kubernetes Operator's FlinkDeployment
 //! (`flink.apache.org/v1beta1`, application mode).
 
+pub mod impact;
 pub mod validate;

@@ -1,0 +1,403 @@
+//! What a change of a FlinkDeployment's spec does to the running job
+//! (pure), as the Flink Kubernetes Operator 1.15 decides it (its spec
+//! diff's `@SpecDiff` annotations):
+//! - no restart: `job.upgradeMode`, `job.initialSavepointPath`, the
+//!   savepoint and checkpoint trigger nonces, `job.allowNonRestoredState`,
+//!   and flinkConfiguration keys starting with `kubernetes.operator.` or
+//!   `job.autoscaler`;
+//! - scaled in place: `job.parallelism` and `taskManager.replicas`, in
+//!   standalone mode only;
+//! - redeployed from a savepoint: `job.savepointRedeployNonce`;
+//! - suspended or resumed: `job.state`;
+//! - upgraded (stopped and started again, with the state `upgradeMode`
+//!   keeps, none when stateless): anything else.
+
+use serde_json::Value;
+
+/// The impact of a spec change on the job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Impact {
+    /// Nothing changed, or only what the operator applies without a restart.
+    None,
+    /// Rescaled in place (standalone mode).
+    Scale,
+    /// Redeployed from the savepoint `job.initialSavepointPath` names.
+    RedeployFromSavepoint,
+    /// Stopped and started again. `keeps_state`: through a savepoint or
+    /// the last checkpoint (`upgrade_mode` savepoint or last-state); false
+    /// when stateless, which starts the job without its state.
+    Upgrade {
+        upgrade_mode: String,
+        keeps_state: bool,
+    },
+    /// `job.state` running → suspended (a savepoint first in savepoint
+    /// mode); other changes take effect on resume.
+    Suspend,
+    /// `job.state` suspended → running, from the state kept at suspend,
+    /// with whatever else changed.
+    Resume,
+}
+
+impl Impact {
+    /// Whether the job restarts.
+    pub fn restarts(&self) -> bool {
+        matches!(
+            self,
+            Impact::Upgrade { .. } | Impact::RedeployFromSavepoint | Impact::Resume
+        )
+    }
+
+    /// Whether the job comes back without its state.
+    pub fn loses_state(&self) -> bool {
+        matches!(
+            self,
+            Impact::Upgrade {
+                keeps_state: false,
+                ..
+            }
+        )
+    }
+}
+
+/// The fields that differ between two specs, as paths; a flinkConfiguration
+/// key is one segment (`["flinkConfiguration", "state.checkpoints.dir"]`).
+pub fn changed_paths(old: &Value, new: &Value) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    walk(old, new, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk(old: &Value, new: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let null = Value::Null;
+                at.push(k.clone());
+                walk(
+                    a.get(k).unwrap_or(&null),
+                    b.get(k).unwrap_or(&null),
+                    at,
+                    out,
+                );
+                at.pop();
+            }
+        }
+        (a, b) if a == b => {}
+        // An object that appears or goes: each of its fields changes.
+        (Value::Object(_), Value::Null) | (Value::Null, Value::Object(_)) => {
+            let empty = Value::Object(serde_json::Map::new());
+            let (a, b) = if old.is_null() {
+                (&empty, new)
+            } else {
+                (old, &empty)
+            };
+            walk(a, b, at, out);
+        }
+        _ => out.push(at.clone()),
+    }
+}
+
+/// What one changed field does.
+fn field_impact(path: &[String], standalone: bool) -> FieldImpact {
+    let p: Vec<&str> = path.iter().map(String::as_str).collect();
+    match p.as_slice() {
+        [
+            "job",
+            "upgradeMode"
+            | "initialSavepointPath"
+            | "savepointTriggerNonce"
+            | "checkpointTriggerNonce"
+            | "allowNonRestoredState",
+        ] => FieldImpact::None,
+        ["flinkConfiguration", key, ..]
+            if key.starts_with("kubernetes.operator.") || key.starts_with("job.autoscaler") =>
+        {
+            FieldImpact::None
+        }
+        ["job", "parallelism"] | ["taskManager", "replicas"] if standalone => FieldImpact::Scale,
+        ["job", "savepointRedeployNonce"] => FieldImpact::Redeploy,
+        ["job", "state"] => FieldImpact::None,
+        _ => FieldImpact::Upgrade,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum FieldImpact {
+    None,
+    Scale,
+    Redeploy,
+    Upgrade,
+}
+
+fn job_state(spec: &Value) -> &str {
+    spec.pointer("/job/state")
+        .and_then(Value::as_str)
+        .unwrap_or("running")
+}
+
+/// The impact of going from the live spec `old` to `new`.
+pub fn classify(old: &Value, new: &Value) -> Impact {
+    let (was, will) = (job_state(old), job_state(new));
+    if was != will {
+        return if will == "suspended" {
+            Impact::Suspend
+        } else {
+            Impact::Resume
+        };
+    }
+    if will == "suspended" {
+        // Applied when it is resumed.
+        return Impact::None;
+    }
+    let standalone = new.get("mode").and_then(Value::as_str) == Some("standalone");
+    let strongest = changed_paths(old, new)
+        .iter()
+        .map(|p| field_impact(p, standalone))
+        .max()
+        .unwrap_or(FieldImpact::None);
+    match strongest {
+        FieldImpact::None => Impact::None,
+        FieldImpact::Scale => Impact::Scale,
+        FieldImpact::Redeploy => Impact::RedeployFromSavepoint,
+        FieldImpact::Upgrade => {
+            let mode = super::validate::upgrade_mode(new).to_owned();
+            Impact::Upgrade {
+                keeps_state: mode != "stateless",
+                upgrade_mode: mode,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(mode: &str, upgrade: &str) -> Value {
+        json!({
+            "image": "flink:1.20",
+            "flinkVersion": "v1_20",
+            "mode": mode,
+            "flinkConfiguration": {"state.checkpoints.dir": "s3://x/cp", "taskmanager.numberOfTaskSlots": "2"},
+            "jobManager": {"resource": {"memory": "2048m", "cpu": 1}},
+            "taskManager": {"resource": {"memory": "2048m", "cpu": 1}},
+            "job": {"jarURI": "local:///job.jar", "parallelism": 2, "upgradeMode": upgrade, "state": "running"}
+        })
+    }
+
+    fn set(mut v: Value, pointer: &str, value: Value) -> Value {
+        let mut node = &mut v;
+        for segment in pointer.split('/').skip(1) {
+            node = &mut node[segment];
+        }
+        *node = value;
+        v
+    }
+
+    fn upgrade(mode: &str) -> Impact {
+        Impact::Upgrade {
+            upgrade_mode: mode.into(),
+            keeps_state: mode != "stateless",
+        }
+    }
+
+    /// One case per `@SpecDiff` class, and the upgrade per upgrade mode.
+    #[test]
+    fn impact_table() {
+        let native = spec("native", "savepoint");
+        let standalone = spec("standalone", "savepoint");
+        let cases: Vec<(&str, Value, Value, Impact)> = vec![
+            ("nothing", native.clone(), native.clone(), Impact::None),
+            // No restart.
+            (
+                "upgradeMode",
+                native.clone(),
+                set(native.clone(), "/job/upgradeMode", json!("last-state")),
+                Impact::None,
+            ),
+            (
+                "initialSavepointPath",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/job/initialSavepointPath",
+                    json!("s3://x/sp-1"),
+                ),
+                Impact::None,
+            ),
+            (
+                "savepointTriggerNonce",
+                native.clone(),
+                set(native.clone(), "/job/savepointTriggerNonce", json!(7)),
+                Impact::None,
+            ),
+            (
+                "checkpointTriggerNonce",
+                native.clone(),
+                set(native.clone(), "/job/checkpointTriggerNonce", json!(7)),
+                Impact::None,
+            ),
+            (
+                "allowNonRestoredState",
+                native.clone(),
+                set(native.clone(), "/job/allowNonRestoredState", json!(true)),
+                Impact::None,
+            ),
+            (
+                "kubernetes.operator.* key",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/flinkConfiguration/kubernetes.operator.savepoint.history.max.count",
+                    json!("5"),
+                ),
+                Impact::None,
+            ),
+            (
+                "job.autoscaler.* key",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/flinkConfiguration/job.autoscaler.enabled",
+                    json!("true"),
+                ),
+                Impact::None,
+            ),
+            // Scale in place: standalone only.
+            (
+                "parallelism, standalone",
+                standalone.clone(),
+                set(standalone.clone(), "/job/parallelism", json!(4)),
+                Impact::Scale,
+            ),
+            (
+                "TM replicas, standalone",
+                standalone.clone(),
+                set(standalone.clone(), "/taskManager/replicas", json!(3)),
+                Impact::Scale,
+            ),
+            (
+                "parallelism, native",
+                native.clone(),
+                set(native.clone(), "/job/parallelism", json!(4)),
+                upgrade("savepoint"),
+            ),
+            // Redeploy from a savepoint.
+            (
+                "savepointRedeployNonce",
+                native.clone(),
+                set(native.clone(), "/job/savepointRedeployNonce", json!(1)),
+                Impact::RedeployFromSavepoint,
+            ),
+            // Upgrade, per upgrade mode.
+            (
+                "image, savepoint",
+                native.clone(),
+                set(native.clone(), "/image", json!("flink:1.20.1")),
+                upgrade("savepoint"),
+            ),
+            (
+                "image, last-state",
+                spec("native", "last-state"),
+                set(
+                    spec("native", "last-state"),
+                    "/image",
+                    json!("flink:1.20.1"),
+                ),
+                upgrade("last-state"),
+            ),
+            (
+                "image, stateless",
+                spec("native", "stateless"),
+                set(spec("native", "stateless"), "/image", json!("flink:1.20.1")),
+                upgrade("stateless"),
+            ),
+            (
+                "resources",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/taskManager/resource/memory",
+                    json!("4096m"),
+                ),
+                upgrade("savepoint"),
+            ),
+            (
+                "a pod template appears",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/podTemplate",
+                    json!({"spec": {"nodeSelector": {"pool": "flink"}}}),
+                ),
+                upgrade("savepoint"),
+            ),
+            (
+                "another flinkConfiguration key",
+                native.clone(),
+                set(
+                    native.clone(),
+                    "/flinkConfiguration/taskmanager.numberOfTaskSlots",
+                    json!("4"),
+                ),
+                upgrade("savepoint"),
+            ),
+            (
+                "a no-restart change beside an upgrade",
+                native.clone(),
+                set(
+                    set(native.clone(), "/job/savepointTriggerNonce", json!(1)),
+                    "/image",
+                    json!("flink:2"),
+                ),
+                upgrade("savepoint"),
+            ),
+            // Suspend and resume.
+            (
+                "suspend",
+                native.clone(),
+                set(native.clone(), "/job/state", json!("suspended")),
+                Impact::Suspend,
+            ),
+            (
+                "resume, with a new image",
+                set(native.clone(), "/job/state", json!("suspended")),
+                set(native.clone(), "/image", json!("flink:2")),
+                Impact::Resume,
+            ),
+            (
+                "a change while suspended",
+                set(native.clone(), "/job/state", json!("suspended")),
+                set(
+                    set(native.clone(), "/job/state", json!("suspended")),
+                    "/image",
+                    json!("flink:2"),
+                ),
+                Impact::None,
+            ),
+        ];
+        for (name, old, new, expected) in cases {
+            assert_eq!(classify(&old, &new), expected, "{name}");
+        }
+        assert!(upgrade("stateless").loses_state());
+        assert!(!upgrade("last-state").loses_state() && upgrade("last-state").restarts());
+        assert!(!Impact::Scale.restarts() && !Impact::Suspend.restarts());
+    }
+
+    #[test]
+    fn flink_configuration_keys_are_one_segment() {
+        let old = json!({"flinkConfiguration": {"a.b": "1"}});
+        let new = json!({"flinkConfiguration": {"a.b": "2", "c": "3"}});
+        assert_eq!(
+            changed_paths(&old, &new),
+            [
+                vec!["flinkConfiguration".to_owned(), "a.b".to_owned()],
+                vec!["flinkConfiguration".to_owned(), "c".to_owned()]
+            ]
+        );
+    }
+}
