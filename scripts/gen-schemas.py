@@ -322,6 +322,21 @@ def converted(crd, ref):
     return schema, spec, comps
 
 
+def strict_metadata(name_pattern, name_length):
+    """The metadata of a rendered object: what the API server (and the
+    operator, for the name) accepts in the fields sluice renders."""
+    return {
+        "type": "object",
+        "required": ["name", "namespace"],
+        "properties": {
+            "name": {"type": "string", "pattern": name_pattern, "maxLength": name_length},
+            "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+
+
 def sparkapplication_schema(crd):
     def ref(name):
         return {"$ref": f"#/definitions/{name}"}
@@ -336,16 +351,7 @@ def sparkapplication_schema(crd):
     props["kind"] = {"const": "SparkApplication", "description": props["kind"].get("description", "")}
     # The CRD leaves metadata to the API server; these are the rules it
     # and the operator's webhook apply to the fields sluice renders.
-    props["metadata"] = {
-        "type": "object",
-        "required": ["name", "namespace"],
-        "properties": {
-            "name": {"type": "string", "pattern": "^[a-z]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-            "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    }
+    props["metadata"] = strict_metadata("^[a-z]([-a-z0-9]*[a-z0-9])?$", 63)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://sluice.dev/schemas/sparkapplication.schema.json",
@@ -374,16 +380,7 @@ def flinkdeployment_schema(crd):
     props = schema["properties"]
     props["apiVersion"] = {"const": f"flink.apache.org/{FLINK_VERSION}", "description": "The FlinkDeployment API version."}
     props["kind"] = {"const": "FlinkDeployment", "description": "The kind."}
-    props["metadata"] = {
-        "type": "object",
-        "required": ["name", "namespace"],
-        "properties": {
-            "name": {"type": "string", "pattern": "^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$", "maxLength": 45},
-            "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    }
+    props["metadata"] = strict_metadata("^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$", 45)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://sluice.dev/schemas/flinkdeployment.schema.json",

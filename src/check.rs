@@ -136,32 +136,33 @@ static BUILTIN_FLINK: OnceLock<KindSchema> = OnceLock::new();
 static BUILTIN_K8S: [OnceLock<KindSchema>; BUILTIN_K8S_SCHEMAS.len()] =
     [const { OnceLock::new() }; BUILTIN_K8S_SCHEMAS.len()];
 
-fn builtin_spark() -> &'static KindSchema {
-    BUILTIN_SPARK.get_or_init(|| {
-        let doc: Value =
-            serde_json::from_str(BUILTIN_SPARKAPPLICATION_SCHEMA).expect("built-in schema is JSON");
-        KindSchema::compile(
-            doc,
-            Draft::Draft7,
-            "sluice's built-in SparkApplication schema (spark-operator v2.5)".to_owned(),
-            true,
-        )
-        .expect("built-in schema compiles")
+/// A built-in draft-07 schema, compiled on first use.
+fn builtin_once(
+    cell: &'static OnceLock<KindSchema>,
+    text: &str,
+    origin: &str,
+) -> &'static KindSchema {
+    cell.get_or_init(|| {
+        let doc: Value = serde_json::from_str(text).expect("built-in schema is JSON");
+        KindSchema::compile(doc, Draft::Draft7, origin.to_owned(), true)
+            .expect("built-in schema compiles")
     })
 }
 
+fn builtin_spark() -> &'static KindSchema {
+    builtin_once(
+        &BUILTIN_SPARK,
+        BUILTIN_SPARKAPPLICATION_SCHEMA,
+        "sluice's built-in SparkApplication schema (spark-operator v2.5)",
+    )
+}
+
 fn builtin_flink() -> &'static KindSchema {
-    BUILTIN_FLINK.get_or_init(|| {
-        let doc: Value =
-            serde_json::from_str(BUILTIN_FLINKDEPLOYMENT_SCHEMA).expect("built-in schema is JSON");
-        KindSchema::compile(
-            doc,
-            Draft::Draft7,
-            "sluice's built-in FlinkDeployment schema (Flink Kubernetes Operator 1.15)".to_owned(),
-            true,
-        )
-        .expect("built-in schema compiles")
-    })
+    builtin_once(
+        &BUILTIN_FLINK,
+        BUILTIN_FLINKDEPLOYMENT_SCHEMA,
+        "sluice's built-in FlinkDeployment schema (Flink Kubernetes Operator 1.15)",
+    )
 }
 
 fn builtin_k8s(api_version: &str, kind: &str) -> Option<&'static KindSchema> {
