@@ -163,6 +163,8 @@ struct Log {
     down: bool,
     /// What the proxy could not handle (a test failure, not a fault).
     problems: Vec<String>,
+    /// Accepts and requests, with milliseconds since the proxy started.
+    timeline: Vec<String>,
 }
 
 enum Decision {
@@ -177,9 +179,15 @@ struct State {
     one_request_per_connection: bool,
     log: Mutex<Log>,
     down: tokio::sync::Notify,
+    started: std::time::Instant,
 }
 
 impl State {
+    fn note(&self, log: &mut Log, what: String) {
+        let ms = self.started.elapsed().as_millis();
+        log.timeline.push(format!("{ms:>6} ms  {what}"));
+    }
+
     fn log(&self) -> std::sync::MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -187,23 +195,28 @@ impl State {
     fn on_accept(&self) -> Option<ConnectionFault> {
         let mut log = self.log();
         log.connections += 1;
-        if log.down {
-            return Some(ConnectionFault::AcceptRst);
-        }
-        match self.schedule {
-            Schedule::Connection { fault, after }
-                if log.fired == 0 && (after.is_none() || log.armed) =>
-            {
-                log.fired += 1;
-                Some(fault)
+        let fault = if log.down {
+            Some(ConnectionFault::AcceptRst)
+        } else {
+            match self.schedule {
+                Schedule::Connection { fault, after }
+                    if log.fired == 0 && (after.is_none() || log.armed) =>
+                {
+                    log.fired += 1;
+                    Some(fault)
+                }
+                _ => None,
             }
-            _ => None,
-        }
+        };
+        let n = log.connections;
+        self.note(&mut log, format!("accept #{n}, fault {fault:?}"));
+        fault
     }
 
     fn on_request(&self, head: &str) -> Decision {
         let request = RequestLine::parse(head);
         let mut log = self.log();
+        self.note(&mut log, format!("request {request}"));
         log.requests.push(request.clone());
         let reset = Decision::Fault(RequestFault::BeforeForward(Cut::Rst));
         if log.down {
@@ -311,6 +324,7 @@ impl Proxy {
             one_request_per_connection,
             log: Mutex::default(),
             down: tokio::sync::Notify::new(),
+            started: std::time::Instant::now(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let tls = Tls::new(cluster);
@@ -664,10 +678,13 @@ impl Env {
         self.sluice_with(proxy.kubeconfig.to_str().unwrap(), args)
     }
 
+    /// Every wait of sluice's is bounded (connect 10 s, read 60 s, five
+    /// attempts): a run that outlives a stalled read is still its own to
+    /// finish, so the limit is well past one.
     fn sluice_with(&self, kubeconfig: &str, args: &[&str]) -> Output {
         let mut all = args.to_vec();
         all.extend(["--kubeconfig", kubeconfig, "-v"]);
-        self.repo.sluice(&all)
+        common::sluice_within(self.repo.path(), &all, &[], Duration::from_secs(150))
     }
 
     async fn live(&self) -> Vec<Value> {
@@ -818,7 +835,14 @@ async fn read_case(env: &Env, name: &str, mode: Mode) {
     };
     let proxy = Proxy::start(&env.cluster, schedule, false);
     let out = env.sluice_through(&proxy, &["diff", "--env", "dev", "--format", "json"]);
-    assert_eq!(out.code, 0, "{case}:\n{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        0,
+        "{case}:\n{}{}\nthe proxy saw: {:#?}",
+        out.stdout,
+        out.stderr,
+        *proxy.log()
+    );
     assert_no_tls_talk(&case, &out);
     assert_struck_and_retried(&case, &proxy, mode);
     // What was read is the whole truth: both streams, unchanged.
@@ -853,8 +877,17 @@ async fn write_case(kubeconfig: &str, name: &str, mode: Mode) {
         ),
     };
     let proxy = Proxy::start(&env.cluster, schedule, one_per_connection);
+    let started = std::time::Instant::now();
     let out = env.sluice_through(&proxy, &["apply", "--env", "dev"]);
-    assert_eq!(out.code, 0, "{case}:\n{}{}", out.stdout, out.stderr);
+    let took = started.elapsed();
+    assert_eq!(
+        out.code,
+        0,
+        "{case}:\n{}{}\nthe proxy saw: {:#?}",
+        out.stdout,
+        out.stderr,
+        *proxy.log()
+    );
     assert!(out.stdout.contains("2 created"), "{case}:\n{}", out.stdout);
     assert_no_tls_talk(&case, &out);
     assert_struck_and_retried(&case, &proxy, mode);
@@ -890,7 +923,7 @@ async fn write_case(kubeconfig: &str, name: &str, mode: Mode) {
         "{case}: the re-run wrote:\n{}",
         again.stdout
     );
-    eprintln!("ok: {case} (port {})", proxy.port);
+    eprintln!("ok: {case} (port {}, first apply {took:.1?})", proxy.port);
 }
 
 #[tokio::test]

@@ -85,6 +85,13 @@ pub fn sluice_in(dir: &Path, args: &[&str]) -> Output {
 
 /// As [`sluice_in`], with these environment variables set.
 pub fn sluice_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    sluice_within(dir, args, env, Duration::from_secs(20))
+}
+
+/// As [`sluice_with_env`], killed after `limit` (its code is then -1 and
+/// its stderr says so).
+pub fn sluice_within(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
+    let started = std::time::Instant::now();
     let out = Command::cargo_bin("sluice")
         .unwrap()
         .envs(env.iter().copied())
@@ -93,13 +100,21 @@ pub fn sluice_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outpu
         .args(["--color", "never"])
         .args(args)
         .env_remove("CI_MERGE_REQUEST_DIFF_BASE_SHA")
-        .timeout(Duration::from_secs(20))
+        .timeout(limit)
         .output()
         .expect("sluice runs");
+    let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code().is_none() {
+        stderr.push_str(&format!(
+            "\n[test] sluice was killed ({}) after {:.1} s\n",
+            out.status,
+            started.elapsed().as_secs_f64()
+        ));
+    }
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     }
 }
 
