@@ -437,7 +437,36 @@ def annotations_only(base):
     return {k: v for k, v in base.items() if k in ANNOTATIONS}
 
 
-def values_schema(crd, base):
+# FlinkDeployment spec fields that values take under their CRD names (the
+# rest have a sluice key that is shared with Spark: image, mode,
+# podTemplate; flinkConfiguration is stated in full in the base).
+FLINK_MIRRORED = ("flinkVersion", "job", "jobManager", "taskManager", "ingress", "logConfiguration", "serviceAccount", "restartNonce", "imagePullPolicy")
+
+
+def flink_values(flink, props, ref):
+    """The FlinkDeployment's fields in values: the CRD's types under the
+    base's descriptions, the roles' pod templates typed as PodTemplateSpec
+    (what the rendered object is checked against is the CRD itself), and
+    the keys whose name both engines use accepting either engine's form
+    (which engine a stream has decides, see src/engine.rs)."""
+    spec = convert(flink)["properties"]["spec"]
+    for key in FLINK_MIRRORED:
+        field = spec["properties"][key]
+        if key in ("jobManager", "taskManager"):
+            field["properties"]["podTemplate"] = {}
+        props[key] = merge(props[key], field) if key in props else field
+        if key in ("jobManager", "taskManager"):
+            template = props[key]["properties"]["podTemplate"]
+            props[key]["properties"]["podTemplate"] = dict(ref("PodTemplateSpec"), **annotations_only(template))
+    props["mode"]["enum"] = props["mode"]["enum"] + spec["properties"]["mode"]["enum"]
+    pod_templates = props["podTemplate"]["properties"]
+    for key in ("apiVersion", "kind"):
+        pod_templates[key] = {"type": "string", "description": f"The pod template's {key} (Flink's form; ignored by Kubernetes)."}
+    for key in ("metadata", "spec"):
+        pod_templates[key] = {"$ref": f"#/$defs/k8s.PodTemplateSpec/properties/{key}", "description": f"The {key} of every Flink pod (Flink's form)."}
+
+
+def values_schema(crd, base, flink):
     def ref(name):
         return {"$ref": f"#/$defs/k8s.{name}"}
 
@@ -494,6 +523,7 @@ def values_schema(crd, base):
     pod_templates = props["podTemplate"]["properties"]
     for role in ("driver", "executor"):
         pod_templates[role] = dict(ref("PodTemplateSpec"), **annotations_only(pod_templates[role]))
+    flink_values(flink, props, ref)
 
     defs = {f"k8s.{name}": share(s, {k: v for k, v in comps.items() if k != "PodTemplateSpec"}, ref, skip=name) for name, s in comps.items()}
     defs["sluice.EnvVar"] = share(sluice_env_var, comps, ref)
@@ -518,7 +548,7 @@ def main():
         base = json.load(f)
     outputs = {
         OUT_APP: sorted_json(sparkapplication_schema(crd)),
-        OUT_VALUES: sorted_json(values_schema(crd, base)),
+        OUT_VALUES: sorted_json(values_schema(crd, base, flink)),
         OUT_FLINK: sorted_json(flinkdeployment_schema(flink)),
     }
     stale = 0

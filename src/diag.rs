@@ -316,7 +316,12 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     (
         "values/conflicting-keys",
         Severity::Error,
-        "a sluice key and the SparkApplication field it fills are both set",
+        "a sluice key and the SparkApplication or FlinkDeployment field it fills are both set",
+    ),
+    (
+        "values/other-engine-key",
+        Severity::Error,
+        "a stream's own file sets a key of the engine it does not run on",
     ),
     (
         "values/label",

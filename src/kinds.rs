@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 /// group), the form the ApplySet annotation uses.
 pub const BUILTIN: &[&str] = &[
     "SparkApplication.sparkoperator.k8s.io",
+    "FlinkDeployment.flink.apache.org",
     "ConfigMap",
     "Service",
     "PersistentVolumeClaim",

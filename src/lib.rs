@@ -9,6 +9,7 @@ pub mod commands;
 pub mod complete;
 pub mod crd;
 pub mod diag;
+pub mod engine;
 pub mod flink;
 pub mod fs;
 pub mod git;

@@ -170,6 +170,9 @@ fn show_mib(mib: f64) -> String {
 
 /// The rules about one stream in one environment.
 pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
+    if e.engine == crate::engine::Engine::Flink {
+        return (Vec::new(), flink_facts(e));
+    }
     let v = &e.values;
     let anchor = e.def.name_span;
     let json = &e.json;
@@ -399,22 +402,6 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         }
     }
 
-    let ignore = ignored(v);
-    // A sink inherited from common.yaml or an environment file is the
-    // lake root every stream shares (each gets its own checkpoint under
-    // it): only a sink the stream's own definition sets can clash.
-    let own = |span: Span| {
-        let set_here = |layer: Option<&Node>| {
-            layer
-                .and_then(|l| l.get("sink"))
-                .is_some_and(|n| n.span == span)
-        };
-        set_here(Some(e.def.node())) || set_here(e.def.block(&e.environment.name))
-    };
-    let sink = v.get("sink").filter(|s| own(s.span)).and_then(|s| {
-        s.as_str()
-            .map(|t| (t.trim_end_matches('/').to_owned(), s.span))
-    });
     let checkpoint = derive::checkpoint(e.name(), json).map(|c| {
         let span = [
             "/sparkConf/spark.sql.streaming.checkpointLocation",
@@ -426,13 +413,7 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
         .map_or(anchor, |p| span_of(v, p, anchor));
         (c.trim_end_matches('/').to_owned(), span)
     });
-    let facts = Facts {
-        stream: e.name().to_owned(),
-        environment: e.environment.name.clone(),
-        checkpoint,
-        sink,
-        ignore,
-    };
+    let facts = facts_of(e, checkpoint);
     (
         out.into_iter()
             .map(|d| d.subject(e.name(), &e.environment.name))
@@ -542,6 +523,52 @@ pub fn suppress(diagnostics: Vec<Diagnostic>, facts: &[Facts]) -> Vec<Diagnostic
             (!d.subjects.is_empty()).then_some(d)
         })
         .collect()
+}
+
+/// What the checks across streams need of one stream: its checkpoint (and
+/// where it is set), the sink its own definition sets, what it ignores.
+fn facts_of(e: &Effective<'_>, checkpoint: Option<(String, Span)>) -> Facts {
+    let v = &e.values;
+    let ignore = ignored(v);
+    // A sink inherited from common.yaml or an environment file is the
+    // lake root every stream shares (each gets its own checkpoint under
+    // it): only a sink the stream's own definition sets can clash.
+    let own = |span: Span| {
+        let set_here = |layer: Option<&Node>| {
+            layer
+                .and_then(|l| l.get("sink"))
+                .is_some_and(|n| n.span == span)
+        };
+        set_here(Some(e.def.node())) || set_here(e.def.block(&e.environment.name))
+    };
+    let sink = v.get("sink").filter(|s| own(s.span)).and_then(|s| {
+        s.as_str()
+            .map(|t| (t.trim_end_matches('/').to_owned(), s.span))
+    });
+    Facts {
+        stream: e.name().to_owned(),
+        environment: e.environment.name.clone(),
+        checkpoint,
+        sink,
+        ignore,
+    }
+}
+
+/// A Flink stream: the Spark rules do not apply (the operator's
+/// validator's do, on the rendered object); its checkpoint directory
+/// takes part in the checks across streams.
+fn flink_facts(e: &Effective<'_>) -> Facts {
+    use crate::flink::build::{CHECKPOINTS_DIR, configuration};
+    let anchor = e.def.name_span;
+    let conf = configuration(e.name(), &e.json);
+    let checkpoint = conf.get(CHECKPOINTS_DIR).and_then(|c| c.as_str()).map(|c| {
+        let span = [&format!("/flinkConfiguration/{CHECKPOINTS_DIR}"), "/sink"]
+            .iter()
+            .find(|p| e.values.walk(p).complete)
+            .map_or(anchor, |p| span_of(&e.values, p, anchor));
+        (c.trim_end_matches('/').to_owned(), span)
+    });
+    facts_of(e, checkpoint)
 }
 
 #[cfg(test)]

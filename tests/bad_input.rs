@@ -56,6 +56,15 @@ fn cases() -> Vec<Case> {
     let bomb = alias_bomb();
     vec![
         case(
+            "other-engine-key",
+            "values/other-engine-key",
+            "values/streams/clicks.yaml:4:",
+            &[(
+                "values/streams/clicks.yaml",
+                "engine: flink\nflink: {version: \"1.20\", image: flink:1.20}\nsink: s3a://lake/clicks\ndriver: {cores: 2}\n",
+            )],
+        ),
+        case(
             "syntax-error",
             "yaml/syntax",
             "values/streams/orders.yaml:3:",

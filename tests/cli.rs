@@ -269,8 +269,8 @@ fn check_junit(xml: &str) -> (usize, usize) {
 fn junit_has_one_case_per_stream_and_environment() {
     let out = sluice_in(&project_root(), &["lint", "--format", "junit"]);
     assert_eq!(out.code, 0);
-    // 5 streams in dev, 4 in prod (inventory is dev-only).
-    assert_eq!(check_junit(&out.stdout), (9, 0));
+    // 6 streams in dev, 5 in prod (inventory is dev-only).
+    assert_eq!(check_junit(&out.stdout), (11, 0));
     let repo = Repo::with(&[(
         "values/streams/orders.yaml",
         Some("mainClass: x\nenvironments:\n  prod:\n    executor: {instances: 0, memroy: 1g}\n"),

@@ -277,7 +277,7 @@ fn sluices_pipeline_builds_it_and_runs_the_generated_streams_pipeline() {
     // JUnit: one passing case per stream and environment, refunds in dev only.
     let junit = std::fs::read_to_string(repo.join("lint-junit.xml")).unwrap();
     assert!(
-        junit.contains("<testsuites name=\"sluice lint\" tests=\"10\" failures=\"0\""),
+        junit.contains("<testsuites name=\"sluice lint\" tests=\"12\" failures=\"0\""),
         "{junit}"
     );
     assert!(

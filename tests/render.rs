@@ -4,37 +4,12 @@
 
 mod common;
 
-use common::{Repo, project_root, rendered, sluice_in};
+use common::{Repo, assert_passes, project_root, rendered, sluice_in};
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// The upstream CRD, read from ../shared at test time. The tests that
-/// need it are ignored when it is absent (see build.rs).
-fn upstream_crd() -> String {
-    let path = project_root().join("../shared/crds/sparkoperator.k8s.io_sparkapplications.yaml");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the upstream CRD at {}: {e}", path.display()))
-}
-
 fn oracle() -> jsonschema::Validator {
-    let crd = sluice::crd::from_crd(&upstream_crd(), "v1beta2").expect("the upstream CRD converts");
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&crd.schema)
-        .expect("compiles")
-}
-
-fn assert_valid(validator: &jsonschema::Validator, object: &Value) {
-    let errors: Vec<String> = validator
-        .iter_errors(object)
-        .map(|e| format!("{}: {e}", e.instance_path().as_str()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{} fails the upstream CRD strictly:\n{}",
-        object["metadata"]["name"],
-        errors.join("\n")
-    );
+    common::upstream_oracle("sparkoperator.k8s.io_sparkapplications.yaml", "v1beta2")
 }
 
 #[test]
@@ -45,7 +20,7 @@ fn example_streams_pass_the_upstream_crd_strictly() {
     for env in ["dev", "prod"] {
         for object in rendered(&project_root(), env, &[]) {
             if object["kind"] == "SparkApplication" {
-                assert_valid(&validator, &object);
+                assert_passes(&validator, &object);
                 checked += 1;
             }
         }
@@ -333,7 +308,7 @@ fn every_values_key_renders() {
                 "{name}: {pointer} in\n{object:#}"
             );
         }
-        assert_valid(&validator, object);
+        assert_passes(&validator, object);
     }
 }
 
@@ -634,16 +609,19 @@ fn helm_chart_shaped_values_render_and_pass_the_crd() {
         lint.stdout
     );
     let v = oracle();
-    items.iter().for_each(|o| assert_valid(&v, o));
+    items.iter().for_each(|o| assert_passes(&v, o));
 }
 
 #[test]
 #[cfg_attr(sluice_no_upstream_crds, ignore = "needs ../shared/crds")]
 fn lint_against_a_crd_file() {
-    let crd = upstream_crd();
     let dir = tempfile::tempdir().unwrap();
     let crd_path = dir.path().join("crd.yaml");
-    std::fs::write(&crd_path, crd).unwrap();
+    std::fs::copy(
+        project_root().join("../shared/crds/sparkoperator.k8s.io_sparkapplications.yaml"),
+        &crd_path,
+    )
+    .unwrap();
     let crd_arg = crd_path.to_str().unwrap();
     // The example repository passes the upstream CRD.
     let out = sluice_in(&project_root(), &["lint", "--crd", crd_arg]);

@@ -281,7 +281,7 @@ fn the_example_repository_follows_every_rule() {
     let out = common::sluice_in(&common::project_root(), &["lint"]);
     assert_eq!(
         out.stdout,
-        "ok: no findings (5 streams in 2 environments, 8 files)\n"
+        "ok: no findings (6 streams in 2 environments, 9 files)\n"
     );
 }
 

@@ -1,5 +1,6 @@
 //! Flink streams: the Flink Kubernetes Operator's FlinkDeployment
 //! (`flink.apache.org/v1beta1`, application mode).
 
+pub mod build;
 pub mod impact;
 pub mod validate;

@@ -440,10 +440,16 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         let want_of = |i: usize| pointer_get(members[i].source.as_ref().expect("source"), path);
         // The streams an environment-file edit reaches: a definition that
         // sets the value itself keeps its own (and gets a pin if needed).
+        // A shared file's key of the other engine does not reach a stream
+        // at all (see `engine`).
+        let applies = |m: &Member<'_>| {
+            let engine = crate::engine::Engine::of_json(&m.target);
+            crate::engine::Engine::owning(&path[0]).is_none_or(|owner| owner == engine)
+        };
         let reached: Vec<usize> = promoted
             .iter()
             .copied()
-            .filter(|&i| !touches(&members[i].layers.def, path))
+            .filter(|&i| applies(&members[i]) && !touches(&members[i].layers.def, path))
             .collect();
         let Some(&first) = reached.first() else {
             continue;
@@ -465,7 +471,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         let mut edits = 1usize;
         let mut left_out_reached = Vec::new();
         let mut fine = true;
-        for m in &members {
+        for m in members.iter().filter(|m| applies(m)) {
             let l = &m.layers;
             let before = merged_at(&[&l.common, &l.env, &l.def, &l.block], path);
             let after = merged_at(&[&l.common, &candidate, &l.def, &l.block], path);
@@ -487,7 +493,7 @@ pub fn plan(request: &Request) -> Result<Plan, Refusal> {
         }
         let per_stream = promoted
             .iter()
-            .filter(|&&i| pointer_get(&members[i].target, path) != want)
+            .filter(|&&i| applies(&members[i]) && pointer_get(&members[i].target, path) != want)
             .count();
         let better = edits < per_stream || (edits == per_stream && request.streams.is_empty());
         if fine && better {

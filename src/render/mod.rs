@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 /// The built-in SparkApplication template.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../templates/sparkapplication.yaml.j2");
 pub const MAIN_TEMPLATE: &str = "sparkapplication.yaml.j2";
+/// What a Flink stream's FlinkDeployment is said to come from (it is
+/// built natively, see `flink::build`).
+pub const FLINK_TEMPLATE: &str = "<built-in>/flinkdeployment";
 
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "sluice.dev/environment";
@@ -201,6 +204,9 @@ impl Templates {
         sources: &Sources,
         native_main: bool,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+        if e.engine == crate::engine::Engine::Flink {
+            return self.render_flink(e, sources);
+        }
         let derived = crate::spark::derive::derive(e.name(), &e.json);
         // The built-in object alone (no other template to render): the
         // derived fields are moved into it, not copied.
@@ -213,6 +219,50 @@ impl Templates {
             );
             return Ok(vec![finish(object, e, MAIN_TEMPLATE)]);
         }
+        let mut manifests = Vec::new();
+        if native_main {
+            let object = crate::spark::build::spark_application(
+                e.name(),
+                e.environment.namespace.as_deref(),
+                &e.json,
+                &derived,
+            );
+            manifests.push(finish(object, e, MAIN_TEMPLATE));
+        }
+        let others = self
+            .rendered
+            .iter()
+            .filter(|n| !(native_main && *n == MAIN_TEMPLATE));
+        self.render_templates(e, sources, &derived, others, manifests)
+    }
+
+    /// A Flink stream: its FlinkDeployment, built natively, then the
+    /// repository's other templates (not the SparkApplication's), which
+    /// see the FlinkDeployment's spec as `derived`.
+    fn render_flink(
+        &self,
+        e: &Effective<'_>,
+        sources: &Sources,
+    ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
+        let object = crate::flink::build::flink_deployment(
+            e.name(),
+            e.environment.namespace.as_deref(),
+            &e.json,
+        );
+        let derived = object["spec"].clone();
+        let manifests = vec![finish(object, e, FLINK_TEMPLATE)];
+        let others = self.rendered.iter().filter(|n| *n != MAIN_TEMPLATE);
+        self.render_templates(e, sources, &derived, others, manifests)
+    }
+
+    fn render_templates<'t>(
+        &self,
+        e: &Effective<'_>,
+        sources: &Sources,
+        derived: &Value,
+        names: impl Iterator<Item = &'t String>,
+        mut manifests: Vec<Manifest>,
+    ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
         let context = Context {
             stream: StreamContext {
                 name: e.name(),
@@ -223,22 +273,11 @@ impl Templates {
                 namespace: e.environment.namespace.as_deref(),
                 protected: e.environment.protected,
             },
-            derived: &derived,
+            derived,
             values: &e.json,
         };
-        let mut manifests = Vec::new();
         let mut errors = Vec::new();
-        for name in &self.rendered {
-            if native_main && name == MAIN_TEMPLATE {
-                let object = crate::spark::build::spark_application(
-                    e.name(),
-                    e.environment.namespace.as_deref(),
-                    &e.json,
-                    &derived,
-                );
-                manifests.push(finish(object, e, name));
-                continue;
-            }
+        for name in names {
             let Ok(template) = self.env.get_template(name) else {
                 continue;
             };

@@ -6,6 +6,7 @@ use super::repo::{Environment, FileKind, Origin, Repository, StreamDef};
 use super::validate::Schema;
 use super::yaml::{Node, Value};
 use crate::diag::Diagnostic;
+use crate::engine::{self as engines, Engine};
 use crate::secret;
 use crate::source::{FileId, Sources, Span};
 use rayon::prelude::*;
@@ -108,11 +109,13 @@ pub fn check_stream<'r>(
         def,
         environment,
         json: values.to_json(),
+        engine: crate::engine::Engine::of(&values),
         values,
     };
     let mut found = set_found;
     if e.enabled() {
         found.extend(inexact);
+        found.extend(other_engine_keys(def, environment, e.engine));
         let anchor = effective::anchor(def);
         found.extend(crate::stats::VALIDATE.time(|| {
             schema_and_preflight(
@@ -282,6 +285,65 @@ fn is_literal(node: &Node) -> bool {
     }
 }
 
+pub const OTHER_ENGINE_KEY: &str = "values/other-engine-key";
+
+/// Keys of the other engine in a stream's own file (and its block for this
+/// environment): a shared file's are left out of its values, but here the
+/// stream says it wants something its engine does not read.
+fn other_engine_keys(
+    def: &StreamDef,
+    environment: &Environment,
+    engine: Engine,
+) -> Vec<Diagnostic> {
+    let layers = std::iter::once(def.node()).chain(def.block(&environment.name));
+    let mut out = Vec::new();
+    for layer in layers {
+        for entry in layer.as_map().unwrap_or_default() {
+            if super::repo::STREAM_KEYS.contains(&entry.key.as_str())
+                || matches!(entry.value.value, Value::Null)
+                || engine.takes(&entry.key, &entry.value)
+            {
+                continue;
+            }
+            let key = &entry.key;
+            let (whose, help) = match engines::form_of(key, &entry.value) {
+                Some(other) if Engine::owning(key).is_none() => (
+                    format!("`{key}` is written in {}'s form", other.title()),
+                    match (engine, key.as_str()) {
+                        (Engine::Flink, "mode") => "Flink's modes are `native` (the default) and `standalone`".to_owned(),
+                        (Engine::Flink, _) => "Flink's pod template is the template itself: `podTemplate: {spec: {...}}`; `jobManager.podTemplate` and `taskManager.podTemplate` are per role".to_owned(),
+                        (Engine::Spark, "mode") => "Spark's modes are `cluster` (the default) and `client`".to_owned(),
+                        (Engine::Spark, _) => "Spark's pod templates are per role: `podTemplate: {driver: {...}, executor: {...}}`".to_owned(),
+                    },
+                ),
+                _ => {
+                    let other = Engine::owning(key).unwrap_or(engine);
+                    (
+                        format!("`{key}` is a {} key", other.title()),
+                        match engine.counterpart(key) {
+                            Some(mine) => format!("{}'s counterpart is `{mine}`", engine.title()),
+                            None => format!("remove it: {} streams do not read it", engine.title()),
+                        },
+                    )
+                }
+            };
+            out.push(
+                Diagnostic::error(
+                    OTHER_ENGINE_KEY,
+                    format!("{whose}, and stream `{}` runs on {}", def.name, engine.title()),
+                )
+                .at(entry.key_span, format!("not read by a {} stream", engine.title()))
+                .note(format!(
+                    "the stream's `engine` is `{}`; the other engine's keys in common.yaml or an environment file do not apply to it, but in its own file they are a mistake",
+                    engine.name()
+                ))
+                .help(help),
+            );
+        }
+    }
+    out
+}
+
 /// The codes [`preflight`] reports (besides `values/required`).
 pub const PREFLIGHT_CODES: &[&str] = &[
     "values/conflicting-keys",
@@ -341,8 +403,20 @@ fn schema_and_preflight(
 /// `anchor` is where a missing key is reported.
 pub fn preflight(values: &Node, anchor: Span) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    if Engine::of(values) == Engine::Flink {
+        required_of(
+            values,
+            anchor,
+            &[keys::FLINK_VERSION, keys::FLINK_IMAGE, keys::JAR],
+            &mut out,
+        );
+        conflicting(values, keys::FLINK_CONFLICTS, &mut out);
+        metadata(values, &mut out);
+        env_names(values, &mut out);
+        return out;
+    }
     required(values, anchor, &mut out);
-    conflicting(values, &mut out);
+    conflicting(values, keys::CONFLICTS, &mut out);
     metadata(values, &mut out);
     env_names(values, &mut out);
     service_accounts(values, &mut out);
@@ -376,11 +450,21 @@ fn local_dirs(values: &Node, out: &mut Vec<Diagnostic>) {
 
 fn required(values: &Node, anchor: Span, out: &mut Vec<Diagnostic>) {
     let mut needs = vec![keys::VERSION, keys::IMAGE, keys::APPLICATION_FILE];
-    let app_type = keys::app_type(values);
-    if matches!(app_type, "Scala" | "Java") {
+    if matches!(keys::app_type(values), "Scala" | "Java") {
         needs.push(keys::MAIN_CLASS);
     }
-    for r in needs {
+    required_of(values, anchor, &needs, out);
+}
+
+fn required_of(
+    values: &Node,
+    anchor: Span,
+    needs: &[keys::Requirement],
+    out: &mut Vec<Diagnostic>,
+) {
+    let engine = Engine::of(values);
+    let app_type = keys::app_type(values);
+    for &r in needs {
         if keys::satisfied(values, &r).is_some() {
             continue;
         }
@@ -406,14 +490,18 @@ fn required(values: &Node, anchor: Span, out: &mut Vec<Diagnostic>) {
                 "a {app_type} application starts at its main class; spark-submit fails without one"
             ));
         } else {
-            d = d.note("the SparkApplication cannot be rendered without it; nothing is rendered for this stream");
+            d = d.note(format!(
+                "the {} cannot be rendered without it; nothing is rendered for this stream",
+                engine.kind()
+            ));
         }
         out.push(d.help(r.help));
     }
 }
 
-fn conflicting(values: &Node, out: &mut Vec<Diagnostic>) {
-    for c in keys::CONFLICTS {
+fn conflicting(values: &Node, conflicts: &[keys::Conflict], out: &mut Vec<Diagnostic>) {
+    let kind = Engine::of(values).kind();
+    for c in conflicts {
         let Some(field) = keys::set(values, c.field) else {
             continue;
         };
@@ -430,7 +518,7 @@ fn conflicting(values: &Node, out: &mut Vec<Diagnostic>) {
                 Diagnostic::error("values/conflicting-keys", format!("`{f}` and `{v}` set the same field"))
                     .at(at(c.field), format!("`{f}` set here"))
                     .also(at(conv), format!("`{v}` set here"))
-                    .note(format!("`{v}` is sluice's short form of the SparkApplication's `{f}`: with both, one would silently win"))
+                    .note(format!("`{v}` is sluice's short form of the {kind}'s `{f}`: with both, one would silently win"))
                     .help(format!("keep one of them: `{v}` or `{f}`")),
             );
         }

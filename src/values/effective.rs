@@ -8,6 +8,7 @@ use super::repo::{Environment, Repository, STREAM_KEYS, StreamDef};
 use super::set::{self, Flag};
 use super::yaml::{Entry, Node, Value};
 use crate::diag::Diagnostic;
+use crate::engine::{self, Engine};
 use crate::source::Span;
 
 /// One stream in one environment.
@@ -18,6 +19,8 @@ pub struct Effective<'r> {
     pub values: Node,
     /// `values` as plain JSON, for the schema, the rules and the templates.
     pub json: serde_json::Value,
+    /// What runs the stream.
+    pub engine: Engine,
 }
 
 impl Effective<'_> {
@@ -47,12 +50,37 @@ pub fn values_of(
 
 /// The effective values, and the error of the first flag that cannot apply
 /// to them (one whose path goes through a value of another kind in this
-/// stream): as in Helm, the flags after it are not applied.
+/// stream): as in Helm, the flags after it are not applied. What
+/// `common.yaml` and the environment file say for the other engine is left
+/// out (see `engine`).
 pub fn values_and_findings(
     repo: &Repository,
     def: &StreamDef,
     environment: &Environment,
     sets: &[Flag],
+) -> (Node, Vec<Diagnostic>) {
+    // Its own file names the engine, or else a shared layer.
+    let named = def
+        .block(&environment.name)
+        .into_iter()
+        .chain([def.node(), &environment.values])
+        .chain(repo.common_values.iter().rev())
+        .find_map(|layer| layer.get("engine"));
+    let engine = Engine::named(named.and_then(Node::as_str));
+    let (values, found) = layered(repo, def, environment, sets, engine);
+    // `--set engine=...` decides last.
+    match Engine::of(&values) {
+        e if e == engine => (values, found),
+        e => layered(repo, def, environment, sets, e),
+    }
+}
+
+fn layered(
+    repo: &Repository,
+    def: &StreamDef,
+    environment: &Environment,
+    sets: &[Flag],
+    engine: Engine,
 ) -> (Node, Vec<Diagnostic>) {
     let mut values = Node::empty_map(def.span);
     for layer in repo
@@ -62,6 +90,7 @@ pub fn values_and_findings(
     {
         values = merge(values, layer);
     }
+    engine::keep_applicable(&mut values, engine);
     // The definition without its structure keys, then its block.
     values = merge_skipping(values, def.node(), STREAM_KEYS);
     if let Some(block) = def.block(&environment.name) {

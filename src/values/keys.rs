@@ -111,6 +111,40 @@ pub const CONFLICTS: &[Conflict] = &[
     },
 ];
 
+/// A Flink stream's conveniences and the FlinkDeployment fields they fill.
+pub const FLINK_CONFLICTS: &[Conflict] = &[
+    Conflict {
+        convenience: &["/flink/version"],
+        field: "/flinkVersion",
+        string_only: false,
+    },
+    Conflict {
+        convenience: &["/flink/image"],
+        field: "/image",
+        string_only: true,
+    },
+    Conflict {
+        convenience: &["/applicationFile"],
+        field: "/job/jarURI",
+        string_only: false,
+    },
+    Conflict {
+        convenience: &["/mainClass"],
+        field: "/job/entryClass",
+        string_only: false,
+    },
+    Conflict {
+        convenience: &["/arguments"],
+        field: "/job/args",
+        string_only: false,
+    },
+    Conflict {
+        convenience: &["/suspend"],
+        field: "/job/state",
+        string_only: false,
+    },
+];
+
 /// Something every stream needs, and the keys that give it (any one will do).
 #[derive(Clone, Copy, Debug)]
 pub struct Requirement {
@@ -141,6 +175,24 @@ pub const MAIN_CLASS: Requirement = Requirement {
     what: "main class",
     any_of: &["/mainClass"],
     help: "set `mainClass` (Scala and Java streams), or `type: Python`",
+};
+
+pub const FLINK_VERSION: Requirement = Requirement {
+    what: "Flink version",
+    any_of: &["/flink/version", "/flinkVersion"],
+    help: "set `flink.version: \"1.20\"` (or `flinkVersion: v1_20`) in the stream's file, or for every Flink stream in common.yaml",
+};
+
+pub const FLINK_IMAGE: Requirement = Requirement {
+    what: "container image",
+    any_of: &["/flink/image", "/image/repository", "/image"],
+    help: "set `flink.image: registry/image:tag` (or `image.repository` and `image.tag`, or `image` as a string)",
+};
+
+pub const JAR: Requirement = Requirement {
+    what: "job jar",
+    any_of: &["/applicationFile", "/job/jarURI"],
+    help: "set `applicationFile: local:///opt/flink/usrlib/job.jar` (or `job.jarURI`)",
 };
 
 /// The application type, Scala unless set.

@@ -39,7 +39,10 @@ pub const DEFAULTS_SOURCE: &str = "<sluice default>";
 /// Adds the [`DEFAULTS_SOURCE`] file: one line per reason a default applies.
 pub fn add_defaults_source(sources: &mut Sources) -> crate::source::FileId {
     let mut text = String::new();
-    for why in crate::spark::derive::DEFAULT_REASONS {
+    let reasons = crate::spark::derive::DEFAULT_REASONS
+        .iter()
+        .chain(crate::flink::build::DEFAULT_REASONS);
+    for why in reasons {
         text.push_str(why);
         text.push('\n');
     }
@@ -52,7 +55,12 @@ pub fn add_defaults_source(sources: &mut Sources) -> crate::source::FileId {
 pub fn with_defaults(node: &Node, file: crate::source::FileId, sources: &Sources) -> Node {
     let text = &sources.get(file).text;
     let mut out = node.clone();
-    for d in crate::spark::derive::defaults(&node.to_json()) {
+    let json = node.to_json();
+    let defaults = match crate::engine::Engine::of(node) {
+        crate::engine::Engine::Spark => crate::spark::derive::defaults(&json),
+        crate::engine::Engine::Flink => crate::flink::build::defaults(&json),
+    };
+    for d in defaults {
         let start = text.find(d.why).unwrap_or(0);
         let span = crate::source::Span::new(file, start..start + d.why.len());
         insert_at(&mut out, d.pointer, Node::from_json(&d.value, span));

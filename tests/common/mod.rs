@@ -30,6 +30,35 @@ pub const BASE: &[(&str, &str)] = &[
     ),
 ];
 
+/// An upstream CRD from ../shared/crds, as a strict schema: a field it
+/// does not define is an error (the API server would prune it). The tests
+/// that use it are ignored when ../shared is absent (see build.rs).
+pub fn upstream_oracle(file: &str, version: &str) -> jsonschema::Validator {
+    let path = project_root().join("../shared/crds").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the upstream CRD at {}: {e}", path.display()));
+    let crd = sluice::crd::from_crd(&text, version).expect("the upstream CRD converts");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&crd.schema)
+        .expect("compiles")
+}
+
+/// `object` passes `validator` (an [`upstream_oracle`]), or every error is shown.
+pub fn assert_passes(validator: &jsonschema::Validator, object: &serde_json::Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(object)
+        .map(|e| format!("{}: {e}", e.instance_path().as_str()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} {} fails the upstream CRD strictly:\n{}",
+        object["kind"],
+        object["metadata"]["name"],
+        errors.join("\n")
+    );
+}
+
 pub struct Repo {
     pub dir: tempfile::TempDir,
 }
