@@ -555,20 +555,11 @@ fn facts_of(e: &Effective<'_>, checkpoint: Option<(String, Span)>) -> Facts {
 }
 
 /// A Flink stream: the Spark rules do not apply (the operator's
-/// validator's do, on the rendered object); its checkpoint directory
-/// takes part in the checks across streams.
+/// validator's do, on the rendered object), nor does the shared-checkpoint
+/// check: Flink writes each job's checkpoints under its job ID, so one
+/// `state.checkpoints.dir` for every stream is normal.
 fn flink_facts(e: &Effective<'_>) -> Facts {
-    use crate::flink::build::{CHECKPOINTS_DIR, configuration};
-    let anchor = e.def.name_span;
-    let conf = configuration(e.name(), &e.json);
-    let checkpoint = conf.get(CHECKPOINTS_DIR).and_then(|c| c.as_str()).map(|c| {
-        let span = [&format!("/flinkConfiguration/{CHECKPOINTS_DIR}"), "/sink"]
-            .iter()
-            .find(|p| e.values.walk(p).complete)
-            .map_or(anchor, |p| span_of(&e.values, p, anchor));
-        (c.trim_end_matches('/').to_owned(), span)
-    });
-    facts_of(e, checkpoint)
+    facts_of(e, None)
 }
 
 #[cfg(test)]

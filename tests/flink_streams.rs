@@ -281,3 +281,42 @@ fn provenance_shows_the_flink_defaults_and_why() {
     assert!(!out.stdout.contains("restartPolicy"), "{}", out.stdout);
     assert!(!out.stdout.contains("driver"), "{}", out.stdout);
 }
+
+/// A Spark stream tried on Flink in dev first: its `environments.dev`
+/// block names the engine, so its own Spark keys are a shared layer there.
+#[test]
+fn an_environment_block_can_switch_the_engine() {
+    let repo = Repo::with(&[(
+        "values/streams/orders.yaml",
+        Some(
+            "mainClass: com.example.Orders\ndriver: {cores: 2}\nsink: s3a://lake/orders\nenvironments:\n  dev:\n    engine: flink\n    flink: {version: \"1.20\", image: reg/flink:1}\n    applicationFile: local:///opt/flink/usrlib/orders.jar\n    jobManager: {resource: {cpu: 1, memory: 2g}}\n    taskManager: {resource: {cpu: 1, memory: 2g}}\n    job: {parallelism: 2}\n",
+        ),
+    )]);
+    let out = repo.sluice(&["lint"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let dev = rendered(repo.path(), "dev", &["--stream", "orders"]);
+    assert_eq!(dev[0]["kind"], "FlinkDeployment");
+    assert_eq!(dev[0]["spec"]["job"]["entryClass"], "com.example.Orders");
+    let prod = rendered(repo.path(), "prod", &["--stream", "orders"]);
+    assert_eq!(prod[0]["kind"], "SparkApplication");
+    assert_eq!(prod[0]["spec"]["driver"]["cores"], 2);
+}
+
+/// One checkpoint root for every Flink stream is normal: Flink writes
+/// each job's checkpoints under its job ID.
+#[test]
+fn flink_streams_may_share_a_checkpoint_root() {
+    let second = CLICKS.replace("com.example.Clicks", "com.example.Views");
+    let repo = Repo::with(&[
+        ("values/streams/clicks.yaml", Some(CLICKS)),
+        ("values/streams/views.yaml", Some(&second)),
+        (
+            "values/environments/dev.yaml",
+            Some(
+                "namespace: streams-dev\nflinkConfiguration: {state.checkpoints.dir: \"s3a://lake/checkpoints\"}\n",
+            ),
+        ),
+    ]);
+    let out = repo.sluice(&["lint", "--env", "dev"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}

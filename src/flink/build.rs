@@ -29,6 +29,7 @@ pub const SAVEPOINT_ON_DELETION: &str = "kubernetes.operator.job.savepoint-on-de
 pub const CHECKPOINTS_DIR: &str = "state.checkpoints.dir";
 pub const SAVEPOINTS_DIR: &str = "state.savepoints.dir";
 pub const HA_DIR: &str = "high-availability.storageDir";
+pub const MERGE_BY_NAME: &str = "kubernetes.operator.pod-template.merge-arrays-by-name";
 const PROMETHEUS_PORT: u64 = 9249;
 
 /// A state location sluice derives for a stream writing to `sink`.
@@ -61,18 +62,54 @@ fn minor_at_least(version: &str, major: u64, minor: u64) -> bool {
 
 /// The image: `image` (a string or repository and tag), else `flink.image`.
 pub fn image(values: &Value) -> Option<String> {
-    if values.get("image").is_some() {
-        return image_of(values);
+    if let Some(image) = values.pointer("/flink/image").and_then(Value::as_str) {
+        return Some(image.to_owned());
     }
-    values
-        .pointer("/flink/image")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    let form = values.get("image")?;
+    if form.is_string() || form.get("repository").is_some() {
+        image_of(values)
+    } else {
+        None
+    }
 }
 
 /// Whether the configuration turns HA on or off itself.
 fn names_ha(conf: &Map<String, Value>) -> bool {
     conf.contains_key("high-availability") || conf.contains_key("high-availability.type")
+}
+
+/// Whether HA is on: Kubernetes or ZooKeeper, by either key.
+fn ha_on(conf: &Map<String, Value>) -> bool {
+    ["high-availability.type", "high-availability"]
+        .iter()
+        .find_map(|k| conf.get(*k).and_then(Value::as_str))
+        .is_some_and(|mode| !mode.eq_ignore_ascii_case("none"))
+}
+
+/// The Kubernetes HA setting for a Flink version: `high-availability.type`
+/// from 1.17, the old key with the short value in 1.16, the factory class
+/// before.
+fn kubernetes_ha(version: Option<&str>) -> (&'static str, &'static str) {
+    match version {
+        Some(v) if !minor_at_least(v, 1, 16) => (
+            "high-availability",
+            "org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory",
+        ),
+        Some(v) if !minor_at_least(v, 1, 17) => ("high-availability", "kubernetes"),
+        _ => ("high-availability.type", "kubernetes"),
+    }
+}
+
+/// The keys, by their old and their Flink 2 names, of the checkpoint and
+/// the savepoint directory.
+const CHECKPOINT_KEYS: &[&str] = &[CHECKPOINTS_DIR, "execution.checkpointing.dir"];
+const SAVEPOINT_KEYS: &[&str] = &[SAVEPOINTS_DIR, "execution.checkpointing.savepoint-dir"];
+
+/// Where the job's checkpoints go, by either key.
+pub fn checkpoint_dir(conf: &Map<String, Value>) -> Option<&str> {
+    CHECKPOINT_KEYS
+        .iter()
+        .find_map(|k| conf.get(*k).and_then(Value::as_str))
 }
 
 /// The flinkConfiguration sluice renders: the values' keys as text, then
@@ -88,14 +125,31 @@ pub fn configuration(stream: &str, values: &Value) -> Map<String, Value> {
                 .collect()
         })
         .unwrap_or_default();
+    let sink = values.get("sink").and_then(Value::as_str);
+    let unset =
+        |conf: &Map<String, Value>, keys: &[&str]| keys.iter().all(|k| !conf.contains_key(*k));
+    if let Some(sink) = sink {
+        if unset(&conf, CHECKPOINT_KEYS) {
+            conf.insert(
+                CHECKPOINTS_DIR.into(),
+                state_dir(sink, "checkpoints", stream).into(),
+            );
+        }
+        if unset(&conf, SAVEPOINT_KEYS) {
+            conf.insert(
+                SAVEPOINTS_DIR.into(),
+                state_dir(sink, "savepoints", stream).into(),
+            );
+        }
+    }
     let mut default = |key: &str, value: String| {
         conf.entry(key.to_owned()).or_insert(Value::String(value));
     };
-    if let Some(sink) = values.get("sink").and_then(Value::as_str) {
-        default(CHECKPOINTS_DIR, state_dir(sink, "checkpoints", stream));
-        default(SAVEPOINTS_DIR, state_dir(sink, "savepoints", stream));
-    }
     default(SAVEPOINT_ON_DELETION, "true".to_owned());
+    // The roles' pod templates merge over podTemplate container by
+    // container, so the main container keeps the env and mounts of
+    // `secrets` (the operator merges lists by position otherwise).
+    default(MERGE_BY_NAME, "true".to_owned());
     if let Some(monitoring) = values.get("monitoring").filter(|m| m.is_object()) {
         let port = monitoring
             .pointer("/prometheus/port")
@@ -107,16 +161,15 @@ pub fn configuration(stream: &str, values: &Value) -> Map<String, Value> {
         );
         default("metrics.reporter.prom.port", port.to_string());
     }
-    if let Some(sink) = values.get("sink").and_then(Value::as_str)
-        && !names_ha(&conf)
-    {
-        let key = match flink_version(values) {
-            Some(v) if !minor_at_least(&v, 1, 17) => "high-availability",
-            _ => "high-availability.type",
-        };
-        conf.insert(key.to_owned(), Value::String("kubernetes".to_owned()));
-        conf.entry(HA_DIR.to_owned())
-            .or_insert_with(|| Value::String(state_dir(sink, "ha", stream)));
+    if let Some(sink) = sink {
+        if !names_ha(&conf) {
+            let (key, value) = kubernetes_ha(flink_version(values).as_deref());
+            conf.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+        if ha_on(&conf) {
+            conf.entry(HA_DIR.to_owned())
+                .or_insert_with(|| Value::String(state_dir(sink, "ha", stream)));
+        }
     }
     conf
 }
@@ -327,9 +380,10 @@ const ON_DELETION: &str = "deleting the FlinkDeployment keeps the job's state in
 const STATE_DIRS: &str = "the job's state lives under its sink, per stream";
 const HA: &str = "JobManager failover resumes the job from its HA metadata, under its sink";
 const METRICS: &str = "asking for monitoring means wanting the metrics";
+const MERGE: &str = "a role's pod template keeps the main container's env and mounts";
 
 /// Every reason a Flink default applies, for `values --provenance`.
-pub const DEFAULT_REASONS: &[&str] = &[UPGRADE, ON_DELETION, STATE_DIRS, HA, METRICS];
+pub const DEFAULT_REASONS: &[&str] = &[UPGRADE, ON_DELETION, STATE_DIRS, HA, METRICS, MERGE];
 
 /// The defaults sluice applies to a Flink stream's values where they say
 /// nothing (what [`flink_deployment`] adds), for `values --provenance`.
@@ -380,6 +434,25 @@ pub fn defaults(values: &Value) -> Vec<crate::spark::derive::Default> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flink_image_comes_first() {
+        let both = json!({"image": {"repository": "reg/spark", "tag": "3.5"}, "flink": {"image": "reg/flink:2.3"}});
+        assert_eq!(image(&both).as_deref(), Some("reg/flink:2.3"));
+        assert_eq!(
+            image(&json!({"image": "reg/f:1"})).as_deref(),
+            Some("reg/f:1")
+        );
+        assert_eq!(
+            image(&json!({"image": {"repository": "reg/f", "tag": 2}})).as_deref(),
+            Some("reg/f:2")
+        );
+        // A tag alone is no image, and never Spark's.
+        assert_eq!(
+            image(&json!({"image": {"tag": "1"}, "spark": {"image": "s"}})),
+            None
+        );
+    }
 
     #[test]
     fn versions_take_the_crds_form() {

@@ -295,7 +295,11 @@ fn other_engine_keys(
     environment: &Environment,
     engine: Engine,
 ) -> Vec<Diagnostic> {
-    let layers = std::iter::once(def.node()).chain(def.block(&environment.name));
+    let block = def.block(&environment.name);
+    // A block that names the engine itself reads the definition as a
+    // shared layer (see `effective`): only the block is the stream's word.
+    let switched = block.is_some_and(|b| b.get("engine").is_some());
+    let layers = (!switched).then(|| def.node()).into_iter().chain(block);
     let mut out = Vec::new();
     for layer in layers {
         for entry in layer.as_map().unwrap_or_default() {

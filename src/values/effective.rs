@@ -93,7 +93,13 @@ fn layered(
     engine::keep_applicable(&mut values, engine);
     // The definition without its structure keys, then its block.
     values = merge_skipping(values, def.node(), STREAM_KEYS);
-    if let Some(block) = def.block(&environment.name) {
+    let block = def.block(&environment.name);
+    // A block that switches the engine (trying a stream on Flink in dev)
+    // makes the definition a shared layer for it.
+    if block.is_some_and(|b| b.get("engine").is_some()) {
+        engine::keep_applicable(&mut values, engine);
+    }
+    if let Some(block) = block {
         values = merge(values, block);
     }
     let found: Vec<Diagnostic> = set::apply(&mut values, sets).err().into_iter().collect();
