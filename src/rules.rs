@@ -170,8 +170,12 @@ fn show_mib(mib: f64) -> String {
 
 /// The rules about one stream in one environment.
 pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
+    // A Flink stream: the Spark rules do not apply (the operator's
+    // validator's do, on the rendered object), nor does the
+    // shared-checkpoint check: Flink writes each job's checkpoints under
+    // its job ID, so one `state.checkpoints.dir` for every stream is normal.
     if e.engine == crate::engine::Engine::Flink {
-        return (Vec::new(), flink_facts(e));
+        return (Vec::new(), facts_of(e, None));
     }
     let v = &e.values;
     let anchor = e.def.name_span;
@@ -552,14 +556,6 @@ fn facts_of(e: &Effective<'_>, checkpoint: Option<(String, Span)>) -> Facts {
         sink,
         ignore,
     }
-}
-
-/// A Flink stream: the Spark rules do not apply (the operator's
-/// validator's do, on the rendered object), nor does the shared-checkpoint
-/// check: Flink writes each job's checkpoints under its job ID, so one
-/// `state.checkpoints.dir` for every stream is normal.
-fn flink_facts(e: &Effective<'_>) -> Facts {
-    facts_of(e, None)
 }
 
 #[cfg(test)]

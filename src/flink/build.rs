@@ -292,27 +292,25 @@ fn pod_template(values: &Value) -> Option<Value> {
             }
         };
         if let Some(main) = list[at].as_object_mut() {
-            for (key, items) in [("env", env), ("volumeMounts", mounts)] {
-                if items.is_empty() {
-                    continue;
-                }
-                let entry = main.entry(key).or_insert_with(|| json!([]));
-                if let Some(existing) = entry.as_array_mut() {
-                    existing.extend(items);
-                }
-            }
+            append(main, [("env", env), ("volumeMounts", mounts)]);
         }
     }
-    for (key, items) in [("volumes", volumes), ("imagePullSecrets", pull)] {
+    append(spec, [("volumes", volumes), ("imagePullSecrets", pull)]);
+    Some(template)
+}
+
+/// Appends each non-empty list to the list `map` has under its key
+/// (created if missing; a non-list there is left as it is).
+fn append<const N: usize>(map: &mut Map<String, Value>, lists: [(&str, Vec<Value>); N]) {
+    for (key, items) in lists {
         if items.is_empty() {
             continue;
         }
-        let entry = spec.entry(key).or_insert_with(|| json!([]));
+        let entry = map.entry(key).or_insert_with(|| json!([]));
         if let Some(existing) = entry.as_array_mut() {
             existing.extend(items);
         }
     }
-    Some(template)
 }
 
 /// The FlinkDeployment of one stream in one environment (before sluice's

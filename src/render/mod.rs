@@ -249,9 +249,17 @@ impl Templates {
             e.environment.namespace.as_deref(),
             &e.json,
         );
+        let mut others = self
+            .rendered
+            .iter()
+            .filter(|n| *n != MAIN_TEMPLATE)
+            .peekable();
+        // The object alone (no other template to render): no copy of its spec.
+        if others.peek().is_none() {
+            return Ok(vec![finish(object, e, FLINK_TEMPLATE)]);
+        }
         let derived = object["spec"].clone();
         let manifests = vec![finish(object, e, FLINK_TEMPLATE)];
-        let others = self.rendered.iter().filter(|n| *n != MAIN_TEMPLATE);
         self.render_templates(e, sources, &derived, others, manifests)
     }
 
