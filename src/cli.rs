@@ -113,9 +113,11 @@ kubectl ApplySet; --prune deletes only members of that set that carry
 sluice's labels for this environment and are no longer rendered (with uid
 and resourceVersion preconditions), and refuses to leave the environment
 empty unless --allow-empty. A protected environment refuses state resets
-unless --allow-state-reset.
+unless --allow-state-reset. Pruning a Flink stream whose live deployment
+takes no savepoint on deletion (kubernetes.operator.job.savepoint-on-
+deletion) is refused unless --allow-state-loss.
 Exit codes: 0 applied, 2 bad input, wrong context or cluster, or a refused
-state reset, 3 the cluster refused or could not be reached.")]
+state reset or state loss, 3 the cluster refused or could not be reached.")]
     Apply(ApplyArgs),
 
     /// Show every stream's live state and drift: state, running executors,
@@ -585,6 +587,12 @@ struct ApplyArgs {
     #[arg(long)]
     allow_state_reset: bool,
 
+    /// With --prune, allow deleting a Flink stream whose live deployment
+    /// takes no savepoint on deletion (its checkpoints and HA metadata are
+    /// deleted with it).
+    #[arg(long, requires = "prune")]
+    allow_state_loss: bool,
+
     /// Output format of the result (the plan and progress go to stderr).
     #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
     format: StatusFormatArg,
@@ -864,6 +872,7 @@ pub fn main() -> ExitCode {
                 prune: args.prune,
                 allow_empty: args.allow_empty,
                 allow_state_reset: args.allow_state_reset,
+                allow_state_loss: args.allow_state_loss,
                 wait: args.wait,
                 timeout: args.timeout,
                 format: match args.format {

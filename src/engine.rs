@@ -140,6 +140,175 @@ impl Engine {
     }
 }
 
+/// What the pipeline asks of an engine about a stream's rendered or live
+/// object: the planner (impact), the diff and reports (state, requests),
+/// prune (what a stop does to the state), `--wait` and `status` (health).
+/// Each answer is the engine module's own (`crate::spark`, `crate::flink`).
+impl Engine {
+    /// The engine whose stream object has this kind.
+    pub fn of_kind(kind: &str) -> Option<Engine> {
+        Engine::ALL.iter().copied().find(|e| e.kind() == kind)
+    }
+
+    /// The engine whose stream object this is (by apiVersion and kind).
+    pub fn of_object(object: &serde_json::Value) -> Option<Engine> {
+        let text = |k: &str| object.get(k).and_then(serde_json::Value::as_str);
+        let engine = Engine::of_kind(text("kind")?)?;
+        let group = |av: &str| av.split_once('/').map_or("", |(g, _)| g).to_owned();
+        (group(text("apiVersion").unwrap_or(engine.api_version())) == group(engine.api_version()))
+            .then_some(engine)
+    }
+
+    /// The operator that runs the engine's streams.
+    pub fn operator(self) -> &'static str {
+        match self {
+            Engine::Spark => "spark-operator",
+            Engine::Flink => "the Flink Kubernetes Operator",
+        }
+    }
+
+    /// The defaults sluice applies where these values say nothing (for
+    /// `values --provenance`).
+    pub fn defaults(self, values: &serde_json::Value) -> Vec<crate::spark::derive::Default> {
+        match self {
+            Engine::Spark => crate::spark::derive::defaults(values),
+            Engine::Flink => crate::flink::build::defaults(values),
+        }
+    }
+
+    /// What the reports' requests count for a stream of this engine.
+    pub fn requests_basis(self) -> &'static str {
+        match self {
+            Engine::Spark => "driver + executors × instances, overhead included",
+            Engine::Flink => "Flink: JobManagers × replicas + TaskManagers",
+        }
+    }
+
+    /// Whether the engine's status has a lifecycle and savepoints, which
+    /// `sluice status` shows as columns of their own.
+    pub fn reports_lifecycle(self) -> bool {
+        match self {
+            Engine::Spark => false,
+            Engine::Flink => true,
+        }
+    }
+
+    /// The operator's error on a live object that stays until the
+    /// operator looks at a new spec (Flink's `status.error`); a status
+    /// with it is the previous spec's until then. Spark's status is
+    /// replaced by a new submission instead.
+    pub fn lingering_error(self, live: &serde_json::Value) -> Option<String> {
+        match self {
+            Engine::Spark => None,
+            Engine::Flink => crate::flink::health::error(live).map(str::to_owned),
+        }
+    }
+
+    /// The apiVersion of the stream object.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Engine::Spark => "sparkoperator.k8s.io/v1beta2",
+            Engine::Flink => crate::flink::build::API_VERSION,
+        }
+    }
+
+    /// The stream object's API resource (no discovery needed).
+    pub fn resource(self) -> kube::core::ApiResource {
+        let (group, version) = self.api_version().split_once('/').expect("a group");
+        kube::core::ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: self.api_version().into(),
+            kind: self.kind().into(),
+            plural: format!("{}s", self.kind().to_ascii_lowercase()),
+        }
+    }
+
+    /// Where the stream keeps its state (a Spark checkpoint, Flink's
+    /// checkpoint directory), any credential in it masked.
+    pub fn state_location(self, object: &serde_json::Value) -> Option<String> {
+        let location = match self {
+            Engine::Spark => crate::spark::stream::checkpoint(object),
+            Engine::Flink => object
+                .pointer("/spec/flinkConfiguration")
+                .and_then(serde_json::Value::as_object)
+                .and_then(crate::flink::build::checkpoint_dir),
+        }?;
+        Some(crate::secret::mask_text(location, &[] as &[&str]).into_owned())
+    }
+
+    /// Whether the object asks for the stream to be suspended.
+    pub fn suspended(self, object: &serde_json::Value) -> bool {
+        match self {
+            Engine::Spark => crate::spark::stream::suspended(object),
+            Engine::Flink => {
+                object
+                    .pointer("/spec/job/state")
+                    .and_then(serde_json::Value::as_str)
+                    == Some("suspended")
+            }
+        }
+    }
+
+    /// What a spec change does to the running stream, its state location
+    /// the same on both sides (`spec_paths`: the changed spec fields).
+    pub fn change_impact(
+        self,
+        before: &serde_json::Value,
+        after: &serde_json::Value,
+        spec_paths: &[Vec<String>],
+    ) -> crate::plan::Impact {
+        match self {
+            Engine::Spark => crate::spark::stream::change_impact(before, after, spec_paths),
+            Engine::Flink => crate::flink::impact::plan_impact(before, after, spec_paths),
+        }
+    }
+
+    /// What pruning the live object does to the stream and its state.
+    pub fn stop_impact(self, live: &serde_json::Value) -> crate::plan::Impact {
+        let checkpoint = self.state_location(live);
+        match self {
+            Engine::Spark => crate::plan::Impact::Stop {
+                checkpoint,
+                savepoint: None,
+                deletes_state: false,
+            },
+            Engine::Flink => crate::flink::impact::stop_impact(live, checkpoint),
+        }
+    }
+
+    /// What identifies the stream across a rename.
+    pub fn identity(self, object: &serde_json::Value) -> Option<String> {
+        match self {
+            Engine::Spark => crate::spark::stream::identity(object),
+            Engine::Flink => crate::flink::impact::identity(object),
+        }
+    }
+
+    /// What the object asks the cluster for (nothing while suspended).
+    pub fn requests(self, object: &serde_json::Value) -> crate::resources::Requests {
+        if self.suspended(object) {
+            return crate::resources::Requests::default();
+        }
+        match self {
+            Engine::Spark => crate::resources::spark(object),
+            Engine::Flink => crate::flink::resources::of(object),
+        }
+    }
+
+    /// Where the live stream stands (`None`: not created yet).
+    pub fn assess(
+        self,
+        live: Option<&serde_json::Value>,
+        expect: &crate::health::Expect,
+    ) -> crate::health::Assessment {
+        match self {
+            Engine::Spark => crate::health::assess(live, expect),
+            Engine::Flink => crate::flink::health::assess(live, expect),
+        }
+    }
+}
+
 /// The engine a value of a shared key is written for, if only one takes
 /// it: `mode: cluster` is Spark's, `podTemplate: {driver: ...}` too.
 pub fn form_of(key: &str, value: &Node) -> Option<Engine> {
@@ -171,6 +340,17 @@ pub fn form_of(key: &str, value: &Node) -> Option<Engine> {
 pub fn keep_applicable(values: &mut Node, engine: Engine) {
     if let Value::Map(entries) = &mut values.value {
         entries.retain(|e| engine.takes(&e.key, &e.value));
+        // Two shared layers may write `podTemplate` in both forms (Spark's
+        // roles in common.yaml, Flink's template in an environment): the
+        // merge holds both; each stream keeps its engine's part.
+        if let Some(Value::Map(template)) = entries
+            .iter_mut()
+            .find(|e| e.key == "podTemplate")
+            .map(|e| &mut e.value.value)
+        {
+            let spark_role = |k: &str| k == "driver" || k == "executor";
+            template.retain(|e| spark_role(&e.key) == (engine == Engine::Spark));
+        }
     }
 }
 
@@ -215,6 +395,15 @@ mod tests {
             .map(|e| e.key.as_str())
             .collect();
         assert_eq!(keys, ["sink", "jobManager"]);
+        // Both forms merged from two layers: each engine keeps its part.
+        let mixed = node("podTemplate: {driver: {spec: {}}, spec: {priorityClassName: low}}\n");
+        for (engine, kept) in [(Engine::Flink, "spec"), (Engine::Spark, "driver")] {
+            let mut values = mixed.clone();
+            keep_applicable(&mut values, engine);
+            let template = values.get("podTemplate").unwrap().as_map().unwrap();
+            let keys: Vec<&str> = template.iter().map(|e| e.key.as_str()).collect();
+            assert_eq!(keys, [kept], "{engine:?}");
+        }
     }
 
     #[test]

@@ -32,20 +32,26 @@ pub struct Expect {
     /// The submission seen before an apply that resubmits the stream: a
     /// status with this id is the previous run's.
     pub stale_submission: Option<String>,
+    /// A Flink stream's `status.error` seen before the apply: the previous
+    /// spec's, until the operator observes the new one.
+    pub stale_error: Option<String>,
 }
 
 impl Expect {
-    /// Reads `spec.suspend` and sluice's runs-to-completion annotation from
-    /// a rendered (or live) SparkApplication.
+    /// Reads whether the stream is suspended (its engine's field) and
+    /// sluice's runs-to-completion annotation from a rendered (or live)
+    /// stream object.
     pub fn of(object: &Value, stale_submission: Option<String>) -> Expect {
         Expect {
-            suspended: object.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true),
+            suspended: crate::engine::Engine::of_object(object)
+                .is_some_and(|e| e.suspended(object)),
             runs_to_completion: object
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(ANNOTATION_RUNS_TO_COMPLETION))
                 .and_then(Value::as_str)
                 == Some("true"),
             stale_submission,
+            stale_error: None,
         }
     }
 }
@@ -102,6 +108,10 @@ pub struct Assessment {
     pub error: Option<String>,
     /// One human line: the state and why it is (not) ready.
     pub detail: String,
+    /// A Flink stream's `status.lifecycleState`.
+    pub lifecycle: Option<String>,
+    /// A Flink stream's last savepoint.
+    pub last_savepoint: Option<String>,
 }
 
 /// The state shown when the operator has written none.
@@ -143,6 +153,8 @@ pub fn assess(live: Option<&Value>, expect: &Expect) -> Assessment {
             executors_wanted,
             error: error.clone(),
             detail,
+            lifecycle: None,
+            last_savepoint: None,
         }
     };
 
@@ -397,6 +409,7 @@ mod tests {
     #[test]
     fn expect_reads_the_rendered_object() {
         let object = json!({
+            "kind": "SparkApplication",
             "metadata": {"annotations": {ANNOTATION_RUNS_TO_COMPLETION: "true"}},
             "spec": {"suspend": true}
         });
@@ -405,7 +418,8 @@ mod tests {
             Expect {
                 suspended: true,
                 runs_to_completion: true,
-                stale_submission: Some("x".into())
+                stale_submission: Some("x".into()),
+                stale_error: None,
             }
         );
         assert_eq!(Expect::of(&json!({}), None), Expect::default());

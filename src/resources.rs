@@ -1,6 +1,8 @@
-//! What a SparkApplication asks the cluster for (pure): CPU and memory of
-//! the driver plus the executors × instances, memory overhead included, as
-//! Spark computes it. For merge-request reports and environment budgets.
+//! What a stream asks the cluster for (pure), by its engine: for a
+//! SparkApplication, CPU and memory of the driver plus the executors ×
+//! instances, memory overhead included, as Spark computes it (a
+//! FlinkDeployment's count is `crate::flink::resources`). For
+//! merge-request reports and environment budgets.
 
 use crate::rules::mebibytes;
 use serde::Serialize;
@@ -73,16 +75,15 @@ fn role(spec: &Value, name: &str, python: bool) -> Requests {
     }
 }
 
-/// The requests of one SparkApplication (zero for other kinds and for a
-/// suspended stream, which runs no pods).
+/// The requests of one stream object, by its engine (zero for other kinds
+/// and for a suspended stream, which runs no pods).
 pub fn of(object: &Value) -> Requests {
-    if object.get("kind").and_then(Value::as_str) != Some("SparkApplication") {
-        return Requests::default();
-    }
+    crate::engine::Engine::of_object(object).map_or_else(Requests::default, |e| e.requests(object))
+}
+
+/// The requests of a running SparkApplication.
+pub fn spark(object: &Value) -> Requests {
     let spec = object.get("spec").cloned().unwrap_or(Value::Null);
-    if spec.get("suspend").and_then(Value::as_bool) == Some(true) {
-        return Requests::default();
-    }
     let python = matches!(
         spec.get("type").and_then(Value::as_str),
         Some("Python" | "R")

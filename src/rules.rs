@@ -174,8 +174,9 @@ pub fn check_stream(e: &Effective<'_>) -> (Vec<Diagnostic>, Facts) {
     // validator's do, on the rendered object), nor does the
     // shared-checkpoint check: Flink writes each job's checkpoints under
     // its job ID, so one `state.checkpoints.dir` for every stream is normal.
-    if e.engine == crate::engine::Engine::Flink {
-        return (Vec::new(), facts_of(e, None));
+    match e.engine {
+        crate::engine::Engine::Flink => return (Vec::new(), facts_of(e, None)),
+        crate::engine::Engine::Spark => {}
     }
     let v = &e.values;
     let anchor = e.def.name_span;

@@ -50,9 +50,14 @@ pub enum ClusterError {
         detail: String,
     },
     #[error(
-        "the cluster does not serve {kind} ({group}); is spark-operator installed in this cluster?"
+        "the cluster does not serve {kind} ({group}); is {operator} installed in this cluster?"
     )]
-    CrdMissing { group: String, kind: String },
+    CrdMissing {
+        group: String,
+        kind: String,
+        /// Who serves the kind: the engine's operator, else its CRD.
+        operator: String,
+    },
     #[error(
         "namespace `{0}` does not exist in this cluster: create it first (sluice does not create namespaces)"
     )]
@@ -304,6 +309,10 @@ pub fn classify(err: kube::Error, request: &Request<'_>, server: &str) -> Cluste
             ClusterError::CrdMissing {
                 group: request.resource.group.clone(),
                 kind: request.resource.kind.clone(),
+                operator: crate::engine::Engine::of_kind(&request.resource.kind).map_or_else(
+                    || format!("the CRD of {}", request.resource.kind),
+                    |e| e.operator().to_owned(),
+                ),
             }
         }
         404 => ClusterError::NotFound {

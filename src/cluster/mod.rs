@@ -63,20 +63,16 @@ pub fn redact_tokens(text: &str) -> String {
 
 /// The SparkApplication resource (no discovery needed).
 pub fn spark_application() -> ApiResource {
-    ApiResource {
-        group: "sparkoperator.k8s.io".into(),
-        version: "v1beta2".into(),
-        api_version: "sparkoperator.k8s.io/v1beta2".into(),
-        kind: "SparkApplication".into(),
-        plural: "sparkapplications".into(),
-    }
+    crate::engine::Engine::Spark.resource()
 }
 
 /// The resource of an `apiVersion` + `kind`: built in for the kinds
 /// templates commonly render, else discovered.
 pub fn known_resource(api_version: &str, kind: &str) -> Option<ApiResource> {
-    if api_version == "sparkoperator.k8s.io/v1beta2" && kind == "SparkApplication" {
-        return Some(spark_application());
+    if let Some(engine) = crate::engine::Engine::of_kind(kind)
+        && engine.api_version() == api_version
+    {
+        return Some(engine.resource());
     }
     let plural = match (api_version, kind) {
         ("v1", "ConfigMap") => "configmaps",

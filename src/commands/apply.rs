@@ -30,6 +30,7 @@ pub struct ApplyOptions {
     pub prune: bool,
     pub allow_empty: bool,
     pub allow_state_reset: bool,
+    pub allow_state_loss: bool,
     pub wait: bool,
     pub timeout: Duration,
     pub format: ApplyFormat,
@@ -57,6 +58,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             planned.changes.retain(|c| c.action != Action::Delete);
         }
         refuse_pruning_everything(&desired, &planned, options)?;
+        refuse_state_loss(&planned, options)?;
 
         // All or nothing: the server dry-runs every planned write first.
         let refusals = cluster::dry_run(&cluster, &desired, &mut planned, options.force_conflicts).await;
@@ -185,6 +187,44 @@ fn refuse_pruning_everything(
         .into());
     }
     Ok(())
+}
+
+/// A prune never deletes a Flink stream's state unasked: without
+/// `savepoint-on-deletion` on the live deployment, the operator deletes its
+/// checkpoints and HA metadata with it.
+fn refuse_state_loss(planned: &Planned, options: &ApplyOptions) -> anyhow::Result<()> {
+    if !options.prune || options.allow_state_loss {
+        return Ok(());
+    }
+    let lost: Vec<String> = planned
+        .changes
+        .iter()
+        .filter(|c| {
+            c.action == Action::Delete
+                && matches!(
+                    c.impact,
+                    Impact::Stop {
+                        deletes_state: true,
+                        ..
+                    }
+                )
+        })
+        .map(|c| format!("  {}: {}", c.stream, c.impact.phrase()))
+        .collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "pruning would delete the state of {} Flink stream{} (the live deployment takes no savepoint on deletion):\n{}",
+        lost.len(),
+        if lost.len() == 1 { "" } else { "s" },
+        lost.join("\n")
+    ))
+    .help(format!(
+        "nothing was written; to keep the state, apply `{}: \"true\"` in flinkConfiguration first (sluice renders it unless a stream sets it otherwise), then prune; if losing it is intended, rerun with --allow-state-loss",
+        crate::flink::build::SAVEPOINT_ON_DELETION
+    ))
+    .into())
 }
 
 /// A protected environment never loses a stream's state by accident.
@@ -488,20 +528,20 @@ fn report(
     Ok(())
 }
 
-/// Every SparkApplication of the render, and which submission would be
-/// stale for it: the one before the apply, when the apply resubmitted it.
+/// Every stream object of the render, and which status would be stale for
+/// it: the one before the apply, when the apply restarted it.
 fn wait_targets(planned: &Planned) -> Vec<super::wait::Target> {
     planned
         .changes
         .iter()
-        .filter(|c| c.kind == "SparkApplication")
         .filter_map(|c| {
-            let desired = c.desired.as_ref()?;
-            let (_, before, _) = super::wait::state_of(c.live.as_ref());
-            let stale = if c.restarts() { before } else { None };
-            Some(super::wait::Target::for_object(
-                &c.stream, &c.name, desired, stale,
-            ))
+            super::wait::Target::for_object(
+                &c.stream,
+                &c.name,
+                c.desired.as_ref()?,
+                c.live.as_ref(),
+                c.restarts(),
+            )
         })
         .collect()
 }

@@ -230,12 +230,12 @@ pub async fn plan(cluster: &Cluster, desired: &Desired) -> Result<Planned, Clust
             .iter()
             .any(|(av, k)| k == kind && applyset::group_kind(av, k) == *gk);
         if !known {
-            let api_version = match (kind, group) {
-                ("SparkApplication", "sparkoperator.k8s.io") => {
-                    "sparkoperator.k8s.io/v1beta2".to_owned()
-                }
-                (_, "") => "v1".to_owned(),
-                (_, group) => format!("{group}/v1"),
+            let engine = crate::engine::Engine::of_kind(kind)
+                .filter(|e| e.api_version().starts_with(&format!("{group}/")));
+            let api_version = match (engine, group) {
+                (Some(engine), _) => engine.api_version().to_owned(),
+                (None, "") => "v1".to_owned(),
+                (None, group) => format!("{group}/v1"),
             };
             kinds.insert((api_version, kind.to_owned()));
         }

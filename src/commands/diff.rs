@@ -6,6 +6,7 @@
 use super::cluster::{self, Planned};
 use super::{Exit, Global, SetFlags};
 use crate::cluster::{ClusterError, ClusterOptions};
+use crate::engine::Engine;
 use crate::plan::{self, Action, Change, Impact};
 use crate::resources::Requests;
 use serde::Serialize;
@@ -125,7 +126,7 @@ pub fn summarize(changes: &[Change]) -> Vec<StreamSummary> {
             "pruned"
         } else if group
             .iter()
-            .any(|c| c.kind == "SparkApplication" && c.action == Action::Create)
+            .any(|c| plan::is_stream_object(&c.kind) && c.action == Action::Create)
         {
             "created"
         } else if any(|a| !matches!(a, Action::Unchanged)) {
@@ -585,6 +586,10 @@ fn colored_diff(diff: &str, styled: bool) -> String {
 fn restarts_cell(s: &StreamSummary) -> &'static str {
     match (&s.impact, s.change) {
         (Impact::StateReset { .. }, _) => "from scratch",
+        (impact, _) if impact.resets_state() => "without state",
+        (Impact::Upgrade { .. }, _) => "yes, keeps state",
+        (Impact::RedeployFromSavepoint { .. }, _) => "from savepoint",
+        (Impact::Scale, _) => "scales",
         (Impact::Stop { .. }, _) => "stops",
         (Impact::Suspend, _) => "suspends",
         (Impact::Resume, _) => "resumes",
@@ -600,14 +605,8 @@ fn state_lines(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
         .filter(|c| {
-            c.kind == "SparkApplication"
-                && matches!(
-                    c.impact,
-                    Impact::StateReset { .. }
-                        | Impact::Stop {
-                            checkpoint: Some(_)
-                        }
-                )
+            plan::is_stream_object(&c.kind)
+                && (c.impact.resets_state() || c.impact.loses_state_on_stop())
         })
         .map(|c| format!("{}: {}", c.stream, c.impact.phrase()))
         .collect()
@@ -746,6 +745,7 @@ fn markdown(report: &Report) -> String {
         let r = match restarts_cell(s) {
             "yes" => "**yes**",
             "from scratch" => "**from scratch**",
+            "without state" => "**without state**",
             other => other,
         };
         out.push_str(&format!(
@@ -756,8 +756,19 @@ fn markdown(report: &Report) -> String {
         ));
     }
     let (before, after) = totals_requests(&report.changes);
+    let engines: BTreeSet<Engine> = report
+        .changes
+        .iter()
+        .filter_map(|c| Engine::of_kind(&c.kind))
+        .collect();
+    let counted: Vec<&str> = engines.iter().map(|e| e.requests_basis()).collect();
     out.push_str(&format!(
-        "\nRequested by the environment's streams (driver + executors × instances, overhead included): {} → **{}**",
+        "\nRequested by the environment's streams ({}): {} → **{}**",
+        if counted.is_empty() {
+            Engine::Spark.requests_basis().to_owned()
+        } else {
+            counted.join("; ")
+        },
         crate::resources::show(before),
         crate::resources::show(after)
     ));

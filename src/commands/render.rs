@@ -112,9 +112,10 @@ pub fn render_loaded<T: Send>(
         .into());
     }
     objects.sort_by(|(a, _), (b, _)| {
-        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
+        let not_stream = |kind: &str| !crate::plan::is_stream_object(kind);
+        (&a.stream, not_stream(&a.kind), &a.kind, &a.name).cmp(&(
             &b.stream,
-            b.kind != "SparkApplication",
+            not_stream(&b.kind),
             &b.kind,
             &b.name,
         ))

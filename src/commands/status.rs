@@ -4,7 +4,8 @@
 use super::cluster;
 use super::{Exit, Global, SetFlags};
 use crate::cluster::ClusterOptions;
-use crate::health::{self, Expect, Verdict};
+use crate::engine::Engine;
+use crate::health::{Expect, Verdict};
 use crate::plan::Action;
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +33,7 @@ pub struct StatusOptions {
 struct Row {
     stream: String,
     name: String,
+    engine: Engine,
     /// `status.applicationState.state`: `NEW` before the operator wrote
     /// one, `-` when not deployed.
     state: String,
@@ -54,6 +56,12 @@ struct Row {
     other_drift: Vec<String>,
     last_submission: Option<String>,
     error: Option<String>,
+    /// A Flink stream's `status.lifecycleState`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<String>,
+    /// A Flink stream's last savepoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_savepoint: Option<String>,
     #[serde(skip)]
     verdict: Verdict,
 }
@@ -64,6 +72,7 @@ struct Row {
 fn row(
     stream: &str,
     name: &str,
+    engine: Engine,
     live: Option<&Value>,
     desired: Option<&Value>,
     drift: &'static str,
@@ -71,10 +80,11 @@ fn row(
     let expect = live
         .or(desired)
         .map_or_else(Expect::default, |o| Expect::of(o, None));
-    let a = health::assess(live, &expect);
+    let a = engine.assess(live, &expect);
     Row {
         stream: stream.to_owned(),
         name: name.to_owned(),
+        engine,
         state: if live.is_none() { "-".into() } else { a.state },
         health: a.health.as_str(),
         detail: a.detail,
@@ -90,6 +100,8 @@ fn row(
             .and_then(Value::as_str)
             .map(str::to_owned),
         error: a.error,
+        lifecycle: a.lifecycle,
+        last_savepoint: a.last_savepoint,
         verdict: a.verdict,
     }
 }
@@ -112,11 +124,12 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
         let mut rows: Vec<Row> = planned
             .changes
             .iter()
-            .filter(|c| c.kind == "SparkApplication")
-            .map(|c| {
+            .filter_map(|c| Some((c, Engine::of_kind(&c.kind)?)))
+            .map(|(c, engine)| {
                 row(
                     &c.stream,
                     &c.name,
+                    engine,
                     c.live.as_ref(),
                     c.desired.as_ref(),
                     drift_of(&c.action),
@@ -127,7 +140,7 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
         for c in planned
             .changes
             .iter()
-            .filter(|c| c.kind != "SparkApplication" && c.writes())
+            .filter(|c| !crate::plan::is_stream_object(&c.kind) && c.writes())
         {
             if let Some(r) = rows.iter_mut().find(|r| r.stream == c.stream) {
                 r.other_drift
@@ -244,17 +257,19 @@ fn junit(environment: &str, rows: &[Row]) -> String {
 }
 
 fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
-    let mut table = vec![[
-        "STREAM".to_owned(),
-        "STATE".into(),
-        "HEALTH".into(),
-        "EXECUTORS".into(),
-        "ATTEMPTS".into(),
-        "DRIFT".into(),
-        "LAST SUBMISSION".into(),
-    ]];
+    // A Flink stream's workers are TaskManagers, and its lifecycle and
+    // last savepoint are columns of their own.
+    let flink = rows.iter().any(|r| r.engine.reports_lifecycle());
+    let mut header: Vec<String> = ["STREAM", "STATE", "HEALTH"].map(String::from).into();
+    header.push(if flink { "EXECUTORS/TMS" } else { "EXECUTORS" }.into());
+    header.extend(["ATTEMPTS", "DRIFT", "LAST SUBMISSION"].map(String::from));
+    if flink {
+        header.extend(["LIFECYCLE", "LAST SAVEPOINT"].map(String::from));
+    }
+    let mut table = vec![header];
+    let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     for r in rows {
-        table.push([
+        let mut cells = vec![
             r.stream.clone(),
             r.state.clone(),
             r.health.to_owned(),
@@ -265,8 +280,13 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
             },
             r.submission_attempts.map_or("-".into(), |a| a.to_string()),
             r.drift.to_owned(),
-            r.last_submission.clone().unwrap_or_else(|| "-".into()),
-        ]);
+            dash(&r.last_submission),
+        ];
+        if flink {
+            cells.push(dash(&r.lifecycle));
+            cells.push(dash(&r.last_savepoint));
+        }
+        table.push(cells);
     }
     let widths: Vec<usize> = (0..table[0].len())
         .map(|i| {
@@ -314,6 +334,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn spark_row(
+        stream: &str,
+        name: &str,
+        live: Option<&Value>,
+        desired: Option<&Value>,
+        drift: &'static str,
+    ) -> Row {
+        row(stream, name, Engine::Spark, live, desired, drift)
+    }
+
     #[test]
     fn the_table_shows_health_and_wanted_executors_and_why() {
         let running = json!({"spec": {"executor": {"instances": 4}},
@@ -321,15 +351,15 @@ mod tests {
         let completed = json!({"spec": {}, "status": {"applicationState": {"state": "COMPLETED"}}});
         let desired = json!({"spec": {}});
         let rows = [
-            row("orders", "orders", Some(&running), Some(&desired), "none"),
-            row(
+            spark_row("orders", "orders", Some(&running), Some(&desired), "none"),
+            spark_row(
                 "payments",
                 "payments",
                 Some(&completed),
                 Some(&desired),
                 "none",
             ),
-            row("refunds", "refunds", None, Some(&desired), "missing"),
+            spark_row("refunds", "refunds", None, Some(&desired), "missing"),
         ];
         assert_eq!(
             human("dev", "bi-dev", &rows),
@@ -378,7 +408,7 @@ payments: COMPLETED: the streaming query stopped (set runsToCompletion: true for
         );
         assert!(report.contains("drift: not deployed"), "{report}");
         assert!(problem(&rows[0]).is_none());
-        let mut edited = row("orders", "orders", Some(&running), Some(&desired), "none");
+        let mut edited = spark_row("orders", "orders", Some(&running), Some(&desired), "none");
         edited
             .other_drift
             .push("ConfigMap/orders-conf: changed".into());

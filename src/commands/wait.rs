@@ -1,11 +1,14 @@
-//! `apply --wait`: follow every stream until `health::assess` says it is
-//! ready (running with the executors it asks for, suspended when suspended,
-//! completed when it runs to completion), failing fast when it says it
-//! failed. spark-operator has no observedGeneration: after a spec change a
-//! status only counts once `status.submissionID` differs from the one seen
-//! before the apply.
+//! `apply --wait`: follow every stream until its engine's assessment says
+//! it is ready (running with the executors or TaskManagers it asks for,
+//! suspended when suspended, completed when it runs to completion),
+//! failing fast when it says it failed. spark-operator has no
+//! observedGeneration: after a spec change a status only counts once
+//! `status.submissionID` differs from the one seen before the apply. The
+//! Flink operator has one, and its status counts once it has observed the
+//! applied generation.
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::engine::Engine;
 use crate::health::{self, Assessment, Expect, Verdict};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,30 +20,41 @@ use std::time::{Duration, Instant};
 pub struct Target {
     pub stream: String,
     pub name: String,
+    pub engine: Engine,
     pub suspended: bool,
     /// The values say `runsToCompletion: true`: COMPLETED is the goal.
     pub runs_to_completion: bool,
     /// The submission seen before the apply, when the apply made the
     /// operator resubmit: a status with this id is stale.
     pub stale_submission: Option<String>,
+    /// A Flink stream's `status.error` before the apply: the previous
+    /// spec's until the operator observes the new one.
+    pub stale_error: Option<String>,
 }
 
 impl Target {
-    /// The target of a rendered SparkApplication.
+    /// The target of a rendered stream object (`None`: another kind).
+    /// `live` is the object before the apply; `restarts` whether the
+    /// apply restarts the stream, making the live status stale.
     pub fn for_object(
         stream: &str,
         name: &str,
         desired: &Value,
-        stale_submission: Option<String>,
-    ) -> Target {
-        let expect = Expect::of(desired, stale_submission);
-        Target {
+        live: Option<&Value>,
+        restarts: bool,
+    ) -> Option<Target> {
+        let engine = Engine::of_object(desired)?;
+        let (_, submission, _) = state_of(live);
+        let expect = Expect::of(desired, if restarts { submission } else { None });
+        Some(Target {
             stream: stream.to_owned(),
             name: name.to_owned(),
+            engine,
             suspended: expect.suspended,
             runs_to_completion: expect.runs_to_completion,
             stale_submission: expect.stale_submission,
-        }
+            stale_error: live.and_then(|l| engine.lingering_error(l)),
+        })
     }
 
     pub fn expect(&self) -> Expect {
@@ -48,12 +62,13 @@ impl Target {
             suspended: self.suspended,
             runs_to_completion: self.runs_to_completion,
             stale_submission: self.stale_submission.clone(),
+            stale_error: self.stale_error.clone(),
         }
     }
 
     /// Where the stream stands (pure).
     pub fn assess(&self, live: Option<&Value>) -> Assessment {
-        health::assess(live, &self.expect())
+        self.engine.assess(live, &self.expect())
     }
 }
 
@@ -90,16 +105,23 @@ pub async fn wait(
     timeout: Duration,
     styled_terminal: bool,
 ) -> Result<(), WaitError> {
-    let resource = crate::cluster::spark_application();
+    let engines: std::collections::BTreeSet<Engine> = targets.iter().map(|t| t.engine).collect();
     let started = Instant::now();
     let mut shown: BTreeMap<String, (Verdict, String)> = BTreeMap::new();
     let mut drawn_lines = 0;
     let width = targets.iter().map(|t| t.stream.len()).max().unwrap_or(0);
     loop {
-        let live = crate::plan::by_name(cluster.list(&resource, namespace).await?);
+        let mut live = BTreeMap::new();
+        for engine in &engines {
+            let objects = crate::plan::by_name(cluster.list(&engine.resource(), namespace).await?);
+            live.insert(*engine, objects);
+        }
         let current: BTreeMap<String, Assessment> = targets
             .iter()
-            .map(|t| (t.stream.clone(), t.assess(live.get(&t.name))))
+            .map(|t| {
+                let object = live.get(&t.engine).and_then(|m| m.get(&t.name));
+                (t.stream.clone(), t.assess(object))
+            })
             .collect();
         render(
             &current,
@@ -212,21 +234,35 @@ mod tests {
 
     #[test]
     fn a_target_reads_the_rendered_object() {
-        let desired = json!({"metadata": {"annotations": {crate::render::ANNOTATION_RUNS_TO_COMPLETION: "true"}}, "spec": {"suspend": true}});
-        let t = Target::for_object("s", "app", &desired, Some("a".into()));
+        let desired = json!({"kind": "SparkApplication", "metadata": {"annotations": {crate::render::ANNOTATION_RUNS_TO_COMPLETION: "true"}}, "spec": {"suspend": true}});
+        let t =
+            Target::for_object("s", "app", &desired, Some(&live("RUNNING", "a")), true).unwrap();
         assert!(t.suspended && t.runs_to_completion);
         assert_eq!((t.stream.as_str(), t.name.as_str()), ("s", "app"));
         assert_eq!(t.expect().stale_submission.as_deref(), Some("a"));
-        let plain = Target::for_object("s", "s", &json!({"spec": {}}), None);
+        let plain = spark("s", false);
         assert!(!plain.suspended && !plain.runs_to_completion);
+        assert!(Target::for_object("s", "s", &json!({"kind": "ConfigMap"}), None, false).is_none());
+        // A Flink stream: suspended by job.state; an error before the
+        // apply is the previous spec's.
+        let flink = json!({"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment", "spec": {"job": {"state": "suspended"}}});
+        let before = json!({"status": {"error": "old"}});
+        let t = Target::for_object("f", "f", &flink, Some(&before), false).unwrap();
+        assert_eq!((t.engine, t.suspended), (Engine::Flink, true));
+        assert_eq!(t.expect().stale_error.as_deref(), Some("old"));
+    }
+
+    fn spark(name: &str, restarted: bool) -> Target {
+        let desired = json!({"kind": "SparkApplication", "spec": {}});
+        Target::for_object(name, name, &desired, Some(&live("RUNNING", "a")), restarted).unwrap()
     }
 
     #[test]
     fn a_timeout_names_the_state_and_the_operators_message() {
         let targets = [
-            Target::for_object("orders", "orders", &json!({}), Some("a".into())),
-            Target::for_object("payments", "payments", &json!({}), None),
-            Target::for_object("refunds", "refunds", &json!({}), None),
+            spark("orders", true),
+            spark("payments", false),
+            spark("refunds", false),
         ];
         let mut rerun = live("PENDING_RERUN", "b");
         rerun["status"]["applicationState"]["errorMessage"] = json!("executor lost");

@@ -112,8 +112,12 @@ fn field_impact(path: &[String], standalone: bool) -> FieldImpact {
             | "checkpointTriggerNonce"
             | "allowNonRestoredState",
         ] => FieldImpact::None,
-        ["flinkConfiguration", key, ..]
-            if key.starts_with("kubernetes.operator.") || key.starts_with("job.autoscaler") =>
+        // A key is one segment, or (from a dotted path) several.
+        ["flinkConfiguration", key @ ..]
+            if {
+                let key = key.join(".");
+                key.starts_with("kubernetes.operator.") || key.starts_with("job.autoscaler")
+            } =>
         {
             FieldImpact::None
         }
@@ -140,6 +144,12 @@ fn job_state(spec: &Value) -> &str {
 
 /// The impact of going from the live spec `old` to `new`.
 pub fn classify(old: &Value, new: &Value) -> Impact {
+    classify_paths(old, new, &changed_paths(old, new))
+}
+
+/// [`classify`] with the changed spec paths known (the planner's, from
+/// the desired side before the server answers).
+pub fn classify_paths(old: &Value, new: &Value, changed: &[Vec<String>]) -> Impact {
     let (was, will) = (job_state(old), job_state(new));
     if was != will {
         return if will == "suspended" {
@@ -153,7 +163,7 @@ pub fn classify(old: &Value, new: &Value) -> Impact {
         return Impact::None;
     }
     let standalone = new.get("mode").and_then(Value::as_str) == Some("standalone");
-    let strongest = changed_paths(old, new)
+    let strongest = changed
         .iter()
         .map(|p| field_impact(p, standalone))
         .max()
@@ -170,6 +180,89 @@ pub fn classify(old: &Value, new: &Value) -> Impact {
             }
         }
     }
+}
+
+/// The plan's impact of a FlinkDeployment change (the state location the
+/// same on both sides), from the spec paths that change.
+pub fn plan_impact(
+    before: &Value,
+    after: &Value,
+    spec_paths: &[Vec<String>],
+) -> crate::plan::Impact {
+    use crate::plan::Impact as Plan;
+    let null = Value::Null;
+    let spec = |o: &'_ Value| o.get("spec").unwrap_or(&null).clone();
+    let (old, new) = (spec(before), spec(after));
+    match classify_paths(&old, &new, spec_paths) {
+        Impact::None => Plan::None,
+        Impact::Scale => Plan::Scale,
+        Impact::RedeployFromSavepoint => Plan::RedeployFromSavepoint {
+            savepoint: new
+                .pointer("/job/initialSavepointPath")
+                .and_then(Value::as_str)
+                .map(|s| crate::secret::mask_text(s, &[] as &[&str]).into_owned()),
+        },
+        Impact::Upgrade {
+            upgrade_mode,
+            keeps_state,
+        } => Plan::Upgrade {
+            upgrade_mode,
+            keeps_state,
+        },
+        Impact::Suspend => Plan::Suspend,
+        Impact::Resume => Plan::Resume,
+    }
+}
+
+/// What pruning a live FlinkDeployment does to its state: with
+/// `savepoint-on-deletion` the operator takes a last savepoint (into
+/// `state.savepoints.dir`); without, deleting the deployment deletes its
+/// checkpoints and HA metadata.
+pub fn stop_impact(live: &Value, checkpoint: Option<String>) -> crate::plan::Impact {
+    let conf = |key: &str| {
+        live.pointer("/spec/flinkConfiguration")
+            .and_then(|c| c.get(key))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+    };
+    let on_deletion = conf(super::build::SAVEPOINT_ON_DELETION)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let savepoint = on_deletion.then(|| {
+        conf(super::build::SAVEPOINTS_DIR)
+            .map(|s| crate::secret::mask_text(&s, &[] as &[&str]).into_owned())
+            .unwrap_or_else(|| "the default savepoint directory".into())
+    });
+    crate::plan::Impact::Stop {
+        checkpoint,
+        deletes_state: savepoint.is_none(),
+        savepoint,
+    }
+}
+
+/// Whether the savepoint-on-deletion is on in a live FlinkDeployment.
+pub fn saves_on_deletion(live: &Value) -> bool {
+    matches!(
+        stop_impact(live, None),
+        crate::plan::Impact::Stop {
+            savepoint: Some(_),
+            ..
+        }
+    )
+}
+
+/// What identifies a Flink stream across a rename: its jar, entry class
+/// and arguments.
+pub fn identity(object: &Value) -> Option<String> {
+    let job = object.pointer("/spec/job")?;
+    Some(format!(
+        "{}|{}|{}",
+        job.get("jarURI")?,
+        job.get("entryClass").unwrap_or(&Value::Null),
+        job.get("args").unwrap_or(&Value::Null)
+    ))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod show;
 
 pub use show::{masked, sorted, unified_diff, unified_diff_between, without_server_fields};
 
+use crate::engine::Engine;
 use crate::render::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, LABEL_STREAM};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -32,11 +33,7 @@ pub const FIELD_MANAGER: &str = "sluice";
 /// The digest of what sluice applied, kept on every object it writes.
 pub const DIGEST_ANNOTATION: &str = "sluice.dev/digest";
 
-/// The Spark conf that holds a stream's checkpoint location.
-pub const CHECKPOINT_CONF: &str = "spark.sql.streaming.checkpointLocation";
-
-/// Spec fields whose change spark-operator applies without a resubmission.
-const NO_RESTART_SPEC_FIELDS: &[&str] = &["suspend", "timeToLiveSeconds"];
+pub use crate::spark::stream::CHECKPOINT_CONF;
 
 type Path = Vec<String>;
 
@@ -59,14 +56,28 @@ pub enum Action {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Impact {
     /// Nothing the stream notices (metadata, objects other than the
-    /// SparkApplication).
+    /// stream's own, what the operator applies without a restart).
     None,
     /// A new stream.
     Start,
-    /// Resubmitted; it resumes from its checkpoint.
+    /// Resubmitted (Spark); it resumes from its checkpoint.
     Restart,
-    /// Resubmitted at another checkpoint location: it starts without its
-    /// offsets and state (it reprocesses or skips data).
+    /// Stopped and started again by the Flink operator, with the state its
+    /// `upgradeMode` keeps: a savepoint (`savepoint`), the last checkpoint
+    /// (`last-state`), or none (`stateless`: `keeps_state` false).
+    Upgrade {
+        upgrade_mode: String,
+        keeps_state: bool,
+    },
+    /// Rescaled in place, without a restart (Flink's standalone mode).
+    Scale,
+    /// Redeployed from the savepoint `job.initialSavepointPath` names.
+    RedeployFromSavepoint {
+        savepoint: Option<String>,
+    },
+    /// Restarted at another state location (a Spark checkpoint, Flink's
+    /// `state.checkpoints.dir`): it starts without its offsets and state
+    /// (it reprocesses or skips data).
     StateReset {
         from: Option<String>,
         to: Option<String>,
@@ -76,9 +87,16 @@ pub enum Impact {
     },
     Suspend,
     Resume,
-    /// Pruned: the stream stops and its checkpoint is abandoned.
+    /// Pruned: the stream stops. Its checkpoint is abandoned; a Flink
+    /// stream takes a last savepoint first when `savepoint-on-deletion` is
+    /// on (`savepoint`: where), and otherwise the operator deletes its
+    /// checkpoints and HA metadata (`deletes_state`).
     Stop {
         checkpoint: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        savepoint: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        deletes_state: bool,
     },
 }
 
@@ -89,6 +107,27 @@ impl Impact {
             Impact::None => "no restart".into(),
             Impact::Start => "starts".into(),
             Impact::Restart => "restarts the stream".into(),
+            Impact::Upgrade {
+                upgrade_mode,
+                keeps_state,
+            } => match (upgrade_mode.as_str(), keeps_state) {
+                ("savepoint", _) => {
+                    "restarts the job from a savepoint taken first (upgradeMode savepoint)".into()
+                }
+                ("last-state", _) => {
+                    "restarts the job from its last checkpoint (upgradeMode last-state)".into()
+                }
+                (mode, true) => format!("restarts the job with its state (upgradeMode {mode})"),
+                (mode, false) => format!(
+                    "restarts the job WITHOUT its state (upgradeMode {mode}): offsets and aggregations are lost"
+                ),
+            },
+            Impact::Scale => "rescales in place, no restart".into(),
+            Impact::RedeployFromSavepoint { savepoint } => match savepoint {
+                Some(s) => format!("redeploys the job from the savepoint {s}"),
+                None => "redeploys the job from job.initialSavepointPath (not set: without state)"
+                    .into(),
+            },
             Impact::StateReset {
                 from,
                 to,
@@ -107,23 +146,66 @@ impl Impact {
             }
             Impact::Suspend => "suspends the stream".into(),
             Impact::Resume => "resumes the stream".into(),
-            Impact::Stop { checkpoint } => match checkpoint {
-                Some(c) => format!("stops the stream and abandons its checkpoint {c}"),
-                None => "stops the stream".into(),
+            Impact::Stop {
+                checkpoint,
+                savepoint,
+                deletes_state,
+            } => match (checkpoint, savepoint, deletes_state) {
+                (_, Some(s), _) => format!("stops the job after a last savepoint into {s}"),
+                (Some(c), None, true) => format!(
+                    "stops the job and deletes its state (checkpoints in {c}, HA metadata): no savepoint-on-deletion"
+                ),
+                (None, None, true) => {
+                    "stops the job and deletes its state (no savepoint-on-deletion)".into()
+                }
+                (Some(c), None, false) => {
+                    format!("stops the stream and abandons its checkpoint {c}")
+                }
+                (None, None, false) => "stops the stream".into(),
             },
         }
     }
 
-    /// Whether the stream is resubmitted.
+    /// Whether the stream is stopped and started again.
     pub fn restarts(&self) -> bool {
         matches!(
             self,
-            Impact::Restart | Impact::StateReset { .. } | Impact::Resume
+            Impact::Restart
+                | Impact::Upgrade { .. }
+                | Impact::RedeployFromSavepoint { .. }
+                | Impact::StateReset { .. }
+                | Impact::Resume
         )
     }
 
+    /// Whether the stream runs again without its state.
     pub fn resets_state(&self) -> bool {
-        matches!(self, Impact::StateReset { .. })
+        matches!(
+            self,
+            Impact::StateReset { .. }
+                | Impact::Upgrade {
+                    keeps_state: false,
+                    ..
+                }
+                | Impact::RedeployFromSavepoint { savepoint: None }
+        )
+    }
+
+    /// Whether a prune loses the stream's state for good (a Spark
+    /// checkpoint abandoned, a Flink stream's deleted without a savepoint).
+    pub fn loses_state_on_stop(&self) -> bool {
+        matches!(
+            self,
+            Impact::Stop {
+                checkpoint: Some(_),
+                savepoint: None,
+                ..
+            } | Impact::Stop {
+                deletes_state: true,
+                savepoint: None,
+                ..
+            }
+        )
     }
 
     /// How much a reviewer must care, for picking a stream's headline
@@ -131,9 +213,15 @@ impl Impact {
     pub fn severity(&self) -> u8 {
         match self {
             Impact::None => 0,
-            Impact::Suspend | Impact::Resume => 1,
+            Impact::Suspend | Impact::Resume | Impact::Scale => 1,
             Impact::Start => 2,
-            Impact::Restart => 3,
+            Impact::Restart | Impact::Upgrade { .. } | Impact::RedeployFromSavepoint { .. } => {
+                if self.resets_state() {
+                    5
+                } else {
+                    3
+                }
+            }
             Impact::Stop { .. } => 4,
             Impact::StateReset { .. } => 5,
         }
@@ -351,19 +439,15 @@ fn exact_differences(a: &Value, b: &Value) -> BTreeSet<Path> {
     out
 }
 
-/// The checkpoint location a rendered or live SparkApplication uses (with
-/// any credential in it masked: plans are shown).
+/// The state location a rendered or live stream object uses (its
+/// engine's: the Spark checkpoint, Flink's `state.checkpoints.dir`), with
+/// any credential in it masked: plans are shown.
 pub fn checkpoint(object: &Value) -> Option<String> {
-    object
-        .get("spec")?
-        .get("sparkConf")?
-        .get(CHECKPOINT_CONF)?
-        .as_str()
-        .map(|c| crate::secret::mask_text(c, &[] as &[&str]).into_owned())
+    Engine::of_object(object)?.state_location(object)
 }
 
 fn suspended(object: &Value) -> bool {
-    object.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
+    Engine::of_object(object).is_some_and(|e| e.suspended(object))
 }
 
 /// What changing `before` into `after` does to the stream. `generation_moved`
@@ -386,11 +470,14 @@ fn impact_of_paths(
     changed: &BTreeSet<Path>,
     generation_moved: Option<bool>,
 ) -> Impact {
-    if kind != "SparkApplication" || generation_moved == Some(false) {
+    let Some(engine) = Engine::of_kind(kind) else {
+        return Impact::None;
+    };
+    if generation_moved == Some(false) {
         return Impact::None;
     }
-    let (from, to) = (checkpoint(before), checkpoint(after));
-    // First: whatever else changes (a suspend too), a moved checkpoint
+    let (from, to) = (engine.state_location(before), engine.state_location(after));
+    // First: whatever else changes (a suspend too), a moved state location
     // means the stream runs again without its state.
     if from != to {
         return Impact::StateReset {
@@ -399,27 +486,16 @@ fn impact_of_paths(
             renamed_from: None,
         };
     }
-    let resubmits = changed.iter().any(|p| {
-        p.first().is_some_and(|f| f == "spec")
-            && !p
-                .get(1)
-                .is_some_and(|f| NO_RESTART_SPEC_FIELDS.contains(&f.as_str()))
-    });
-    let (was, is) = (suspended(before), suspended(after));
-    if is && !was {
-        return Impact::Suspend;
-    }
-    if was && !is {
-        return Impact::Resume;
-    }
-    if resubmits && !is {
-        return Impact::Restart;
-    }
-    Impact::None
+    let spec_paths: Vec<Path> = changed
+        .iter()
+        .filter(|p| p.first().is_some_and(|f| f == "spec"))
+        .map(|p| p[1..].to_vec())
+        .collect();
+    engine.change_impact(before, after, &spec_paths)
 }
 
 fn impact_of_create(kind: &str) -> Impact {
-    if kind == "SparkApplication" {
+    if Engine::of_kind(kind).is_some() {
         Impact::Start
     } else {
         Impact::None
@@ -427,21 +503,25 @@ fn impact_of_create(kind: &str) -> Impact {
 }
 
 fn impact_of_delete(kind: &str, live: &Value) -> Impact {
-    if kind == "SparkApplication" {
-        Impact::Stop {
-            checkpoint: checkpoint(live),
-        }
-    } else {
-        Impact::None
+    match Engine::of_kind(kind) {
+        Some(engine) => engine.stop_impact(live),
+        None => Impact::None,
     }
 }
 
-/// Output order: by stream, the SparkApplication first, then kind and name.
+/// Whether an object is a stream's own (its engine's kind), which sorts
+/// first and carries the stream's impact.
+pub fn is_stream_object(kind: &str) -> bool {
+    Engine::of_kind(kind).is_some()
+}
+
+/// Output order: by stream, the stream's own object first, then kind and
+/// name.
 pub fn sort(changes: &mut [Change]) {
     changes.sort_by(|a, b| {
-        (&a.stream, a.kind != "SparkApplication", &a.kind, &a.name).cmp(&(
+        (&a.stream, !is_stream_object(&a.kind), &a.kind, &a.name).cmp(&(
             &b.stream,
-            b.kind != "SparkApplication",
+            !is_stream_object(&b.kind),
             &b.kind,
             &b.name,
         ))
@@ -477,25 +557,10 @@ pub fn compare(kind: &str, old: Option<&Value>, new: Option<&Value>) -> (Action,
 /// application with the same arguments). The new one restarts from scratch
 /// at its own checkpoint; this names it so.
 pub fn name_renames(changes: &mut [Change]) {
-    let identity = |o: &Value| -> Option<String> {
-        let spec = o.get("spec")?;
-        if let Some(sink) = spec
-            .get("sparkConf")
-            .and_then(|c| c.get("spark.sluice.sink"))
-            .and_then(Value::as_str)
-        {
-            return Some(format!("sink {sink}"));
-        }
-        Some(format!(
-            "{}|{}|{}",
-            spec.get("mainApplicationFile")?,
-            spec.get("mainClass").unwrap_or(&Value::Null),
-            spec.get("arguments").unwrap_or(&Value::Null)
-        ))
-    };
+    let identity = |o: &Value| Engine::of_object(o)?.identity(o);
     let pruned: Vec<(String, String, Option<String>)> = changes
         .iter()
-        .filter(|c| c.kind == "SparkApplication" && c.action == Action::Delete)
+        .filter(|c| is_stream_object(&c.kind) && c.action == Action::Delete)
         .filter_map(|c| {
             let live = c.live.as_ref()?;
             Some((identity(live)?, c.name.clone(), checkpoint(live)))
@@ -503,7 +568,7 @@ pub fn name_renames(changes: &mut [Change]) {
         .collect();
     for c in changes
         .iter_mut()
-        .filter(|c| c.kind == "SparkApplication" && c.action == Action::Create)
+        .filter(|c| is_stream_object(&c.kind) && c.action == Action::Create)
     {
         let Some(id) = c.desired.as_ref().and_then(identity) else {
             continue;
@@ -1134,7 +1199,9 @@ mod tests {
         assert_eq!(
             deletes[0].impact,
             Impact::Stop {
-                checkpoint: Some("s3a://l/b/_checkpoints/b".into())
+                checkpoint: Some("s3a://l/b/_checkpoints/b".into()),
+                savepoint: None,
+                deletes_state: false,
             }
         );
         assert_eq!(members_left(&input, &changes), 1);

@@ -22,6 +22,9 @@ pub const MAIN_TEMPLATE: &str = "sparkapplication.yaml.j2";
 /// What a Flink stream's FlinkDeployment is said to come from (it is
 /// built natively, see `flink::build`).
 pub const FLINK_TEMPLATE: &str = "<built-in>/flinkdeployment";
+/// A repository's own FlinkDeployment template, which replaces the
+/// built-in object for Flink streams (and is not rendered for Spark ones).
+pub const FLINK_MAIN_TEMPLATE: &str = "flinkdeployment.yaml.j2";
 
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "sluice.dev/environment";
@@ -204,8 +207,9 @@ impl Templates {
         sources: &Sources,
         native_main: bool,
     ) -> Result<Vec<Manifest>, Vec<Diagnostic>> {
-        if e.engine == crate::engine::Engine::Flink {
-            return self.render_flink(e, sources);
+        match e.engine {
+            crate::engine::Engine::Flink => return self.render_flink(e, sources),
+            crate::engine::Engine::Spark => {}
         }
         let derived = crate::spark::derive::derive(e.name(), &e.json);
         // The built-in object alone (no other template to render): the
@@ -232,11 +236,12 @@ impl Templates {
         let others = self
             .rendered
             .iter()
-            .filter(|n| !(native_main && *n == MAIN_TEMPLATE));
+            .filter(|n| !(native_main && *n == MAIN_TEMPLATE) && *n != FLINK_MAIN_TEMPLATE);
         self.render_templates(e, sources, &derived, others, manifests)
     }
 
-    /// A Flink stream: its FlinkDeployment, built natively, then the
+    /// A Flink stream: its FlinkDeployment, built natively (unless
+    /// `templates/flinkdeployment.yaml.j2` replaces it), then the
     /// repository's other templates (not the SparkApplication's), which
     /// see the FlinkDeployment's spec as `derived`.
     fn render_flink(
@@ -259,7 +264,13 @@ impl Templates {
             return Ok(vec![finish(object, e, FLINK_TEMPLATE)]);
         }
         let derived = object["spec"].clone();
-        let manifests = vec![finish(object, e, FLINK_TEMPLATE)];
+        // The repository's own FlinkDeployment template replaces the
+        // built-in object; it sees the built spec as `derived`.
+        let manifests = if self.rendered.iter().any(|n| n == FLINK_MAIN_TEMPLATE) {
+            Vec::new()
+        } else {
+            vec![finish(object, e, FLINK_TEMPLATE)]
+        };
         self.render_templates(e, sources, &derived, others, manifests)
     }
 

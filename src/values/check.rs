@@ -407,7 +407,7 @@ fn schema_and_preflight(
 /// `anchor` is where a missing key is reported.
 pub fn preflight(values: &Node, anchor: Span) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    if Engine::of(values) == Engine::Flink {
+    if let Engine::Flink = Engine::of(values) {
         required_of(
             values,
             anchor,

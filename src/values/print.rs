@@ -56,10 +56,7 @@ pub fn with_defaults(node: &Node, file: crate::source::FileId, sources: &Sources
     let text = &sources.get(file).text;
     let mut out = node.clone();
     let json = node.to_json();
-    let defaults = match crate::engine::Engine::of(node) {
-        crate::engine::Engine::Spark => crate::spark::derive::defaults(&json),
-        crate::engine::Engine::Flink => crate::flink::build::defaults(&json),
-    };
+    let defaults = crate::engine::Engine::of(node).defaults(&json);
     for d in defaults {
         let start = text.find(d.why).unwrap_or(0);
         let span = crate::source::Span::new(file, start..start + d.why.len());
