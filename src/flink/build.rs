@@ -262,6 +262,19 @@ fn pod_template(values: &Value) -> Option<Value> {
             let volume = format!("secret-{name}").replace('.', "-");
             mounts.push(json!({"name": volume, "mountPath": path, "readOnly": true}));
             volumes.push(json!({"name": volume, "secret": {"secretName": name}}));
+            // The variable spark-operator sets for these secret types, so
+            // a secret means the same on either engine.
+            let variable = match secret.get("type").and_then(Value::as_str) {
+                Some("GCPServiceAccount") => Some(("GOOGLE_APPLICATION_CREDENTIALS", "key.json")),
+                Some("HadoopDelegationToken") => {
+                    Some(("HADOOP_TOKEN_FILE_LOCATION", "hadoop.token"))
+                }
+                _ => None,
+            };
+            if let Some((var, file)) = variable {
+                let at = format!("{}/{file}", path.trim_end_matches('/'));
+                env.push(json!({"name": var, "value": at}));
+            }
         }
     }
     let mut template = template.unwrap_or_else(|| json!({}));
@@ -522,5 +535,11 @@ mod tests {
         );
         assert_eq!(containers[1]["volumeMounts"][0]["mountPath"], "/mnt/kafka");
         assert_eq!(t["spec"]["volumes"][0]["secret"]["secretName"], "kafka");
+        // A GCP key gets the variable spark-operator would set.
+        let t = pod_template(&json!({"secrets": [{"name": "gcp", "path": "/mnt/gcp/", "type": "GCPServiceAccount"}]})).unwrap();
+        assert_eq!(
+            t["spec"]["containers"][0]["env"],
+            json!([{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/mnt/gcp/key.json"}])
+        );
     }
 }
