@@ -3,7 +3,7 @@
 # (etcd + kube-apiserver, nothing else) on 127.0.0.1 for sluice's tests.
 #
 # Usage:
-#   scripts/test-cluster.sh start    # build/locate binaries, start, install CRD + RBAC
+#   scripts/test-cluster.sh start    # build/locate binaries, start, install CRDs + RBAC
 #   scripts/test-cluster.sh stop     # stop exactly the processes `start` launched
 #   scripts/test-cluster.sh status   # exit 0 when running, 3 when stopped, 1 when half-up
 #   scripts/test-cluster.sh env      # prints: export SLUICE_TEST_KUBECONFIG=<state>/kubeconfig
@@ -63,8 +63,11 @@ readonly K8S_VERSION="1.20.2"                   # upstream version we build
 readonly DEB_SRC_PACKAGE="kubernetes"           # Debian source package
 readonly GO_PACKAGE="golang-1.19-go"            # Debian's Go used for the build
 readonly GO_ROOT="/usr/lib/go-1.19"
-readonly CRD_NAME="sparkapplications.sparkoperator.k8s.io"
-readonly CRD_FILE="sparkoperator.k8s.io_sparkapplications.yaml"
+# The upstream CRDs installed: name, file in CRDS_DIR, served group/version.
+readonly CRDS=(
+  "sparkapplications.sparkoperator.k8s.io sparkoperator.k8s.io_sparkapplications.yaml sparkoperator.k8s.io/v1beta2"
+  "flinkdeployments.flink.apache.org flinkdeployments.flink.apache.org-v1.yml flink.apache.org/v1beta1"
+)
 # python3 with PyYAML: we deliberately use Debian's interpreter, not whatever
 # `python3` is first on PATH (here a pyenv CPython without PyYAML). Debian's
 # python3-yaml is installed by apt for exactly /usr/bin/python3, so this works
@@ -505,7 +508,7 @@ EOF
   log "RBAC: user 'limited' bound to ClusterRole sluice-test-readonly"
 }
 
-# Install the upstream SparkApplication CRD.
+# Install an upstream CRD: install_crd NAME FILE GROUP/VERSION.
 # Why curl and not kubectl: kubectl may be absent (fresh CI), Debian's
 # kubernetes-client is built from the same vendored reflect2 1.0.1 with Go 1.19
 # (the memory-corruption snag above), and a modern kubectl is far outside the
@@ -514,9 +517,10 @@ EOF
 # would add a huge last-applied annotation or managedFields entry and can push
 # the object past etcd's 1.5 MiB request limit.
 install_crd() {
-  local src="${CRDS_DIR}/${CRD_FILE}"
+  local CRD_NAME="$1" served="$3"
+  local src="${CRDS_DIR}/$2"
   [[ -r "${src}" ]] || die "CRD not found: ${src} (set SLUICE_CRDS_DIR)"
-  local json="${STATE}/crd-sparkapplications.json"
+  local json="${STATE}/crd-${CRD_NAME}.json"
   # Kubernetes 1.20 rejects `default: ""` on some string fields of the
   # structural schema; drop every `default` whose value is the empty string.
   "${PY}" - "${src}" "${json}" <<'EOF'
@@ -559,7 +563,7 @@ EOF
 import json, sys
 c = (json.load(sys.stdin).get("status") or {}).get("conditions") or []
 print("yes" if any(x["type"] == "Established" and x["status"] == "True" for x in c) else "")' || true)"
-    [[ "${established}" == "yes" ]] && kcurl GET /apis/sparkoperator.k8s.io/v1beta2 >/dev/null 2>&1 && break
+    [[ "${established}" == "yes" ]] && kcurl GET "/apis/${served}" >/dev/null 2>&1 && break
     sleep 0.5
   done
   [[ "${established}" == "yes" ]] || die "CRD ${CRD_NAME} did not become Established"
@@ -734,7 +738,11 @@ cmd_start() {
   log "kube-apiserver ready at ${SERVER}"
 
   install_rbac
-  install_crd
+  local crd
+  for crd in "${CRDS[@]}"; do
+    # shellcheck disable=SC2086
+    install_crd ${crd}
+  done
 
   START_OK=1
   trap - EXIT

@@ -10,8 +10,7 @@
 
 mod common;
 
-use common::Output;
-use common::cluster::{Env, apps, diff_json, kubeconfig, requests};
+use common::cluster::{Env, apps, diff_json, finish, kubeconfig, requests, spawn};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::sync::RwLock;
@@ -476,28 +475,6 @@ async fn running(kubeconfig: String) -> Env {
     play(&env, "orders", "RUNNING", "s1", "").await;
     play(&env, "payments", "RUNNING", "p1", "").await;
     env
-}
-
-fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("sluice"))
-        .arg("-C")
-        .arg(env.repo.path())
-        .args(["--color", "never"])
-        .args(args)
-        .args(["--kubeconfig", &env.kubeconfig])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: std::process::Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 #[tokio::test]

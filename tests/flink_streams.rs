@@ -320,3 +320,114 @@ fn flink_streams_may_share_a_checkpoint_root() {
     let out = repo.sluice(&["lint", "--env", "dev"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
+
+/// The merge request's view of a Flink change, offline between two
+/// revisions: which changes keep the job's state and which lose it, in
+/// JSON and in the report a reviewer reads.
+#[test]
+fn the_offline_diff_says_which_upgrades_lose_state() {
+    let repo = Repo::with(&[
+        ("values/streams/clicks.yaml", Some(CLICKS)),
+        (
+            "values/streams/views.yaml",
+            Some(&CLICKS.replace("clicks", "views")),
+        ),
+        (
+            "values/streams/carts.yaml",
+            Some(&CLICKS.replace("clicks", "carts")),
+        ),
+    ]);
+    let git = |args: &[&str]| common::git_in(repo.path(), args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "base"]);
+    // clicks scales (an upgrade through a savepoint), views goes stateless
+    // as it scales (state lost), carts only triggers a savepoint.
+    repo.write(
+        "values/streams/clicks.yaml",
+        CLICKS
+            .replace("parallelism: 4", "parallelism: 8")
+            .as_bytes(),
+    );
+    repo.write(
+        "values/streams/views.yaml",
+        CLICKS
+            .replace("clicks", "views")
+            .replace("parallelism: 4", "parallelism: 8\n  upgradeMode: stateless")
+            .as_bytes(),
+    );
+    repo.write(
+        "values/streams/carts.yaml",
+        CLICKS
+            .replace("clicks", "carts")
+            .replace(
+                "parallelism: 4",
+                "parallelism: 4\n  savepointTriggerNonce: 1",
+            )
+            .as_bytes(),
+    );
+    let out = repo.sluice(&["diff", "--env", "dev", "--base", "HEAD", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let impact = |stream: &str| {
+        report["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stream"] == stream)
+            .map(|s| s["impact"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        impact("clicks"),
+        json!({"type": "upgrade", "upgrade_mode": "savepoint", "keeps_state": true})
+    );
+    assert_eq!(
+        impact("views"),
+        json!({"type": "upgrade", "upgrade_mode": "stateless", "keeps_state": false})
+    );
+    assert_eq!(impact("carts"), json!({"type": "none"}));
+    assert_eq!(report["summary"]["state_resets"], 1);
+    let markdown = repo.sluice(&[
+        "diff", "--env", "dev", "--base", "HEAD", "--format", "markdown",
+    ]);
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    let summary = markdown
+        .stdout
+        .split("\n<details>")
+        .next()
+        .unwrap()
+        .to_owned();
+    insta::assert_snapshot!("flink-merge-request-report", summary);
+}
+
+/// `templates/flinkdeployment.yaml.j2` replaces the built-in
+/// FlinkDeployment (seeing the built spec as `derived`), is not rendered
+/// for Spark streams, and what it renders still meets the upstream CRD.
+#[test]
+#[cfg_attr(sluice_no_upstream_crds, ignore = "needs ../shared/crds")]
+fn a_repository_flinkdeployment_template_replaces_the_built_in_one() {
+    let template = "apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: {{ stream.name }}\n  namespace: {{ environment.namespace }}\n  labels: {team: web}\nspec: {{ derived | tojson }}\n";
+    let repo = Repo::with(&[
+        ("values/streams/clicks.yaml", Some(CLICKS)),
+        ("templates/flinkdeployment.yaml.j2", Some(template)),
+    ]);
+    let objects = rendered(repo.path(), "dev", &[]);
+    let flink: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "FlinkDeployment")
+        .collect();
+    assert_eq!(flink.len(), 1, "the template's object only: {objects:#?}");
+    assert_eq!(flink[0]["metadata"]["labels"]["team"], "web");
+    assert_eq!(
+        flink[0]["metadata"]["labels"]["sluice.dev/stream"],
+        "clicks"
+    );
+    assert_eq!(flink[0]["spec"]["job"]["upgradeMode"], "savepoint");
+    assert_passes(&oracle(), flink[0]);
+    let spark: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "SparkApplication")
+        .collect();
+    assert_eq!(spark.len(), 2, "the Spark streams still render theirs");
+}

@@ -9,37 +9,17 @@
 //! decides otherwise on purpose, the case is listed with the reason, and the
 //! disagreement itself is asserted: the test fails if either side changes.
 
-use serde::Deserialize;
+mod common;
+
 use serde_json::{Value, json};
 use sluice::health::{self, Assessment, Expect, Health, Verdict};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/argocd-sparkapplication"
-);
-
-#[derive(Deserialize)]
-struct Table {
-    tests: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Case {
-    health_status: Status,
-    input_path: String,
-}
-
-#[derive(Deserialize)]
-struct Status {
-    status: String,
-    message: String,
+fn fixtures() -> String {
+    common::argocd::folder("argocd-sparkapplication")
 }
 
 fn load(input_path: &str) -> Value {
-    let path = format!("{FIXTURES}/{input_path}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    common::argocd::load(&fixtures(), input_path)
 }
 
 /// Argo CD's status as sluice's verdict.
@@ -64,10 +44,7 @@ const UPSTREAM_DISAGREEMENTS: &[(&str, Health, &str)] = &[];
 
 #[test]
 fn every_case_of_argo_cds_health_test_table() {
-    let table: Table = serde_saphyr::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/health_test.yaml")).unwrap(),
-    )
-    .unwrap();
+    let table = common::argocd::table(&fixtures());
     assert!(
         table.tests.len() >= 7,
         "only {} cases read",

@@ -153,3 +153,27 @@ pub fn diff_json(env: &Env, extra: &[&str]) -> Value {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     serde_json::from_str(&out.stdout).unwrap()
 }
+
+/// Starts sluice in the background (for a `--wait` the test then plays
+/// the operator for).
+pub fn spawn(env: &Env, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("sluice"))
+        .arg("-C")
+        .arg(env.repo.path())
+        .args(["--color", "never"])
+        .args(args)
+        .args(["--kubeconfig", &env.kubeconfig])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+pub fn finish(child: std::process::Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod argocd;
 pub mod cluster;
 
 use assert_cmd::Command;
