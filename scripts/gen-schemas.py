@@ -288,6 +288,75 @@ def share(node, comps, ref, skip=None):
     return walk(node, True)
 
 
+def hoist_repeats(node, min_size=4000):
+    """Writes each large subtree that occurs more than once (but for its
+    description) once, as a definition, and refers to it everywhere: a
+    FlinkDeployment's three pod templates become one PodTemplate, and
+    within it the containers, probes and affinity terms it repeats. The
+    schema means the same; it compiles once per type instead of once per
+    place. Returns the node and the definitions (named after the fields
+    where they occur)."""
+    definitions = {}
+
+    def repeats():
+        seen = {}
+
+        def count(n, key):
+            if isinstance(n, dict):
+                if "$ref" not in n:
+                    c = canon(without_description(n))
+                    if len(c) >= min_size:
+                        entry = seen.setdefault(c, [0, []])
+                        entry[0] += 1
+                        if key not in entry[1]:
+                            entry[1].append(key)
+                for k, v in n.items():
+                    if k == "properties" and isinstance(v, dict):
+                        for field, sub in v.items():
+                            count(sub, field)
+                    elif k in ("items", "additionalProperties"):
+                        count(v, key)
+                    else:
+                        count(v, k)
+            elif isinstance(n, list):
+                for v in n:
+                    count(v, key)
+
+        count(node, "root")
+        for name, body in definitions.items():
+            for k, v in body.items():
+                count({k: v}, name)
+        return sorted(((len(c), c, keys) for c, (n, keys) in seen.items() if n > 1), reverse=True)
+
+    def replace(n, c, r):
+        if isinstance(n, dict):
+            if "$ref" not in n and canon(without_description(n)) == c:
+                out = dict(r)
+                if "description" in n:
+                    out["description"] = n["description"]
+                return out
+            return {k: replace(v, c, r) for k, v in n.items()}
+        if isinstance(n, list):
+            return [replace(v, c, r) for v in n]
+        return n
+
+    while True:
+        found = repeats()
+        if not found:
+            break
+        _, c, keys = found[0]
+        # Named after its fields: `jobManager` and `taskManager` share one.
+        base = "Or".join(k[:1].upper() + k[1:] for k in keys)
+        name, i = base, 2
+        while name in definitions:
+            name, i = f"{base}{i}", i + 1
+        r = {"$ref": f"#/definitions/{name}"}
+        node = replace(node, c, r)
+        definitions = {k: {kk: replace(vv, c, r) for kk, vv in v.items()} for k, v in definitions.items()}
+        definitions[name] = json.loads(c)
+    return node, definitions
+
+
 def sorted_json(value):
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -381,6 +450,7 @@ def flinkdeployment_schema(crd):
     props["apiVersion"] = {"const": f"flink.apache.org/{FLINK_VERSION}", "description": "The FlinkDeployment API version."}
     props["kind"] = {"const": "FlinkDeployment", "description": "The kind."}
     props["metadata"] = strict_metadata("^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$", 45)
+    props, definitions = hoist_repeats(props)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": "https://sluice.dev/schemas/flinkdeployment.schema.json",
@@ -394,6 +464,7 @@ def flinkdeployment_schema(crd):
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "additionalProperties": False,
         "properties": props,
+        "definitions": definitions,
     }
 
 

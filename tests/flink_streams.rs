@@ -431,3 +431,33 @@ fn a_repository_flinkdeployment_template_replaces_the_built_in_one() {
         .collect();
     assert_eq!(spark.len(), 2, "the Spark streams still render theirs");
 }
+
+/// A field the CRD does not have, deep in a pod template (a shared
+/// definition of the generated schema), is named with the field meant.
+#[test]
+fn a_typo_in_a_rendered_pod_template_names_the_field_meant() {
+    let typo = "apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: {{ stream.name }}\n  namespace: {{ environment.namespace }}\nspec:\n  flinkVersion: v1_20\n  image: flink:1.20\n  jobManager: {resource: {cpu: 1, memory: 1g}}\n  taskManager:\n    resource: {cpu: 1, memory: 1g}\n    podTemplate:\n      spec:\n        priorityClasName: low\n  job: {jarURI: \"local:///a.jar\", parallelism: 1, upgradeMode: stateless}\n";
+    let repo = Repo::with(&[
+        ("values/streams/clicks.yaml", Some(CLICKS)),
+        ("templates/flinkdeployment.yaml.j2", Some(typo)),
+    ]);
+    let (code, found) = lint_json(&repo);
+    assert_eq!(code, 1);
+    let helps: Vec<String> = found
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("priorityClasName")
+        })
+        .map(|d| d.to_string())
+        .collect();
+    assert!(!helps.is_empty(), "{found:#?}");
+    assert!(
+        helps
+            .iter()
+            .any(|h| h.contains("did you mean `priorityClassName`")),
+        "{helps:#?}"
+    );
+}
