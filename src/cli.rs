@@ -103,6 +103,7 @@ Examples:
   sluice apply --env dev --dry-run
   sluice apply --env dev --prune
   sluice apply --env prod --context prod-eu-west-1 --prune
+  sluice apply --env prod --max-unavailable 10 --timeout 15m
 
 An object whose desired state already holds is not written at all, so a
 no-op apply restarts nothing. All or nothing: every planned write is
@@ -113,7 +114,9 @@ kubectl ApplySet; --prune deletes only members of that set that carry
 sluice's labels for this environment and are no longer rendered (with uid
 and resourceVersion preconditions), and refuses to leave the environment
 empty unless --allow-empty. A protected environment refuses state resets
-unless --allow-state-reset. Pruning a Flink stream whose live deployment
+unless --allow-state-reset. With --max-unavailable N (or the environment
+file's rollout: {maxUnavailable, canary}) at most N streams restart at a
+time, each wave once the previous one is healthy. Pruning a Flink stream whose live deployment
 takes no savepoint on deletion (kubernetes.operator.job.savepoint-on-
 deletion) is refused unless --allow-state-loss.
 Exit codes: 0 applied, 2 bad input, wrong context or cluster, or a refused
@@ -603,9 +606,16 @@ struct ApplyArgs {
     #[arg(long)]
     wait: bool,
 
-    /// How long --wait waits: 90s, 10m, 1h.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "wait")]
+    /// How long --wait waits (and each restart wave): 90s, 10m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     timeout: std::time::Duration,
+
+    /// Restart at most N streams at a time: each wave is written once the
+    /// previous one is healthy (as --wait judges it), the environment's
+    /// `rollout.canary` streams first; stop at the first failure. Overrides
+    /// the environment's `rollout.maxUnavailable`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_unavailable: Option<u32>,
 
     #[command(flatten)]
     source: SourceArgs,
@@ -875,6 +885,7 @@ pub fn main() -> ExitCode {
                 allow_state_loss: args.allow_state_loss,
                 wait: args.wait,
                 timeout: args.timeout,
+                max_unavailable: args.max_unavailable.map(|n| n as usize),
                 format: match args.format {
                     StatusFormatArg::Human => commands::apply::ApplyFormat::Human,
                     StatusFormatArg::Json => commands::apply::ApplyFormat::Json,

@@ -309,6 +309,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "an environment deploys no stream",
     ),
     (
+        "values/unknown-canary",
+        Severity::Error,
+        "an environment's rollout.canary names no stream of the environment",
+    ),
+    (
         "values/literal-secret",
         Severity::Error,
         "a credential-looking key holds a literal value",

@@ -92,9 +92,18 @@ pub fn values<'r, R: Send>(
         facts.extend(fact);
         outcomes.push(outcome);
     }
-    let diagnostics = across(input.environments, found, &facts, files, |env| {
-        outcomes.iter().any(|o| o.environment == env && o.enabled)
-    });
+    let diagnostics = across(
+        input.environments,
+        found,
+        &facts,
+        files,
+        |env| outcomes.iter().any(|o| o.environment == env && o.enabled),
+        |env, stream| {
+            outcomes
+                .iter()
+                .any(|o| o.environment == env && o.stream == stream)
+        },
+    );
     (diagnostics, outcomes)
 }
 

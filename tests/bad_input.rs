@@ -65,6 +65,15 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
+            "unknown-canary",
+            "values/unknown-canary",
+            "values/environments/dev.yaml:2:",
+            &[(
+                "values/environments/dev.yaml",
+                "namespace: streams-dev\nrollout: {maxUnavailable: 2, canary: [ordres]}\n",
+            )],
+        ),
+        case(
             "syntax-error",
             "yaml/syntax",
             "values/streams/orders.yaml:3:",

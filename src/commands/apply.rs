@@ -33,6 +33,9 @@ pub struct ApplyOptions {
     pub allow_state_loss: bool,
     pub wait: bool,
     pub timeout: Duration,
+    /// Restart at most this many streams at a time (else the
+    /// environment's `rollout.maxUnavailable`, else all at once).
+    pub max_unavailable: Option<usize>,
     pub format: ApplyFormat,
 }
 
@@ -90,6 +93,17 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             refusals.push((parent_name.clone(), e));
         }
         eprint!("{}", plan_text(&desired, &planned, &cluster, options.dry_run));
+        // Restart waves, from the impacts the server confirmed.
+        let max_unavailable = options.max_unavailable.or(desired.rollout.max_unavailable);
+        let waves = (max_unavailable.is_some() || !desired.rollout.canary.is_empty())
+            .then(|| plan::waves::waves(&planned.changes, max_unavailable, &desired.rollout.canary))
+            .filter(|w| plan::waves::restart_waves(w) > 1 || w.iter().any(|w| w.canary));
+        if let Some(waves) = &waves {
+            eprintln!("restarts in {} waves{}:", plan::waves::restart_waves(waves), max_unavailable.map(|n| format!(" of at most {n}")).unwrap_or_default());
+            for line in plan::waves::describe(waves) {
+                eprintln!("  {line}");
+            }
+        }
         if !refusals.is_empty() {
             let total = planned.changes.iter().filter(|c| c.writes()).count() + usize::from(parent_writes);
             let mut message = format!(
@@ -119,7 +133,12 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             }
         }
         if parent.iter().all(|(_, o)| matches!(o, Outcome::Written(_))) {
-            outcomes = write(&cluster, &desired, &planned, options).await;
+            match &waves {
+                None => outcomes = write(&cluster, &desired, &planned, options, None).await,
+                Some(waves) => {
+                    roll_out(global, &cluster, &desired, &planned, options, waves, &mut outcomes).await?;
+                }
+            }
         }
         let failed_so_far = |outcomes: &[Outcome], parent: &[(String, Outcome)]| {
             outcomes.iter().chain(parent.iter().map(|(_, o)| o)).any(|o| matches!(o, Outcome::Failed { .. }))
@@ -295,18 +314,24 @@ fn plan_text(desired: &Desired, planned: &Planned, cluster: &Cluster, dry_run: b
 
 /// The creates and updates, a few at a time. After the first failure no
 /// new write starts.
+/// Writes the plan's creates and updates (`only`: just these changes, by
+/// index; the others are left `NotWritten`).
 async fn write(
     cluster: &Cluster,
     desired: &Desired,
     planned: &Planned,
     options: &ApplyOptions,
+    only: Option<&[usize]>,
 ) -> Vec<Outcome> {
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let jobs = planned.changes.iter().map(|c| {
+    let jobs = planned.changes.iter().enumerate().map(|(i, c)| {
         let stop = &stop;
         async move {
             if !matches!(c.action, Action::Create | Action::Update { .. }) {
                 return Outcome::Skipped;
+            }
+            if only.is_some_and(|only| !only.contains(&i)) {
+                return Outcome::NotWritten;
             }
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
                 return Outcome::NotWritten;
@@ -335,6 +360,97 @@ async fn write(
         .buffered(CONCURRENCY)
         .collect()
         .await
+}
+
+/// Writes the plan wave by wave: each restarting wave once the previous
+/// one is healthy (the health `--wait` waits for). A failed write stops
+/// the rollout (the failure report lists what was written); a stream that
+/// fails or times out stops it with the streams on the new values, the
+/// failed one and those not touched.
+async fn roll_out(
+    global: &Global,
+    cluster: &Cluster,
+    desired: &Desired,
+    planned: &Planned,
+    options: &ApplyOptions,
+    waves: &[plan::waves::Wave],
+    outcomes: &mut [Outcome],
+) -> anyhow::Result<()> {
+    let total = plan::waves::restart_waves(waves);
+    let mut done: Vec<&str> = Vec::new();
+    let mut k = 0;
+    for wave in waves {
+        if wave.restarts {
+            k += 1;
+            eprintln!(
+                "wave {k} of {total}{}: restarting {}",
+                if wave.canary { " (canary)" } else { "" },
+                wave.streams.join(", ")
+            );
+        }
+        let written = write(cluster, desired, planned, options, Some(&wave.changes)).await;
+        for &i in &wave.changes {
+            outcomes[i] = written[i].clone();
+        }
+        if wave
+            .changes
+            .iter()
+            .any(|&i| matches!(outcomes[i], Outcome::Failed { .. }))
+        {
+            return Ok(());
+        }
+        if !wave.restarts {
+            done.extend(wave.streams.iter().map(String::as_str));
+            continue;
+        }
+        let targets: Vec<super::wait::Target> = wait_targets(planned)
+            .into_iter()
+            .filter(|t| wave.streams.contains(&t.stream))
+            .collect();
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && global.styled(true);
+        if let Err(e) = super::wait::wait(
+            cluster,
+            &desired.namespace,
+            &targets,
+            options.timeout,
+            terminal,
+        )
+        .await
+        {
+            let untouched: Vec<&str> = waves
+                .iter()
+                .skip_while(|w| !std::ptr::eq(*w, wave))
+                .skip(1)
+                .flat_map(|w| w.streams.iter().map(String::as_str))
+                .collect();
+            let failed = match &e {
+                super::wait::WaitError::Failed { stream, .. } => stream.clone(),
+                _ => wave.streams.join(", "),
+            };
+            let on_new: Vec<&str> = done
+                .iter()
+                .copied()
+                .chain(wave.streams.iter().map(String::as_str))
+                .filter(|s| *s != failed)
+                .collect();
+            let list = |l: &[&str]| {
+                if l.is_empty() {
+                    "none".to_owned()
+                } else {
+                    l.join(", ")
+                }
+            };
+            return Err(ClusterFailure::new(format!(
+                "the rollout stopped in wave {k} of {total}: {e}\n  on the new values: {}\n  failed: {failed}\n  not touched (no later wave was written): {}",
+                list(&on_new),
+                list(&untouched)
+            ))
+            .into());
+        }
+        eprintln!("wave {k} of {total} ready");
+        done.extend(wave.streams.iter().map(String::as_str));
+    }
+    Ok(())
 }
 
 /// Deletes with preconditions: an object re-created since the plan is not

@@ -26,6 +26,38 @@ pub struct Desired {
     pub protected: bool,
     /// The environment's `cluster:` pin (server URL and/or kube-system uid).
     pub pin: Pin,
+    /// The environment's `rollout:` (restart waves).
+    pub rollout: Rollout,
+}
+
+/// How `apply` restarts an environment's streams (its `rollout:`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rollout {
+    /// The most streams one wave restarts (`None`: all at once).
+    pub max_unavailable: Option<usize>,
+    /// Streams restarted first, in a wave of their own.
+    pub canary: Vec<String>,
+}
+
+impl Rollout {
+    /// An environment file's `rollout:`.
+    pub fn of(root: &Value) -> Rollout {
+        Rollout {
+            max_unavailable: root
+                .pointer("/rollout/maxUnavailable")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0),
+            canary: root
+                .pointer("/rollout/canary")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
 }
 
 /// Which cluster an environment must reach, beyond its context's name.
@@ -83,6 +115,7 @@ pub fn desired(
             server: pinned("server"),
             uid: pinned("uid"),
         },
+        rollout: Rollout::of(&root),
     })
 }
 

@@ -74,6 +74,22 @@ pub struct Report {
     /// Changes that widen what sluice may create (offline diffs): a kind
     /// newly allowed or rendered, a template added or changed.
     pub widening: Vec<String>,
+    /// The environment's `rollout:`: how `apply` would restart the streams.
+    pub rollout: cluster::Rollout,
+}
+
+impl Report {
+    /// The restart waves `apply` would write (none without a `rollout:`).
+    pub fn waves(&self) -> Vec<plan::waves::Wave> {
+        let r = &self.rollout;
+        if r.max_unavailable.is_none() && r.canary.is_empty() {
+            return Vec::new();
+        }
+        plan::waves::waves(&self.changes, r.max_unavailable, &r.canary)
+            .into_iter()
+            .filter(|w| w.restarts)
+            .collect()
+    }
 }
 
 /// What one side of an offline diff lets sluice create.
@@ -346,6 +362,7 @@ fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
             requests: Some(cluster.requests()),
             budget: desired.budget,
             widening: Vec::new(),
+            rollout: desired.rollout.clone(),
         })
     })
 }
@@ -360,6 +377,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         .resolve(base)
         .map_err(|e| super::UsageError::new(e.to_string()))?;
     let budget = std::cell::Cell::new(None);
+    let rollout = std::cell::RefCell::new(cluster::Rollout::default());
     let reach = std::cell::RefCell::new(Reach::default());
     let side = |rev: Option<&str>| -> anyhow::Result<Vec<(String, Value)>> {
         let (loaded, objects) = super::render::render_environment_at(
@@ -372,6 +390,9 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         )?;
         let env = loaded.repo.environment(&options.environment);
         budget.set(env.and_then(|e| crate::resources::budget(&e.root.to_json())));
+        *rollout.borrow_mut() = env
+            .map(|e| cluster::Rollout::of(&e.root.to_json()))
+            .unwrap_or_default();
         *reach.borrow_mut() = Reach {
             templates: loaded
                 .templates
@@ -417,6 +438,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         ("base", "head"),
     );
     report.widening = widening;
+    report.rollout = rollout.take();
     Ok(report)
 }
 
@@ -512,6 +534,7 @@ pub fn compare_renders(
         requests: None,
         budget,
         widening: Vec::new(),
+        rollout: cluster::Rollout::default(),
     }
 }
 
@@ -666,6 +689,13 @@ pub fn human(report: &Report, styled: bool) -> String {
             restarts_cell(s)
         ));
     }
+    let waves = report.waves();
+    if !waves.is_empty() {
+        out.push_str(&format!("\n{}:\n", waves_headline(report, &waves)));
+        for line in plan::waves::describe(&waves) {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     if !report.widening.is_empty() {
         out.push_str("\nwhat sluice may create changes (review with the platform team):\n");
         for line in &report.widening {
@@ -683,6 +713,21 @@ pub fn human(report: &Report, styled: bool) -> String {
     out
 }
 
+/// `apply restarts them in 3 waves of at most 10 (rollout.maxUnavailable),
+/// each once the previous one is healthy`.
+fn waves_headline(report: &Report, waves: &[plan::waves::Wave]) -> String {
+    format!(
+        "apply restarts the restarting streams in {} wave{}{}, each once the previous one is healthy",
+        waves.len(),
+        if waves.len() == 1 { "" } else { "s" },
+        report
+            .rollout
+            .max_unavailable
+            .map(|n| format!(" of at most {n} (rollout.maxUnavailable)"))
+            .unwrap_or_default()
+    )
+}
+
 fn json(report: &Report) -> String {
     let changes = &report.changes;
     let (before, after) = totals_requests(changes);
@@ -695,6 +740,7 @@ fn json(report: &Report) -> String {
         "objects": report.diffs,
         "summary": summary_counts(changes),
         "widening": report.widening,
+        "waves": report.waves(),
         "api_requests": report.requests,
     });
     format!(
@@ -754,6 +800,18 @@ fn markdown(report: &Report) -> String {
             s.change,
             crate::resources::show_delta(s.requests_delta)
         ));
+    }
+    let waves = report.waves();
+    if !waves.is_empty() {
+        let headline = waves_headline(report, &waves);
+        out.push_str(&format!(
+            "\n{}{}:\n\n",
+            headline[..1].to_uppercase(),
+            &headline[1..]
+        ));
+        for line in plan::waves::describe(&waves) {
+            out.push_str(&format!("- {line}\n"));
+        }
     }
     let (before, after) = totals_requests(&report.changes);
     let engines: BTreeSet<Engine> = report

@@ -18,6 +18,7 @@
 //! every change by its impact on the stream ([`Impact`]).
 
 pub mod show;
+pub mod waves;
 
 pub use show::{masked, sorted, unified_diff, unified_diff_between, without_server_fields};
 

@@ -158,13 +158,15 @@ pub fn check_stream<'r>(
 /// values first: when a file finding is the same, the merged one carries
 /// the richer "overrides" context), the rules across streams (and their
 /// suppressions), the files', and an environment that deploys nothing.
-/// `enabled` says, per environment, whether any stream is enabled there.
+/// `enabled` says, per environment, whether any stream is enabled there;
+/// `defined`, whether a stream (by name) is deployed to an environment.
 pub fn across(
     environments: &[&Environment],
     per_stream: Vec<Diagnostic>,
     facts: &[crate::rules::Facts],
     files: FileFindings,
     enabled: impl Fn(&str) -> bool,
+    defined: impl Fn(&str, &str) -> bool,
 ) -> Vec<Diagnostic> {
     let mut diagnostics = per_stream;
     diagnostics.extend(crate::rules::check_across(facts));
@@ -181,8 +183,35 @@ pub fn across(
                 .help("add a file under values/streams/, or enable a stream for this environment"),
             );
         }
+        diagnostics.extend(unknown_canaries(env, |s| defined(&env.name, s)));
     }
     diagnostics
+}
+
+/// `rollout.canary` entries that name no stream of the environment: the
+/// rollout would have no canary.
+fn unknown_canaries(env: &Environment, defined: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+    let Some(Value::Seq(items)) = env
+        .root
+        .get("rollout")
+        .and_then(|r| r.get("canary"))
+        .map(|n| &n.value)
+    else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| Some((item, item.as_str()?)))
+        .filter(|(_, name)| !defined(name))
+        .map(|(item, name)| {
+            Diagnostic::error(
+                "values/unknown-canary",
+                format!("`{name}` in rollout.canary is no stream of environment `{}`", env.name),
+            )
+            .at(item.span, "no such stream here")
+            .help("name a stream the environment deploys (a file under values/streams/, or an entry of `streams:`), or remove the entry")
+        })
+        .collect()
 }
 
 /// A finding in a stream's file concerns that stream in the selected

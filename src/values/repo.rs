@@ -20,6 +20,7 @@ pub const ENVIRONMENT_KEYS: &[&str] = &[
     "protected",
     "nodeSize",
     "budget",
+    "rollout",
     "cluster",
     "allowedKinds",
     "streams",

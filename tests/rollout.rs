@@ -1,0 +1,342 @@
+//! Restart waves on a real kube-apiserver (scripts/test-cluster.sh): the
+//! test plays spark-operator in the background (a new submission, RUNNING
+//! with its executors, for every spec generation it has not seen), and
+//! records the order in which it saw the streams' new specs. Ignored unless
+//! asked for, like tests/cluster.rs.
+
+mod common;
+
+use common::Output;
+use common::cluster::{Env, apps, kubeconfig};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The streams, by name: what `apply` sorts waves by.
+const STREAMS: [&str; 5] = ["a", "b", "c", "orders", "payments"];
+
+/// dev with five Spark streams.
+async fn five_streams() -> Env {
+    let env = Env::new(kubeconfig()).await;
+    for s in ["a", "b", "c"] {
+        env.write(
+            &format!("values/streams/{s}.yaml"),
+            &format!("mainClass: com.example.{s}\nsink: s3a://lake/{s}\n"),
+        );
+    }
+    env
+}
+
+/// The operator the test plays: every generation of a stream it has not
+/// seen gets a new submission, RUNNING with its executors (FAILED for the
+/// streams in `failing`, after their first generation). `seen` records the
+/// streams in the order their new generations were first seen.
+struct Operator {
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    fn start(env: &Env, failing: &'static [&'static str]) -> Operator {
+        let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            let mut generations: std::collections::BTreeMap<String, i64> = Default::default();
+            loop {
+                let list = api.list(&Default::default()).await.unwrap();
+                for object in list.items {
+                    let object = serde_json::to_value(object).unwrap();
+                    let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+                    let generation = object["metadata"]["generation"].as_i64().unwrap();
+                    if generations.get(&name) == Some(&generation) {
+                        continue;
+                    }
+                    let first = !generations.contains_key(&name);
+                    generations.insert(name.clone(), generation);
+                    if !first {
+                        log.lock().unwrap().push(name.clone());
+                    }
+                    let instances = object
+                        .pointer("/spec/executor/instances")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(1);
+                    let executors: serde_json::Map<String, Value> = (1..=instances)
+                        .map(|i| (format!("exec-{i}"), json!("RUNNING")))
+                        .collect();
+                    let fails = !first && failing.contains(&name.as_str());
+                    let state = if fails { "FAILED" } else { "RUNNING" };
+                    let mut status = json!({"status": {
+                        "applicationState": {"state": state},
+                        "submissionID": format!("{name}-{generation}"),
+                        "driverInfo": {},
+                        "executorState": executors,
+                    }});
+                    if fails {
+                        status["status"]["applicationState"]["errorMessage"] =
+                            json!("driver pod OOMKilled");
+                    }
+                    // Let sluice see the stale status first, as a real
+                    // operator would.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        Operator { seen, task }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// What it has seen once it has seen `n` new generations (an apply
+    /// without waves returns before the operator looks).
+    async fn seen_once(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            if self.seen.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.seen()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// sluice, run off the runtime so the operator keeps playing meanwhile.
+async fn sluice(env: &Env, args: &[&str]) -> Output {
+    let repo = env.repo.path().to_owned();
+    let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    all.extend([
+        "--kubeconfig".into(),
+        env.kubeconfig.clone(),
+        "--color".into(),
+        "never".into(),
+    ]);
+    tokio::task::spawn_blocking(move || {
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        common::sluice_in(&repo, &all)
+    })
+    .await
+    .unwrap()
+}
+
+/// `seen`, cut into the waves' sizes: each wave's streams were all seen
+/// before any of the next wave's.
+fn cut(seen: &[String], sizes: &[usize]) -> Vec<Vec<String>> {
+    assert_eq!(seen.len(), sizes.iter().sum::<usize>(), "{seen:?}");
+    let mut at = 0;
+    sizes
+        .iter()
+        .map(|n| {
+            let mut wave = seen[at..at + n].to_vec();
+            wave.sort();
+            at += n;
+            wave
+        })
+        .collect()
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
+async fn waves_of_one_of_all_and_canary_then_three() {
+    let env = five_streams().await;
+    let operator = Operator::start(&env, &[]);
+    let first = sluice(
+        &env,
+        &["apply", "--env", "dev", "--wait", "--timeout", "30s"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+
+    // Waves of one: each stream restarts alone, by name.
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--max-unavailable",
+            "1",
+            "--timeout",
+            "30s",
+            "--set",
+            "executor.instances=3",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("restarts in 5 waves of at most 1"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("wave 5 of 5 ready"), "{}", out.stderr);
+    assert_eq!(
+        cut(&operator.seen(), &[1; 5]),
+        STREAMS.map(|s| vec![s.to_owned()])
+    );
+
+    // All at once: one step, as without waves.
+    operator.seen.lock().unwrap().clear();
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--max-unavailable",
+            "10",
+            "--set",
+            "executor.instances=4",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("wave"), "{}", out.stderr);
+    assert_eq!(cut(&operator.seen_once(5).await, &[5]), [names(&STREAMS)]);
+
+    // The environment's rollout: the canary alone, then waves of three.
+    let dev =
+        std::fs::read_to_string(env.repo.path().join("values/environments/dev.yaml")).unwrap();
+    env.write(
+        "values/environments/dev.yaml",
+        &format!("{dev}rollout: {{maxUnavailable: 3, canary: [payments]}}\n"),
+    );
+    let diff = sluice(
+        &env,
+        &["diff", "--env", "dev", "--set", "executor.instances=5"],
+    )
+    .await;
+    assert!(
+        diff.stdout
+            .contains("in 3 waves of at most 3 (rollout.maxUnavailable)"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("wave 1 of 3 (canary): payments"),
+        "{}",
+        diff.stdout
+    );
+    operator.seen.lock().unwrap().clear();
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--timeout",
+            "30s",
+            "--set",
+            "executor.instances=5",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        cut(&operator.seen(), &[1, 3, 1]),
+        [
+            names(&["payments"]),
+            names(&["a", "b", "c"]),
+            names(&["orders"])
+        ]
+    );
+
+    // A flag's size overrides the file's; the canary still goes first.
+    operator.seen.lock().unwrap().clear();
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--max-unavailable",
+            "10",
+            "--set",
+            "executor.instances=6",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("wave 1 of 2 (canary): payments"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        cut(&operator.seen_once(5).await, &[1, 4]),
+        [names(&["payments"]), names(&["a", "b", "c", "orders"])]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
+async fn a_failure_in_wave_two_stops_the_later_waves() {
+    let env = five_streams().await;
+    let operator = Operator::start(&env, &["b"]);
+    let first = sluice(
+        &env,
+        &["apply", "--env", "dev", "--wait", "--timeout", "30s"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let instances = |o: &Value| o.pointer("/spec/executor/instances").cloned();
+    let before = instances(&env.live(&env.dev, "c").await.unwrap());
+
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--max-unavailable",
+            "1",
+            "--timeout",
+            "30s",
+            "--set",
+            "executor.instances=5",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the rollout stopped in wave 2 of 5"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("driver pod OOMKilled"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("on the new values: a\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("failed: b\n"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not touched (no later wave was written): c, orders, payments"),
+        "{}",
+        out.stderr
+    );
+    // Nothing of the later waves was written.
+    assert_eq!(instances(&env.live(&env.dev, "c").await.unwrap()), before);
+    assert_eq!(operator.seen(), ["a", "b"]);
+}
