@@ -200,7 +200,7 @@ impl Engine {
     pub fn lingering_error(self, live: &serde_json::Value) -> Option<String> {
         match self {
             Engine::Spark => None,
-            Engine::Flink => crate::flink::health::error(live).map(str::to_owned),
+            Engine::Flink => crate::flink::health::error(live),
         }
     }
 

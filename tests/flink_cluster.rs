@@ -70,6 +70,28 @@ fn apply_waiting(env: &Env, extra: &[&str]) -> std::process::Child {
     spawn(env, &args)
 }
 
+/// The live generation now.
+async fn generation(env: &Env) -> i64 {
+    live(env).await.unwrap()["metadata"]["generation"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Waits until sluice has written a generation after `before`, and has
+/// had time to look at the status it finds (it polls once a second): the
+/// test then plays the operator's answer to that write, however slow the
+/// machine.
+async fn written_after(env: &Env, before: i64) {
+    for _ in 0..300 {
+        if generation(env).await > before {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("sluice wrote no new generation after {before} in 30 s");
+}
+
 fn stream(report: &Value) -> &Value {
     &report["streams"][0]
 }
@@ -197,8 +219,9 @@ async fn wait_follows_the_operators_status_through_suspend_and_resume() {
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     // An upgrade: the status of the previous generation is not trusted.
+    let before = generation(&env).await;
     let child = apply_waiting(&env, &["--set", "job.parallelism=6"]);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    written_after(&env, before).await;
     play(&env, "UPGRADING", "RECONCILING", None, 0).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     play(&env, "STABLE", "RUNNING", None, 0).await;
@@ -213,8 +236,9 @@ async fn wait_follows_the_operators_status_through_suspend_and_resume() {
     assert!(out.stderr.contains("all 1 stream ready"), "{}", out.stderr);
 
     // A failure of the new spec ends the wait at once, with the error.
+    let before = generation(&env).await;
     let child = apply_waiting(&env, &["--set", "job.parallelism=7"]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    written_after(&env, before).await;
     play(
         &env,
         "FAILED",
@@ -228,8 +252,9 @@ async fn wait_follows_the_operators_status_through_suspend_and_resume() {
     assert!(out.stderr.contains("OutOfMemoryError"), "{}", out.stderr);
 
     // Suspend: ready once the operator says SUSPENDED.
+    let before = generation(&env).await;
     let child = apply_waiting(&env, &["--set", "suspend=true"]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    written_after(&env, before).await;
     play(&env, "SUSPENDED", "FINISHED", None, 0).await;
     let out = finish(child);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -240,8 +265,9 @@ async fn wait_follows_the_operators_status_through_suspend_and_resume() {
     );
 
     // Resume: from the kept state, ready once running again.
+    let before = generation(&env).await;
     let child = apply_waiting(&env, &[]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    written_after(&env, before).await;
     play(&env, "STABLE", "RUNNING", None, 0).await;
     let out = finish(child);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);

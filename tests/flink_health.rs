@@ -140,6 +140,42 @@ fn cases_beyond_the_upstream_table() {
             why: Some("the status is about the previous spec"),
         },
         Variant {
+            name: "the job FINISHED",
+            edit: |o| o["status"]["jobStatus"]["state"] = json!("FINISHED"),
+            argo: "Healthy",
+            sluice: Health::Degraded,
+            why: Some("a streaming job that ended does not run again by waiting"),
+        },
+        Variant {
+            name: "no observedGeneration (operator < 1.8): the last reconciled spec's generation",
+            edit: |o| {
+                o["status"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("observedGeneration");
+                o["status"]["reconciliationStatus"]["lastReconciledSpec"] = json!(
+                    r#"{"spec":{},"resource_metadata":{"apiVersion":"flink.apache.org/v1beta1","metadata":{"generation":2},"firstDeployment":false}}"#
+                );
+            },
+            argo: "Healthy",
+            sluice: Health::Healthy,
+            why: None,
+        },
+        Variant {
+            name: "no observedGeneration, an older spec reconciled last",
+            edit: |o| {
+                o["status"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("observedGeneration");
+                o["status"]["reconciliationStatus"]["lastReconciledSpec"] =
+                    json!(r#"{"spec":{},"resource_metadata":{"metadata":{"generation":1}}}"#);
+            },
+            argo: "Healthy",
+            sluice: Health::Progressing,
+            why: Some("the status is about the previous spec"),
+        },
+        Variant {
             name: "UPGRADING",
             edit: |o| {
                 o["status"]["reconciliationStatus"]["state"] = json!("UPGRADING");

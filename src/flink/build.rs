@@ -112,6 +112,13 @@ pub fn checkpoint_dir(conf: &Map<String, Value>) -> Option<&str> {
         .find_map(|k| conf.get(*k).and_then(Value::as_str))
 }
 
+/// Where the job's savepoints go, by either key.
+pub fn savepoint_dir(conf: &Map<String, Value>) -> Option<&str> {
+    SAVEPOINT_KEYS
+        .iter()
+        .find_map(|k| conf.get(*k).and_then(Value::as_str))
+}
+
 /// The flinkConfiguration sluice renders: the values' keys as text, then
 /// what it derives where they are silent.
 pub fn configuration(stream: &str, values: &Value) -> Map<String, Value> {

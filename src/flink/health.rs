@@ -31,18 +31,27 @@ pub fn job_state(live: &Value) -> Option<&str> {
     text(live, "/status/jobStatus/state")
 }
 
-pub fn last_savepoint(live: &Value) -> Option<&str> {
+/// Where the last savepoint is, any credential in it masked (it is shown).
+pub fn last_savepoint(live: &Value) -> Option<String> {
     text(
         live,
         "/status/jobStatus/savepointInfo/lastSavepoint/location",
     )
     .or_else(|| text(live, "/status/jobStatus/upgradeSavepointPath"))
+    .map(masked)
 }
 
 /// `status.error`, the operator's last error (`reconciliationStatus.error`
-/// before operator 1.0).
-pub fn error(live: &Value) -> Option<&str> {
-    text(live, "/status/error").or_else(|| text(live, "/status/reconciliationStatus/error"))
+/// before operator 1.0), any credential in it masked: the operator's
+/// errors quote storage URIs and configuration.
+pub fn error(live: &Value) -> Option<String> {
+    text(live, "/status/error")
+        .or_else(|| text(live, "/status/reconciliationStatus/error"))
+        .map(masked)
+}
+
+fn masked(text: &str) -> String {
+    crate::secret::mask_text(text, &[] as &[&str]).into_owned()
 }
 
 fn text<'a>(live: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -51,12 +60,21 @@ fn text<'a>(live: &'a Value, pointer: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Whether the status is about the spec applied last.
+/// Whether the status is about the spec applied last: its
+/// `observedGeneration` (operator 1.8 on), or else the generation the
+/// operator recorded with the spec it last reconciled (from 1.4).
 fn observed(live: &Value) -> bool {
     let generation = live.pointer("/metadata/generation").and_then(Value::as_i64);
     let observed = live
         .pointer("/status/observedGeneration")
-        .and_then(Value::as_i64);
+        .and_then(Value::as_i64)
+        .or_else(|| {
+            let spec = text(live, "/status/reconciliationStatus/lastReconciledSpec")?;
+            serde_json::from_str::<Value>(spec)
+                .ok()?
+                .pointer("/resource_metadata/metadata/generation")?
+                .as_i64()
+        });
     match (observed, generation) {
         (Some(o), Some(g)) => o >= g,
         // No generation (not from a server): trust the status.
@@ -95,7 +113,7 @@ pub fn assess(live: Option<&Value>, expect: &Expect) -> Assessment {
     let get = |f: fn(&Value) -> Option<&str>| live.and_then(f).map(str::to_owned);
     let job = get(job_state);
     let lifecycle_state = get(lifecycle);
-    let error = get(error);
+    let error = live.and_then(error);
     let state = job
         .clone()
         .or_else(|| lifecycle_state.clone())
@@ -120,7 +138,7 @@ pub fn assess(live: Option<&Value>, expect: &Expect) -> Assessment {
         error: error.clone(),
         detail,
         lifecycle: lifecycle_state.clone(),
-        last_savepoint: get(last_savepoint),
+        last_savepoint: live.and_then(last_savepoint),
     };
     let Some(object) = live else {
         return verdict_of(Verdict::Waiting, format!("{NEW} (not created yet)"));
@@ -188,6 +206,18 @@ pub fn assess(live: Option<&Value>, expect: &Expect) -> Assessment {
         );
     }
     let job = job.as_deref().unwrap_or("");
+    // A deployed job that ended will not run again by waiting: a stream is
+    // meant to run.
+    if reconciled == "DEPLOYED"
+        && matches!(lifecycle, "STABLE" | "DEPLOYED" | "")
+        && matches!(job, "FINISHED" | "CANCELED" | "FAILED")
+    {
+        let why = match job {
+            "FAILED" => "the job failed and Flink gave up restarting it",
+            _ => "the job ended (a streaming job is meant to run; was it bounded?)",
+        };
+        return verdict_of(Verdict::Failed, format!("{job}: {why}"));
+    }
     // Operators before 1.3 report no lifecycle state.
     if reconciled == "DEPLOYED" && matches!(lifecycle, "STABLE" | "") && job == "RUNNING" {
         return verdict_of(

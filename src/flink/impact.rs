@@ -128,12 +128,14 @@ fn field_impact(path: &[String], standalone: bool) -> FieldImpact {
     }
 }
 
+/// In the operator's `DiffType` order: the strongest change decides, and a
+/// savepoint redeploy outranks an upgrade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum FieldImpact {
     None,
     Scale,
-    Redeploy,
     Upgrade,
+    Redeploy,
 }
 
 fn job_state(spec: &Value) -> &str {
@@ -163,8 +165,18 @@ pub fn classify_paths(old: &Value, new: &Value, changed: &[Vec<String>]) -> Impa
         return Impact::None;
     }
     let standalone = new.get("mode").and_then(Value::as_str) == Some("standalone");
+    // The nonce taken away is ignored (`onNullIgnore`).
+    let nonce_removed = |p: &Vec<String>| {
+        p.len() == 2
+            && p[0] == "job"
+            && p[1] == "savepointRedeployNonce"
+            && new
+                .pointer("/job/savepointRedeployNonce")
+                .is_none_or(Value::is_null)
+    };
     let strongest = changed
         .iter()
+        .filter(|p| !nonce_removed(p))
         .map(|p| field_impact(p, standalone))
         .max()
         .unwrap_or(FieldImpact::None);
@@ -210,6 +222,12 @@ pub fn plan_impact(
             keeps_state,
         },
         Impact::Suspend => Plan::Suspend,
+        // Suspended statelessly (cancelled, no savepoint): resumed, it
+        // starts without its state.
+        Impact::Resume if super::validate::upgrade_mode(&new) == "stateless" => Plan::Upgrade {
+            upgrade_mode: "stateless".into(),
+            keeps_state: false,
+        },
         Impact::Resume => Plan::Resume,
     }
 }
@@ -231,8 +249,10 @@ pub fn stop_impact(live: &Value, checkpoint: Option<String>) -> crate::plan::Imp
     let on_deletion = conf(super::build::SAVEPOINT_ON_DELETION)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let savepoint = on_deletion.then(|| {
-        conf(super::build::SAVEPOINTS_DIR)
-            .map(|s| crate::secret::mask_text(&s, &[] as &[&str]).into_owned())
+        live.pointer("/spec/flinkConfiguration")
+            .and_then(Value::as_object)
+            .and_then(super::build::savepoint_dir)
+            .map(|s| crate::secret::mask_text(s, &[] as &[&str]).into_owned())
             .unwrap_or_else(|| "the default savepoint directory".into())
     });
     crate::plan::Impact::Stop {
@@ -240,17 +260,6 @@ pub fn stop_impact(live: &Value, checkpoint: Option<String>) -> crate::plan::Imp
         deletes_state: savepoint.is_none(),
         savepoint,
     }
-}
-
-/// Whether the savepoint-on-deletion is on in a live FlinkDeployment.
-pub fn saves_on_deletion(live: &Value) -> bool {
-    matches!(
-        stop_impact(live, None),
-        crate::plan::Impact::Stop {
-            savepoint: Some(_),
-            ..
-        }
-    )
 }
 
 /// What identifies a Flink stream across a rename: its jar, entry class
@@ -386,6 +395,22 @@ mod tests {
                 set(native.clone(), "/job/savepointRedeployNonce", json!(1)),
                 Impact::RedeployFromSavepoint,
             ),
+            (
+                "savepointRedeployNonce and the image: the redeploy wins",
+                native.clone(),
+                set(
+                    set(native.clone(), "/job/savepointRedeployNonce", json!(1)),
+                    "/image",
+                    json!("flink:1.20.1"),
+                ),
+                Impact::RedeployFromSavepoint,
+            ),
+            (
+                "savepointRedeployNonce removed: ignored",
+                set(native.clone(), "/job/savepointRedeployNonce", json!(1)),
+                native.clone(),
+                Impact::None,
+            ),
             // Upgrade, per upgrade mode.
             (
                 "image, savepoint",
@@ -491,6 +516,24 @@ mod tests {
                 vec!["flinkConfiguration".to_owned(), "a.b".to_owned()],
                 vec!["flinkConfiguration".to_owned(), "c".to_owned()]
             ]
+        );
+    }
+
+    /// The plan's words: a stateless resume loses the state a stateless
+    /// suspend never saved; a stateful one keeps it.
+    #[test]
+    fn a_stateless_resume_starts_without_state() {
+        use crate::plan::Impact as Plan;
+        let object = |mode: &str, state: &str| json!({"spec": set(spec("native", mode), "/job/state", json!(state))});
+        let resume = |mode: &str| {
+            let paths = vec![vec!["job".to_owned(), "state".to_owned()]];
+            plan_impact(&object(mode, "suspended"), &object(mode, "running"), &paths)
+        };
+        assert_eq!(resume("savepoint"), Plan::Resume);
+        assert!(
+            resume("stateless").resets_state(),
+            "{:?}",
+            resume("stateless")
         );
     }
 }
