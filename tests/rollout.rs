@@ -39,11 +39,20 @@ struct Operator {
 
 impl Operator {
     fn start(env: &Env, failing: &'static [&'static str]) -> Operator {
+        Operator::with_delay(env, failing, Duration::from_millis(200))
+    }
+
+    /// An operator that answers each new generation `delay` after it sees
+    /// it (all due answers at once, as the real one works in parallel).
+    fn with_delay(env: &Env, failing: &'static [&'static str], delay: Duration) -> Operator {
         let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &env.dev, &apps());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let task = tokio::spawn(async move {
             let mut generations: std::collections::BTreeMap<String, i64> = Default::default();
+            // name → (the status to write, when)
+            let mut due: std::collections::BTreeMap<String, (Value, std::time::Instant)> =
+                Default::default();
             loop {
                 let list = api.list(&Default::default()).await.unwrap();
                 for object in list.items {
@@ -77,14 +86,23 @@ impl Operator {
                         status["status"]["applicationState"]["errorMessage"] =
                             json!("driver pod OOMKilled");
                     }
-                    // Let sluice see the stale status first, as a real
-                    // operator would.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    // sluice sees the stale status first, as with a real
+                    // operator.
+                    due.insert(name, (status, std::time::Instant::now() + delay));
+                }
+                let now = std::time::Instant::now();
+                let ready: Vec<String> = due
+                    .iter()
+                    .filter(|(_, (_, at))| *at <= now)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                for name in ready {
+                    let (status, _) = due.remove(&name).unwrap();
                     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
                         .await
                         .unwrap();
                 }
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         });
         Operator { seen, task }
@@ -125,7 +143,7 @@ async fn sluice(env: &Env, args: &[&str]) -> Output {
     ]);
     tokio::task::spawn_blocking(move || {
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        common::sluice_in(&repo, &all)
+        common::sluice_within(&repo, &all, &[], Duration::from_secs(180))
     })
     .await
     .unwrap()
@@ -339,4 +357,58 @@ async fn a_failure_in_wave_two_stops_the_later_waves() {
     // Nothing of the later waves was written.
     assert_eq!(instances(&env.live(&env.dev, "c").await.unwrap()), before);
     assert_eq!(operator.seen(), ["a", "b"]);
+}
+
+/// The README's measurement: 200 changed streams in waves of 20, the
+/// operator answering each new submission after 1 s. sluice polls with one
+/// LIST per second for the whole wave, never a GET per stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
+async fn two_hundred_streams_in_waves_of_twenty() {
+    let env = Env::new(kubeconfig()).await;
+    for i in 0..198 {
+        env.write(
+            &format!("values/streams/s{i:03}.yaml"),
+            &format!("mainClass: com.example.S{i}\nsink: s3a://lake/s{i}\n"),
+        );
+    }
+    let _operator = Operator::with_delay(&env, &[], Duration::from_secs(1));
+    let first = sluice(
+        &env,
+        &["apply", "--env", "dev", "--wait", "--timeout", "120s"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let started = std::time::Instant::now();
+    let out = sluice(
+        &env,
+        &[
+            "apply",
+            "--env",
+            "dev",
+            "--max-unavailable",
+            "20",
+            "--timeout",
+            "120s",
+            "--set",
+            "executor.instances=3",
+            "-v",
+        ],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("wave 10 of 10 ready"), "{}", out.stderr);
+    let requests = common::cluster::requests(&out);
+    // Per stream: one dry run and one write; per wave, a LIST a second.
+    let polls = requests - 2 * 200;
+    println!(
+        "200 streams in 10 waves of 20, operator answering after 1 s: {:.1} s, {requests} API requests ({polls} besides the 200 dry runs and 200 writes)",
+        took.as_secs_f64()
+    );
+    assert!(
+        polls < 10 * 10,
+        "{polls} requests besides the writes: {}",
+        out.stderr
+    );
 }
