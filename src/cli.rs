@@ -138,6 +138,34 @@ Exit codes: 0 (with --exit-code: no drift, nothing degraded), 1 drift or a
 degraded stream (--exit-code), 2 bad input, 3 cluster error.")]
     Status(StatusArgs),
 
+    /// Show what was applied to an environment: when, from which commit
+    /// (and whether the tree had uncommitted changes), by which CI job and
+    /// user, and which streams it created, changed, restarted or pruned.
+    #[command(after_help = "\
+Examples:
+  sluice history --env prod
+  sluice history --env prod --stream orders --format json
+
+Every apply that writes records an entry in the ConfigMap
+sluice-history-<env> beside the ApplySet parent (the last 50 are kept);
+no values and no secrets, only names, the revision and the job's URL.
+Exit codes: 0 shown, 2 bad input, 3 cluster error.")]
+    History(HistoryArgs),
+
+    /// Apply the revision an earlier apply recorded in the environment's
+    /// history: the apply before the last, or --to N applies before it.
+    #[command(after_help = "\
+Examples:
+  sluice rollback --env prod --dry-run
+  sluice rollback --env prod --to 2 --wait
+
+The revision is read from git objects, as `apply --rev` reads it (the clone
+must hold it), and applied with every guard of `apply`; the plan names
+every stream it restarts and every checkpoint that moves, and the history
+marks the apply as a rollback.
+Exit codes: as `apply`; 2 also when the history holds no such apply.")]
+    Rollback(RollbackArgs),
+
     /// Print the least-privilege Role and RoleBinding a deploy job needs
     /// for an environment.
     #[command(after_help = "\
@@ -494,6 +522,34 @@ struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
+struct RollbackArgs {
+    /// How many applies before the last to go back to.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    to: usize,
+
+    #[command(flatten)]
+    apply: ApplyArgs,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    environment: String,
+
+    /// Only the applies that touched this stream.
+    #[arg(long, value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
+    stream: Option<String>,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
+    format: StatusFormatArg,
+}
+
+#[derive(Debug, Args)]
 struct StatusArgs {
     /// The environment.
     #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
@@ -800,6 +856,29 @@ impl From<LintFormatArg> for LintFormat {
     }
 }
 
+impl From<ApplyArgs> for commands::apply::ApplyOptions {
+    fn from(args: ApplyArgs) -> commands::apply::ApplyOptions {
+        commands::apply::ApplyOptions {
+            environment: args.environment,
+            sets: args.sets.into(),
+            cluster: args.cluster.into(),
+            force_conflicts: args.force_conflicts,
+            dry_run: args.dry_run,
+            prune: args.prune,
+            allow_empty: args.allow_empty,
+            allow_state_reset: args.allow_state_reset,
+            allow_state_loss: args.allow_state_loss,
+            wait: args.wait,
+            timeout: args.timeout,
+            max_unavailable: args.max_unavailable.map(|n| n as usize),
+            format: match args.format {
+                StatusFormatArg::Human => commands::apply::ApplyFormat::Human,
+                StatusFormatArg::Json => commands::apply::ApplyFormat::Json,
+            },
+        }
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     // `COMPLETE=SHELL sluice -- ARGS`: the shell asks for candidates.
@@ -810,6 +889,7 @@ pub fn main() -> ExitCode {
         Command::Render(a) => std::mem::take(&mut a.source),
         Command::Diff(a) => std::mem::take(&mut a.source),
         Command::Apply(a) => std::mem::take(&mut a.source),
+        Command::Rollback(a) => std::mem::take(&mut a.apply.source),
         Command::Status(a) => std::mem::take(&mut a.source),
         Command::Rbac(a) => std::mem::take(&mut a.source),
         Command::Values(a) => std::mem::take(&mut a.source),
@@ -871,27 +951,8 @@ pub fn main() -> ExitCode {
                 },
             },
         ),
-        Command::Apply(args) => commands::apply::run(
-            &global,
-            &commands::apply::ApplyOptions {
-                environment: args.environment,
-                sets: args.sets.into(),
-                cluster: args.cluster.into(),
-                force_conflicts: args.force_conflicts,
-                dry_run: args.dry_run,
-                prune: args.prune,
-                allow_empty: args.allow_empty,
-                allow_state_reset: args.allow_state_reset,
-                allow_state_loss: args.allow_state_loss,
-                wait: args.wait,
-                timeout: args.timeout,
-                max_unavailable: args.max_unavailable.map(|n| n as usize),
-                format: match args.format {
-                    StatusFormatArg::Human => commands::apply::ApplyFormat::Human,
-                    StatusFormatArg::Json => commands::apply::ApplyFormat::Json,
-                },
-            },
-        ),
+        Command::Apply(args) => commands::apply::run(&global, &args.into()),
+        Command::Rollback(args) => commands::rollback::run(&global, &args.apply.into(), args.to),
         Command::Status(args) => commands::status::run(
             &global,
             &commands::status::StatusOptions {
@@ -904,6 +965,18 @@ pub fn main() -> ExitCode {
                     StatusReportArg::Junit => commands::status::StatusFormat::Junit,
                 },
                 exit_code: args.exit_code,
+            },
+        ),
+        Command::History(args) => commands::history::run(
+            &global,
+            &commands::history::HistoryOptions {
+                environment: args.environment,
+                stream: args.stream,
+                cluster: args.cluster.into(),
+                format: match args.format {
+                    StatusFormatArg::Human => commands::history::HistoryFormat::Human,
+                    StatusFormatArg::Json => commands::history::HistoryFormat::Json,
+                },
             },
         ),
         Command::Rbac(args) => commands::rbac::run(

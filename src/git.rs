@@ -270,6 +270,18 @@ impl Git {
         Ok(statuses.is_empty())
     }
 
+    /// Whether the working tree is exactly the commit: no change to a
+    /// tracked file, and no untracked file (one that is not ignored).
+    pub fn is_pristine(&self) -> Result<bool, Error> {
+        let mut options = git2::StatusOptions::new();
+        options.include_untracked(true).include_ignored(false);
+        let statuses = self
+            .repo
+            .statuses(Some(&mut options))
+            .map_err(|e| Error::Git(e.message().to_owned()))?;
+        Ok(statuses.is_empty())
+    }
+
     /// Who a commit is by: `--author "Name <email>"`, else
     /// `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL`, else git's configuration; the
     /// committer likewise from `GIT_COMMITTER_*`, else the author. Known

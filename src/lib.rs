@@ -14,6 +14,7 @@ pub mod flink;
 pub mod fs;
 pub mod git;
 pub mod health;
+pub mod history;
 pub mod kinds;
 pub mod pipeline;
 pub mod plan;

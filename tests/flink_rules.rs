@@ -44,7 +44,7 @@ fn repo(template: &str) -> Repo {
     };
     let (dev, prod) = (env("streams-dev", false), env("streams-prod", true));
     Repo::with(&[
-        ("templates/flinkdeployment.yaml.j2", Some(template)),
+        ("templates/flink.yaml.j2", Some(template)),
         ("values/environments/dev.yaml", Some(&dev)),
         ("values/environments/prod.yaml", Some(&prod)),
     ])

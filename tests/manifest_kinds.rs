@@ -265,7 +265,7 @@ fn a_flinkdeployment_is_checked_against_the_flink_operators_crd() {
     };
     let (dev, prod) = (allowed("streams-dev", false), allowed("streams-prod", true));
     let repo = Repo::with(&[
-        ("templates/flinkdeployment.yaml.j2", Some(template)),
+        ("templates/flink.yaml.j2", Some(template)),
         ("values/environments/dev.yaml", Some(&dev)),
         ("values/environments/prod.yaml", Some(&prod)),
     ]);
@@ -274,7 +274,7 @@ fn a_flinkdeployment_is_checked_against_the_flink_operators_crd() {
     assert!(!out.stdout.contains("unchecked-kind"), "{}", out.stdout);
 
     repo.write(
-        "templates/flinkdeployment.yaml.j2",
+        "templates/flink.yaml.j2",
         template
             .replace("taskManager: {resource", "taskManager: {resourse")
             .as_bytes(),

@@ -136,7 +136,10 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             match &waves {
                 None => outcomes = write(&cluster, &desired, &planned, options, None).await,
                 Some(waves) => {
-                    roll_out(global, &cluster, &desired, &planned, options, waves, &mut outcomes).await?;
+                    if let Err(stopped) = roll_out(global, &cluster, &desired, &planned, options, waves, &mut outcomes).await {
+                        record(global, &cluster, &desired, &planned, &outcomes, false).await;
+                        return Err(stopped);
+                    }
                 }
             }
         }
@@ -162,6 +165,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
             }
         }
         if let Some(failure) = failure_report(&planned, &outcomes, &parent) {
+            record(global, &cluster, &desired, &planned, &outcomes, false).await;
             // What was written is listed; a re-run converges.
             return Err(ClusterFailure::new(failure).into());
         }
@@ -172,6 +176,7 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
                 c.impact = plan::impact(&c.kind, live, answer, Some(generation(live) != generation(answer)));
             }
         }
+        record(global, &cluster, &desired, &planned, &outcomes, true).await;
         report(options, &desired, &planned, &outcomes, &cluster)?;
         if options.wait {
             let targets = wait_targets(&planned);
@@ -451,6 +456,106 @@ async fn roll_out(
         done.extend(wave.streams.iter().map(String::as_str));
     }
     Ok(())
+}
+
+/// Records the apply in the environment's history (see `crate::history`),
+/// when it wrote anything and the cluster is still reachable. A history
+/// that cannot be written is a warning: the apply itself happened.
+async fn record(
+    global: &Global,
+    cluster: &Cluster,
+    desired: &Desired,
+    planned: &Planned,
+    outcomes: &[Outcome],
+    complete: bool,
+) {
+    let lost = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Failed { lost: true, .. }));
+    let written: Vec<&Change> = planned
+        .changes
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| matches!(o, Outcome::Written(_)))
+        .map(|(c, _)| c)
+        .collect();
+    let streams = |f: &dyn Fn(&Change) -> bool| -> Vec<String> {
+        let set: std::collections::BTreeSet<String> = written
+            .iter()
+            .filter(|c| f(c))
+            .map(|c| c.stream.clone())
+            .collect();
+        set.into_iter().collect()
+    };
+    let created = streams(&|c| c.action == Action::Create && plan::is_stream_object(&c.kind));
+    let entry = crate::history::Entry {
+        time: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .to_string(),
+        sluice_version: env!("CARGO_PKG_VERSION").to_owned(),
+        job_url: std::env::var("CI_JOB_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(|u| crate::secret::mask_text(&u, &[] as &[&str]).into_owned()),
+        user: std::env::var("GITLAB_USER_LOGIN")
+            .ok()
+            .filter(|u| !u.is_empty()),
+        changed: streams(&|c| {
+            matches!(c.action, Action::Update { .. })
+                || (c.action == Action::Create && !plan::is_stream_object(&c.kind))
+        })
+        .into_iter()
+        .filter(|s| !created.contains(s))
+        .collect(),
+        restarted: streams(&|c| matches!(c.action, Action::Update { .. }) && c.restarts()),
+        pruned: streams(&|c| c.action == Action::Delete),
+        created,
+        complete,
+        ..revision(global)
+    };
+    if lost || (entry.created.is_empty() && entry.changed.is_empty() && entry.pruned.is_empty()) {
+        return;
+    }
+    let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
+    let name = crate::history::configmap_name(&desired.environment);
+    let result = async {
+        let live = cluster.get(&configmaps, &desired.namespace, &name).await?;
+        let entries = crate::history::append(crate::history::read(live.as_ref()), entry);
+        let map = crate::history::configmap(&desired.environment, &desired.namespace, &entries);
+        cluster
+            .apply(&configmaps, &desired.namespace, &map, true, false)
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        eprintln!("warning: the apply was not recorded in ConfigMap/{name}: {e}");
+    }
+}
+
+/// The revision the values were read from: `--rev`'s commit (a rollback
+/// when it is not HEAD's), else HEAD's and whether the working tree has
+/// changes it does not hold (untracked files included: they render too).
+fn revision(global: &Global) -> crate::history::Entry {
+    let Ok(git) = crate::git::Git::open(&global.root) else {
+        return crate::history::Entry::default();
+    };
+    let head = git.resolve("HEAD").ok();
+    match &global.rev {
+        Some(rev) => {
+            let commit = git.resolve(rev).ok();
+            crate::history::Entry {
+                rollback: commit.is_some() && commit != head,
+                revision: commit,
+                ..Default::default()
+            }
+        }
+        None => crate::history::Entry {
+            dirty: head.is_some() && !git.is_pristine().unwrap_or(false),
+            revision: head,
+            ..Default::default()
+        },
+    }
 }
 
 /// Deletes with preconditions: an object re-created since the plan is not

@@ -62,6 +62,8 @@ struct Row {
     /// A Flink stream's last savepoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_savepoint: Option<String>,
+    /// The commit the stream was last applied from (`sluice history`).
+    last_applied_revision: Option<String>,
     #[serde(skip)]
     verdict: Verdict,
 }
@@ -102,6 +104,7 @@ fn row(
         error: a.error,
         lifecycle: a.lifecycle,
         last_savepoint: a.last_savepoint,
+        last_applied_revision: None,
         verdict: a.verdict,
     }
 }
@@ -136,6 +139,22 @@ pub fn run(global: &Global, options: &StatusOptions) -> anyhow::Result<Exit> {
                 )
             })
             .collect();
+        // Where each stream was last applied from: the history, if any
+        // (one GET; a history that cannot be read leaves it blank).
+        match super::history::entries(&cluster, &desired).await {
+            Ok(entries) => {
+                for r in &mut rows {
+                    r.last_applied_revision = crate::history::last_revision(&entries, &r.stream)
+                        .and_then(|e| {
+                            let rev = e.revision.as_deref()?;
+                            let dirty = if e.dirty { "+dirty" } else { "" };
+                            let rev = crate::history::short(rev);
+                            Some(format!("{}{dirty}", crate::report::escape::line(&rev)))
+                        });
+                }
+            }
+            Err(e) => eprintln!("warning: the history could not be read: {e}"),
+        }
         // A stream's other objects drift with it.
         for c in planned
             .changes
@@ -266,6 +285,10 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
     if flink {
         header.extend(["LIFECYCLE", "LAST SAVEPOINT"].map(String::from));
     }
+    let revisions = rows.iter().any(|r| r.last_applied_revision.is_some());
+    if revisions {
+        header.push("APPLIED FROM".into());
+    }
     let mut table = vec![header];
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     for r in rows {
@@ -285,6 +308,9 @@ fn human(environment: &str, namespace: &str, rows: &[Row]) -> String {
         if flink {
             cells.push(dash(&r.lifecycle));
             cells.push(dash(&r.last_savepoint));
+        }
+        if revisions {
+            cells.push(dash(&r.last_applied_revision));
         }
         table.push(cells);
     }
