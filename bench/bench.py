@@ -9,7 +9,11 @@ two layouts with the same streams:
 - seed: the layout of the Helm chart sluice replaces, ONE
   `values/common.yaml` with an N-entry `streams:` list, `sink` set once in
   common.yaml (the shared lake root) and per environment in the
-  environment files, and no `values/streams/` directory.
+  environment files, and no `values/streams/` directory;
+- mixed (only with `--layouts ...,mixed`): per-file with every fourth
+  stream a Flink stream (a FlinkDeployment, checked against the Flink
+  CRD and the operator's validator rules); helm's column is still the
+  Spark-only chart.
 
 For each it runs `sluice lint` (both environments: schema, rules, render
 and the SparkApplication schema check of every object) and `sluice render
@@ -72,6 +76,37 @@ def stream_values(i):
     return "\n".join(lines) + "\n"
 
 
+def flink_stream_values(i):
+    """A Flink stream like the example repository's click-sessions,
+    varied by index."""
+    lines = [
+        f"# stream {i} (Flink)",
+        "engine: flink",
+        "flink:",
+        '  version: "1.20"',
+        "  image: registry.example.com/bi/flink-streams:2.3.0",
+        "applicationFile: local:///opt/flink/usrlib/bi-flink-jobs.jar",
+        f"mainClass: com.example.bi.flink.Stream{i}",
+        f"arguments: [--topic, topic.{i}.v1]",
+        f"sink: s3a://bi-lake-dev/sessions/stream-{i}",
+        "jobManager:",
+        "  resource: {cpu: 1, memory: 2048m}",
+        "taskManager:",
+        "  resource: {cpu: 2, memory: 4096m}",
+        "flinkConfiguration:",
+        "  taskmanager.numberOfTaskSlots: 2",
+        "job:",
+        f"  parallelism: {2 + i % 6}",
+        "environments:",
+        "  prod:",
+        f"    sink: s3a://bi-lake-prod/sessions/stream-{i}",
+        "    jobManager: {replicas: 2}",
+    ]
+    if i % 3 == 0:
+        lines += ["secrets:", "  - name: kafka-credentials", "    env: {KAFKA_USERNAME: username, KAFKA_PASSWORD: password}"]
+    return "\n".join(lines) + "\n"
+
+
 def seed_entry(i):
     """The same stream as `stream_values(i)`, as an entry of a `streams:`
     list: named in the entry, and without the sink lines (the seed layout
@@ -103,6 +138,13 @@ def generate(n, into):
         (into / "values" / "environments" / f"{env}.yaml").write_text((ROOT / "values" / "environments" / f"{env}.yaml").read_text())
     for i in range(n):
         (into / "values" / "streams" / f"stream-{i:05d}.yaml").write_text(stream_values(i))
+
+
+def generate_mixed(n, into):
+    """The per-file layout with every fourth stream on Flink."""
+    generate(n, into)
+    for i in range(0, n, 4):
+        (into / "values" / "streams" / f"stream-{i:05d}.yaml").write_text(flink_stream_values(i))
 
 
 def helm_chart(n, into):
@@ -239,7 +281,7 @@ def stage_times(stderr):
     return m.group(1) if m else ""
 
 
-LAYOUTS = {"per-file": generate, "seed": generate_seed}
+LAYOUTS = {"per-file": generate, "seed": generate_seed, "mixed": generate_mixed}
 
 
 def sluice_binary():
