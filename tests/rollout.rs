@@ -149,6 +149,13 @@ async fn sluice(env: &Env, args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// `sluice apply --env dev`, with `extra`.
+async fn apply(env: &Env, extra: &[&str]) -> Output {
+    let mut args = vec!["apply", "--env", "dev"];
+    args.extend_from_slice(extra);
+    sluice(env, &args).await
+}
+
 /// `seen`, cut into the waves' sizes: each wave's streams were all seen
 /// before any of the next wave's.
 fn cut(seen: &[String], sizes: &[usize]) -> Vec<Vec<String>> {
@@ -174,20 +181,37 @@ fn names(list: &[&str]) -> Vec<String> {
 async fn waves_of_one_of_all_and_canary_then_three() {
     let env = five_streams().await;
     let operator = Operator::start(&env, &[]);
-    let first = sluice(
-        &env,
-        &["apply", "--env", "dev", "--wait", "--timeout", "30s"],
-    )
-    .await;
+    let first = apply(&env, &["--wait", "--timeout", "30s"]).await;
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
 
-    // Waves of one: each stream restarts alone, by name.
-    let out = sluice(
+    // The JSON result lists the waves (a dry run writes none).
+    let plan = apply(
         &env,
         &[
-            "apply",
-            "--env",
-            "dev",
+            "--max-unavailable",
+            "2",
+            "--dry-run",
+            "--format",
+            "json",
+            "--set",
+            "executor.instances=9",
+        ],
+    )
+    .await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let waves: Vec<usize> = plan["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["streams"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(waves, [2, 2, 1]);
+
+    // Waves of one: each stream restarts alone, by name.
+    let out = apply(
+        &env,
+        &[
             "--max-unavailable",
             "1",
             "--timeout",
@@ -211,17 +235,9 @@ async fn waves_of_one_of_all_and_canary_then_three() {
 
     // All at once: one step, as without waves.
     operator.seen.lock().unwrap().clear();
-    let out = sluice(
+    let out = apply(
         &env,
-        &[
-            "apply",
-            "--env",
-            "dev",
-            "--max-unavailable",
-            "10",
-            "--set",
-            "executor.instances=4",
-        ],
+        &["--max-unavailable", "10", "--set", "executor.instances=4"],
     )
     .await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -252,19 +268,7 @@ async fn waves_of_one_of_all_and_canary_then_three() {
         diff.stdout
     );
     operator.seen.lock().unwrap().clear();
-    let out = sluice(
-        &env,
-        &[
-            "apply",
-            "--env",
-            "dev",
-            "--timeout",
-            "30s",
-            "--set",
-            "executor.instances=5",
-        ],
-    )
-    .await;
+    let out = apply(&env, &["--timeout", "30s", "--set", "executor.instances=5"]).await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(
         cut(&operator.seen(), &[1, 3, 1]),
@@ -277,17 +281,9 @@ async fn waves_of_one_of_all_and_canary_then_three() {
 
     // A flag's size overrides the file's; the canary still goes first.
     operator.seen.lock().unwrap().clear();
-    let out = sluice(
+    let out = apply(
         &env,
-        &[
-            "apply",
-            "--env",
-            "dev",
-            "--max-unavailable",
-            "10",
-            "--set",
-            "executor.instances=6",
-        ],
+        &["--max-unavailable", "10", "--set", "executor.instances=6"],
     )
     .await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -307,21 +303,14 @@ async fn waves_of_one_of_all_and_canary_then_three() {
 async fn a_failure_in_wave_two_stops_the_later_waves() {
     let env = five_streams().await;
     let operator = Operator::start(&env, &["b"]);
-    let first = sluice(
-        &env,
-        &["apply", "--env", "dev", "--wait", "--timeout", "30s"],
-    )
-    .await;
+    let first = apply(&env, &["--wait", "--timeout", "30s"]).await;
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let instances = |o: &Value| o.pointer("/spec/executor/instances").cloned();
     let before = instances(&env.live(&env.dev, "c").await.unwrap());
 
-    let out = sluice(
+    let out = apply(
         &env,
         &[
-            "apply",
-            "--env",
-            "dev",
             "--max-unavailable",
             "1",
             "--timeout",
@@ -373,19 +362,12 @@ async fn two_hundred_streams_in_waves_of_twenty() {
         );
     }
     let _operator = Operator::with_delay(&env, &[], Duration::from_secs(1));
-    let first = sluice(
-        &env,
-        &["apply", "--env", "dev", "--wait", "--timeout", "120s"],
-    )
-    .await;
+    let first = apply(&env, &["--wait", "--timeout", "120s"]).await;
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let started = std::time::Instant::now();
-    let out = sluice(
+    let out = apply(
         &env,
         &[
-            "apply",
-            "--env",
-            "dev",
             "--max-unavailable",
             "20",
             "--timeout",
