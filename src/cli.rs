@@ -116,11 +116,14 @@ and resourceVersion preconditions), and refuses to leave the environment
 empty unless --allow-empty. A protected environment refuses state resets
 unless --allow-state-reset. With --max-unavailable N (or the environment
 file's rollout: {maxUnavailable, canary}) at most N streams restart at a
-time, each wave once the previous one is healthy. Pruning a Flink stream whose live deployment
+time, each wave once the previous one is healthy. Inside one of the
+environment's freeze windows apply refuses unless --ignore-freeze (a dry
+run says so). Pruning a Flink stream whose live deployment
 takes no savepoint on deletion (kubernetes.operator.job.savepoint-on-
 deletion) is refused unless --allow-state-loss.
-Exit codes: 0 applied, 2 bad input, wrong context or cluster, or a refused
-state reset or state loss, 3 the cluster refused or could not be reached.")]
+Exit codes: 0 applied, 2 bad input, wrong context or cluster, a refused
+state reset or state loss, or a freeze window, 3 the cluster refused or
+could not be reached.")]
     Apply(ApplyArgs),
 
     /// Show every stream's live state and drift: state, running executors,
@@ -673,6 +676,10 @@ struct ApplyArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_unavailable: Option<u32>,
 
+    /// Apply inside one of the environment's freeze windows.
+    #[arg(long)]
+    ignore_freeze: bool,
+
     #[command(flatten)]
     source: SourceArgs,
 }
@@ -871,6 +878,7 @@ impl From<ApplyArgs> for commands::apply::ApplyOptions {
             wait: args.wait,
             timeout: args.timeout,
             max_unavailable: args.max_unavailable.map(|n| n as usize),
+            ignore_freeze: args.ignore_freeze,
             format: match args.format {
                 StatusFormatArg::Human => commands::apply::ApplyFormat::Human,
                 StatusFormatArg::Json => commands::apply::ApplyFormat::Json,

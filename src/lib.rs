@@ -11,6 +11,7 @@ pub mod crd;
 pub mod diag;
 pub mod engine;
 pub mod flink;
+pub mod freeze;
 pub mod fs;
 pub mod git;
 pub mod health;

@@ -36,6 +36,8 @@ pub struct ApplyOptions {
     /// Restart at most this many streams at a time (else the
     /// environment's `rollout.maxUnavailable`, else all at once).
     pub max_unavailable: Option<usize>,
+    /// Apply inside a freeze window.
+    pub ignore_freeze: bool,
     pub format: ApplyFormat,
 }
 
@@ -54,6 +56,29 @@ enum Outcome {
 
 pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
+    // Change windows, before the cluster is asked anything.
+    if let Some(frozen) = cluster::frozen_now(desired.freeze.as_ref())? {
+        if options.dry_run || options.ignore_freeze {
+            eprintln!(
+                "{frozen}{}",
+                if options.ignore_freeze {
+                    "; --ignore-freeze applies anyway"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            return Err(UsageError::new(format!(
+                "environment `{}` is {frozen}",
+                desired.environment
+            ))
+            .help(format!(
+                "nothing was written; the windows are in values/environments/{}.yaml (freeze:); to apply anyway, rerun with --ignore-freeze",
+                desired.environment
+            ))
+            .into());
+        }
+    }
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let mut planned = cluster::plan(&cluster, &desired).await?;

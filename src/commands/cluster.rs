@@ -28,6 +28,28 @@ pub struct Desired {
     pub pin: Pin,
     /// The environment's `rollout:` (restart waves).
     pub rollout: Rollout,
+    /// The environment's `freeze:` (change windows).
+    pub freeze: Option<crate::freeze::Freeze>,
+}
+
+/// An environment file's `freeze:`, or the error naming the file.
+pub fn freeze_of(
+    environment: &str,
+    root: &Value,
+) -> Result<Option<crate::freeze::Freeze>, UsageError> {
+    crate::freeze::Freeze::of(root).map_err(|e| {
+        UsageError::new(format!("values/environments/{environment}.yaml: {e}"))
+            .help("see the README's change windows: `freeze: {timeZone: Europe/Berlin, windows: [{start: 2026-12-21, end: 2027-01-04}]}`")
+    })
+}
+
+/// The line saying the environment is frozen now, and until when.
+pub fn frozen_now(freeze: Option<&crate::freeze::Freeze>) -> Result<Option<String>, UsageError> {
+    let Some(freeze) = freeze else {
+        return Ok(None);
+    };
+    let now = crate::freeze::now().map_err(|e| UsageError::new(e.to_string()))?;
+    Ok(freeze.frozen_line(now))
 }
 
 /// How `apply` restarts an environment's streams (its `rollout:`).
@@ -116,6 +138,7 @@ pub fn desired(
             uid: pinned("uid"),
         },
         rollout: Rollout::of(&root),
+        freeze: freeze_of(environment, &root)?,
     })
 }
 

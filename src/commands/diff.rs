@@ -76,6 +76,8 @@ pub struct Report {
     pub widening: Vec<String>,
     /// The environment's `rollout:`: how `apply` would restart the streams.
     pub rollout: cluster::Rollout,
+    /// Inside a freeze window: the line that says until when.
+    pub frozen: Option<String>,
 }
 
 impl Report {
@@ -363,6 +365,7 @@ fn live(global: &Global, options: &DiffOptions) -> anyhow::Result<Report> {
             budget: desired.budget,
             widening: Vec::new(),
             rollout: desired.rollout.clone(),
+            frozen: cluster::frozen_now(desired.freeze.as_ref())?,
         })
     })
 }
@@ -378,6 +381,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         .map_err(|e| super::UsageError::new(e.to_string()))?;
     let budget = std::cell::Cell::new(None);
     let rollout = std::cell::RefCell::new(cluster::Rollout::default());
+    let freeze = std::cell::RefCell::new(None);
     let reach = std::cell::RefCell::new(Reach::default());
     let side = |rev: Option<&str>| -> anyhow::Result<Vec<(String, Value)>> {
         let (loaded, objects) = super::render::render_environment_at(
@@ -393,6 +397,10 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
         *rollout.borrow_mut() = env
             .map(|e| cluster::Rollout::of(&e.root.to_json()))
             .unwrap_or_default();
+        *freeze.borrow_mut() = match env {
+            Some(e) => cluster::freeze_of(&options.environment, &e.root.to_json())?,
+            None => None,
+        };
         *reach.borrow_mut() = Reach {
             templates: loaded
                 .templates
@@ -439,6 +447,7 @@ fn offline(global: &Global, options: &DiffOptions, base: &str) -> anyhow::Result
     );
     report.widening = widening;
     report.rollout = rollout.take();
+    report.frozen = cluster::frozen_now(freeze.take().as_ref())?;
     Ok(report)
 }
 
@@ -535,6 +544,7 @@ pub fn compare_renders(
         budget,
         widening: Vec::new(),
         rollout: cluster::Rollout::default(),
+        frozen: None,
     }
 }
 
@@ -641,6 +651,9 @@ pub fn human(report: &Report, styled: bool) -> String {
         "environment `{}` (namespace `{}`) against {}\n",
         report.environment, report.namespace, report.against
     );
+    if let Some(frozen) = &report.frozen {
+        out.push_str(&format!("{frozen}\n"));
+    }
     for d in &report.diffs {
         let restarts = match (&d.impact, d.action) {
             (Impact::None, "changed") => ", no restart".to_owned(),
@@ -741,6 +754,7 @@ fn json(report: &Report) -> String {
         "summary": summary_counts(changes),
         "widening": report.widening,
         "waves": report.waves(),
+        "frozen": report.frozen,
         "api_requests": report.requests,
     });
     format!(
@@ -757,6 +771,9 @@ fn markdown(report: &Report) -> String {
         report.namespace,
         totals(&report.changes)
     );
+    if let Some(frozen) = &report.frozen {
+        out.push_str(&format!("> **Freeze:** the environment is {frozen}.\n\n"));
+    }
     if restarts > 0 {
         out.push_str(&format!(
             "**This restarts {restarts} stream{}.**\n\n",

@@ -21,6 +21,7 @@ pub const ENVIRONMENT_KEYS: &[&str] = &[
     "nodeSize",
     "budget",
     "rollout",
+    "freeze",
     "cluster",
     "allowedKinds",
     "streams",
