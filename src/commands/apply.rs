@@ -119,8 +119,8 @@ pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
         }
         eprint!("{}", plan_text(&desired, &planned, &cluster, options.dry_run));
         // Restart waves, from the impacts the server confirmed.
-        let max_unavailable = options.max_unavailable.or(desired.rollout.max_unavailable);
-        let waves = waves_of(options, &desired, &planned);
+        let max_unavailable = desired.rollout.max_unavailable(options.max_unavailable);
+        let waves = desired.rollout.waves(&planned.changes, options.max_unavailable);
         if let Some(waves) = &waves {
             eprintln!("restarts in {} waves{}:", plan::waves::restart_waves(waves), max_unavailable.map(|n| format!(" of at most {n}")).unwrap_or_default());
             for line in plan::waves::describe(waves) {
@@ -388,32 +388,6 @@ async fn write(
         .buffered(CONCURRENCY)
         .collect()
         .await
-}
-
-/// The steps of a rollout, when the apply restarts streams in waves
-/// (`None`: one step, as without `rollout`).
-fn waves_of(
-    options: &ApplyOptions,
-    desired: &Desired,
-    planned: &Planned,
-) -> Option<Vec<plan::waves::Wave>> {
-    let max_unavailable = options.max_unavailable.or(desired.rollout.max_unavailable);
-    (max_unavailable.is_some() || !desired.rollout.canary.is_empty())
-        .then(|| plan::waves::waves(&planned.changes, max_unavailable, &desired.rollout.canary))
-        .filter(|w| plan::waves::restart_waves(w) > 1 || w.iter().any(|w| w.canary))
-}
-
-/// The restarting waves, for the JSON result (empty: one step).
-fn restart_waves(
-    options: &ApplyOptions,
-    desired: &Desired,
-    planned: &Planned,
-) -> Vec<plan::waves::Wave> {
-    waves_of(options, desired, planned)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|w| w.restarts)
-        .collect()
 }
 
 /// Writes the plan wave by wave: each restarting wave once the previous
@@ -787,7 +761,7 @@ fn report(
                 "namespace": desired.namespace,
                 "context": cluster.context,
                 "dry_run": options.dry_run,
-                "waves": restart_waves(options, desired, planned),
+                "waves": desired.rollout.restarting(&planned.changes, options.max_unavailable),
                 "objects": objects,
                 "summary": super::diff::summary_counts(&planned.changes),
                 "writes": outcomes.iter().filter(|o| matches!(o, Outcome::Written(_))).count(),

@@ -62,6 +62,29 @@ pub struct Rollout {
 }
 
 impl Rollout {
+    /// The most streams a wave restarts: `--max-unavailable`, else the
+    /// environment's.
+    pub fn max_unavailable(&self, flag: Option<usize>) -> Option<usize> {
+        flag.or(self.max_unavailable)
+    }
+
+    /// The steps `apply` writes `changes` in (`flag`: `--max-unavailable`).
+    /// `None` without a limit or a canary, or when every restart fits one
+    /// wave with no canary to go first: one step, as without `rollout:`.
+    pub fn waves(&self, changes: &[Change], flag: Option<usize>) -> Option<Vec<plan::waves::Wave>> {
+        let max = self.max_unavailable(flag);
+        (max.is_some() || !self.canary.is_empty())
+            .then(|| plan::waves::waves(changes, max, &self.canary))
+            .filter(|w| plan::waves::restart_waves(w) > 1 || w.iter().any(|w| w.canary))
+    }
+
+    /// Only the waves that restart streams, for reports (empty: one step).
+    pub fn restarting(&self, changes: &[Change], flag: Option<usize>) -> Vec<plan::waves::Wave> {
+        let mut waves = self.waves(changes, flag).unwrap_or_default();
+        waves.retain(|w| w.restarts);
+        waves
+    }
+
     /// An environment file's `rollout:`.
     pub fn of(root: &Value) -> Rollout {
         Rollout {

@@ -81,16 +81,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// The restart waves `apply` would write (none without a `rollout:`).
+    /// The restart waves `apply` would write (none without a `rollout:`,
+    /// or when it writes in one step).
     pub fn waves(&self) -> Vec<plan::waves::Wave> {
-        let r = &self.rollout;
-        if r.max_unavailable.is_none() && r.canary.is_empty() {
-            return Vec::new();
-        }
-        plan::waves::waves(&self.changes, r.max_unavailable, &r.canary)
-            .into_iter()
-            .filter(|w| w.restarts)
-            .collect()
+        self.rollout.restarting(&self.changes, None)
     }
 }
 
