@@ -11,7 +11,7 @@
 mod common;
 
 use common::Repo;
-use common::cluster::{client, kubeconfig, namespace, unique};
+use common::cluster::{client, comparable, kubeconfig, namespace, unique};
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -413,24 +413,6 @@ impl Bench {
         }
         out
     }
-}
-
-/// What the comparison looks at: spec, labels and annotations, without
-/// what sluice adds for itself (the ApplySet label, the digest).
-fn comparable(object: &Value) -> Value {
-    let mut labels = object["metadata"]["labels"].clone();
-    if let Value::Object(l) = &mut labels {
-        l.remove("applyset.kubernetes.io/part-of");
-    }
-    let mut annotations = object["metadata"]["annotations"].clone();
-    if let Value::Object(a) = &mut annotations {
-        a.remove("sluice.dev/digest");
-    }
-    let empty = |v: Value| match v {
-        Value::Null => json!({}),
-        v => v,
-    };
-    json!({"spec": object["spec"], "labels": empty(labels), "annotations": empty(annotations)})
 }
 
 fn generation(object: &Value) -> i64 {

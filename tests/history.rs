@@ -196,6 +196,35 @@ async fn rollback_two_applies_back_restores_the_objects_exactly() {
     for (s, then) in ["orders", "payments"].iter().zip(&at_a) {
         assert_eq!(&applied(&env.live(&env.dev, s).await.unwrap()), then, "{s}");
     }
+    // The exact-apply differential: each live object equals a fresh
+    // server-side create of revision a's render, in a namespace of its own.
+    let rendered = env
+        .repo
+        .sluice(&["render", "--env", "dev", "--rev", &a, "--format", "json"]);
+    assert_eq!(rendered.code, 0, "{}", rendered.stderr);
+    let rendered: Value = serde_json::from_str(&rendered.stdout).unwrap();
+    let oracle = common::cluster::unique("oracle");
+    common::cluster::namespace(&env.client, &oracle).await;
+    let api: kube::Api<kube::api::DynamicObject> =
+        kube::Api::namespaced_with(env.client.clone(), &oracle, &common::cluster::apps());
+    for object in rendered["items"].as_array().unwrap() {
+        let mut object = object.clone();
+        object["metadata"]["namespace"] = Value::String(oracle.clone());
+        let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+        let created = api
+            .create(
+                &Default::default(),
+                &serde_json::from_value(object).unwrap(),
+            )
+            .await
+            .unwrap();
+        let live = env.live(&env.dev, &name).await.unwrap();
+        assert_eq!(
+            common::cluster::comparable(&live),
+            common::cluster::comparable(&serde_json::to_value(created).unwrap()),
+            "{name}"
+        );
+    }
     let entries = history(&env, &[]);
     let last = entries.last().unwrap();
     assert_eq!(

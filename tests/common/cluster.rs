@@ -177,3 +177,22 @@ pub fn finish(child: std::process::Child) -> Output {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// What the exact-apply comparison looks at: spec, labels and
+/// annotations, without what sluice adds for itself (the ApplySet label,
+/// the digest).
+pub fn comparable(object: &Value) -> Value {
+    let mut labels = object["metadata"]["labels"].clone();
+    if let Value::Object(l) = &mut labels {
+        l.remove("applyset.kubernetes.io/part-of");
+    }
+    let mut annotations = object["metadata"]["annotations"].clone();
+    if let Value::Object(a) = &mut annotations {
+        a.remove("sluice.dev/digest");
+    }
+    let empty = |v: Value| match v {
+        Value::Null => serde_json::json!({}),
+        v => v,
+    };
+    serde_json::json!({"spec": object["spec"], "labels": empty(labels), "annotations": empty(annotations)})
+}
