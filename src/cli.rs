@@ -169,6 +169,57 @@ marks the apply as a rollback.
 Exit codes: as `apply`; 2 also when the history holds no such apply.")]
     Rollback(RollbackArgs),
 
+    /// Stop a stream in an environment by editing its values
+    /// (`suspend: true` in its own layer for the environment), so that
+    /// stopping it is a commit, not drift.
+    #[command(after_help = "\
+Examples:
+  sluice suspend --env prod --stream orders --dry-run
+  sluice suspend --env prod --stream orders --commit
+  sluice suspend --env prod --stream orders --branch suspend/orders   then open a merge request
+
+The edit goes to the stream's `environments: {ENV: ...}` block (or its entry
+of the environment file's own `streams:` list), with promote's surgical
+edits: comments, key order and every other line stay as they are. The
+edited repository is checked before anything is written: the stream is
+suspended in ENV, and nothing else changes in any stream in any
+environment. The cluster changes when the values are applied (a Spark
+stream keeps its SparkApplication, `spec.suspend`; a Flink stream is
+suspended with its upgrade mode's savepoint or checkpoint).
+Exit codes: 0 edited (or nothing to edit), 2 bad input or a refused edit.")]
+    Suspend(SuspendArgs),
+
+    /// Start a suspended stream again by editing its values (the opposite
+    /// of `sluice suspend`).
+    #[command(after_help = "\
+Examples:
+  sluice resume --env prod --stream orders --commit
+
+The stream's own `suspend: true` for ENV is removed (or set to false when a
+lower layer suspends it), checked as `sluice suspend` checks its edit.
+Exit codes: 0 edited (or nothing to edit), 2 bad input or a refused edit.")]
+    Resume(SuspendArgs),
+
+    /// Resubmit a stuck stream, keeping its state and what it runs.
+    #[command(after_help = "\
+Examples:
+  sluice restart --env prod --stream orders
+  sluice restart --env prod --stream orders --yes --wait
+
+The live object is what restarts: values not yet applied stay unapplied. A
+Spark stream's SparkApplication (the spark-operator has no restart nonce)
+is deleted, only if it is still the object looked at, and created again
+from its live labels, annotations and spec, after the server's dry run
+accepts it: the checkpoint location is in the spec, so the new run resumes
+from it. A Flink stream's spec.restartNonce goes up by one (owned by the
+field manager sluice-restart, so apply leaves it alone), and the operator
+restarts the job with its upgradeMode. Asks for confirmation unless --yes,
+refuses inside a freeze window unless --ignore-freeze, refuses a suspended
+stream, and is recorded in the environment's history.
+Exit codes: 0 restarted (or not confirmed), 2 bad input, not deployed,
+suspended or a freeze window, 3 the cluster refused or could not be reached.")]
+    Restart(RestartArgs),
+
     /// Print the least-privilege Role and RoleBinding a deploy job needs
     /// for an environment.
     #[command(after_help = "\
@@ -532,6 +583,82 @@ struct RollbackArgs {
 
     #[command(flatten)]
     apply: ApplyArgs,
+}
+
+#[derive(Debug, Args)]
+struct SuspendArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    environment: String,
+
+    /// The stream (repeatable).
+    #[arg(long = "stream", short = 's', value_name = "STREAM", required = true, add = ArgValueCandidates::new(crate::complete::streams))]
+    streams: Vec<String>,
+
+    /// Commit the edit on the current branch.
+    #[arg(long, conflicts_with = "dry_run")]
+    commit: bool,
+
+    /// Commit the edit onto this new branch (for a merge request); the
+    /// working tree and the current branch stay as they are.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["dry_run", "commit"])]
+    branch: Option<String>,
+
+    /// The commit's author, as "Name <email>".
+    #[arg(long, value_name = "NAME <EMAIL>")]
+    author: Option<String>,
+
+    /// Show the edit and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct RestartArgs {
+    /// The environment.
+    #[arg(long = "env", short = 'e', value_name = "ENV", add = ArgValueCandidates::new(crate::complete::environments))]
+    environment: String,
+
+    /// The stream.
+    #[arg(long, short = 's', value_name = "STREAM", add = ArgValueCandidates::new(crate::complete::streams))]
+    stream: String,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Restart without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Restart inside a freeze window.
+    #[arg(long)]
+    ignore_freeze: bool,
+
+    /// Wait until the stream runs again.
+    #[arg(long)]
+    wait: bool,
+
+    /// How long --wait waits: 90s, 10m, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+
+    /// Output format of the result (the plan goes to standard error).
+    #[arg(long, value_enum, default_value_t = StatusFormatArg::Human)]
+    format: StatusFormatArg,
+}
+
+impl SuspendArgs {
+    fn options(self, toggle: commands::suspend::Toggle) -> commands::suspend::SuspendOptions {
+        commands::suspend::SuspendOptions {
+            toggle,
+            environment: self.environment,
+            streams: self.streams,
+            commit: self.commit,
+            branch: self.branch,
+            author: self.author,
+            dry_run: self.dry_run,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -961,6 +1088,28 @@ pub fn main() -> ExitCode {
         ),
         Command::Apply(args) => commands::apply::run(&global, &args.into()),
         Command::Rollback(args) => commands::rollback::run(&global, &args.apply.into(), args.to),
+        Command::Suspend(args) => {
+            commands::suspend::run(&global, &args.options(commands::suspend::Toggle::Suspend))
+        }
+        Command::Resume(args) => {
+            commands::suspend::run(&global, &args.options(commands::suspend::Toggle::Resume))
+        }
+        Command::Restart(args) => commands::restart::run(
+            &global,
+            &commands::restart::RestartOptions {
+                environment: args.environment,
+                stream: args.stream,
+                cluster: args.cluster.into(),
+                yes: args.yes,
+                ignore_freeze: args.ignore_freeze,
+                wait: args.wait,
+                timeout: args.timeout,
+                format: match args.format {
+                    StatusFormatArg::Human => commands::restart::RestartFormat::Human,
+                    StatusFormatArg::Json => commands::restart::RestartFormat::Json,
+                },
+            },
+        ),
         Command::Status(args) => commands::status::run(
             &global,
             &commands::status::StatusOptions {

@@ -32,6 +32,9 @@ pub struct Entry {
     /// Deployed with `--rev` (an older revision) or `sluice rollback`.
     #[serde(default)]
     pub rollback: bool,
+    /// The command, when not an apply (`restart`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     pub sluice_version: String,
     /// `CI_JOB_URL`, in GitLab CI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,11 +67,13 @@ impl Entry {
             .any(|l| l.iter().any(|s| s == stream))
     }
 
-    /// Whether the stream was written from this entry's revision.
+    /// Whether the stream was written from this entry's revision (a
+    /// restart writes what was live, from whichever revision that was).
     pub fn applied(&self, stream: &str) -> bool {
-        [&self.created, &self.changed]
-            .iter()
-            .any(|l| l.iter().any(|s| s == stream))
+        self.command.is_none()
+            && [&self.created, &self.changed]
+                .iter()
+                .any(|l| l.iter().any(|s| s == stream))
     }
 }
 

@@ -145,3 +145,43 @@ fn a_window_that_cannot_be_read_is_named() {
     assert_eq!(bad_now.code, 2, "{}", bad_now.stderr);
     assert!(bad_now.stderr.contains("SLUICE_NOW"), "{}", bad_now.stderr);
 }
+
+#[test]
+fn restart_refuses_inside_a_window_too() {
+    let repo = repo();
+    let restart = |extra: &[&str]| {
+        let mut args = vec![
+            "restart",
+            "--env",
+            "prod",
+            "--stream",
+            "orders",
+            "--yes",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ];
+        args.extend_from_slice(extra);
+        common::sluice_with_env(
+            repo.path(),
+            &args,
+            &[("SLUICE_NOW", "2026-12-24T12:00:00Z")],
+        )
+    };
+    let out = restart(&[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("frozen now"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nothing was restarted"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("kubeconfig"), "{}", out.stderr);
+    // Past the check with --ignore-freeze: then the (absent) cluster.
+    let out = restart(&["--ignore-freeze"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--ignore-freeze restarts anyway"),
+        "{}",
+        out.stderr
+    );
+}

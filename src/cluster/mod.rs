@@ -270,12 +270,27 @@ impl Cluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ClusterError> {
+        self.apply_as(FIELD_MANAGER, resource, namespace, object, force, dry_run)
+            .await
+    }
+
+    /// Server-side apply with another field manager: the fields `object`
+    /// names become that manager's, and `sluice`'s own stay as they are.
+    pub async fn apply_as(
+        &self,
+        manager: &str,
+        resource: &ApiResource,
+        namespace: &str,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
         let name = object
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let api = self.api(resource, namespace);
-        let mut params = PatchParams::apply(FIELD_MANAGER);
+        let mut params = PatchParams::apply(manager);
         if force {
             params = params.force();
         }

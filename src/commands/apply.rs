@@ -57,28 +57,7 @@ enum Outcome {
 pub fn run(global: &Global, options: &ApplyOptions) -> anyhow::Result<Exit> {
     let desired = cluster::desired(global, &options.environment, &[], &options.sets)?;
     // Change windows, before the cluster is asked anything.
-    if let Some(frozen) = cluster::frozen_now(desired.freeze.as_ref())? {
-        if options.dry_run || options.ignore_freeze {
-            eprintln!(
-                "{frozen}{}",
-                if options.ignore_freeze {
-                    "; --ignore-freeze applies anyway"
-                } else {
-                    ""
-                }
-            );
-        } else {
-            return Err(UsageError::new(format!(
-                "environment `{}` is {frozen}",
-                desired.environment
-            ))
-            .help(format!(
-                "nothing was written; the windows are in values/environments/{}.yaml (freeze:); to apply anyway, rerun with --ignore-freeze",
-                desired.environment
-            ))
-            .into());
-        }
-    }
+    cluster::refuse_if_frozen(&desired, "apply", options.ignore_freeze, options.dry_run)?;
     cluster::runtime().block_on(async {
         let cluster = cluster::connect(&options.cluster, &desired).await?;
         let mut planned = cluster::plan(&cluster, &desired).await?;
@@ -512,6 +491,29 @@ async fn record(
     };
     let created = streams(&|c| c.action == Action::Create && plan::is_stream_object(&c.kind));
     let entry = crate::history::Entry {
+        changed: streams(&|c| {
+            matches!(c.action, Action::Update { .. })
+                || (c.action == Action::Create && !plan::is_stream_object(&c.kind))
+        })
+        .into_iter()
+        .filter(|s| !created.contains(s))
+        .collect(),
+        restarted: streams(&|c| matches!(c.action, Action::Update { .. }) && c.restarts()),
+        pruned: streams(&|c| c.action == Action::Delete),
+        created,
+        complete,
+        ..new_entry(global)
+    };
+    if lost || (entry.created.is_empty() && entry.changed.is_empty() && entry.pruned.is_empty()) {
+        return;
+    }
+    append_history(cluster, desired, entry, "apply").await;
+}
+
+/// A history entry of this run: the time, sluice's version, the GitLab
+/// job and user, and the revision the values were read from.
+pub(super) fn new_entry(global: &Global) -> crate::history::Entry {
+    crate::history::Entry {
         time: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .unwrap_or_else(|_| jiff::Timestamp::now())
@@ -524,22 +526,18 @@ async fn record(
         user: std::env::var("GITLAB_USER_LOGIN")
             .ok()
             .filter(|u| !u.is_empty()),
-        changed: streams(&|c| {
-            matches!(c.action, Action::Update { .. })
-                || (c.action == Action::Create && !plan::is_stream_object(&c.kind))
-        })
-        .into_iter()
-        .filter(|s| !created.contains(s))
-        .collect(),
-        restarted: streams(&|c| matches!(c.action, Action::Update { .. }) && c.restarts()),
-        pruned: streams(&|c| c.action == Action::Delete),
-        created,
-        complete,
         ..revision(global)
-    };
-    if lost || (entry.created.is_empty() && entry.changed.is_empty() && entry.pruned.is_empty()) {
-        return;
     }
+}
+
+/// Adds `entry` to the environment's history. A history that cannot be
+/// written is a warning: what it records happened.
+pub(super) async fn append_history(
+    cluster: &Cluster,
+    desired: &Desired,
+    entry: crate::history::Entry,
+    what: &str,
+) {
     let configmaps = crate::cluster::known_resource("v1", "ConfigMap").expect("known");
     let name = crate::history::configmap_name(&desired.environment);
     let result = async {
@@ -552,7 +550,7 @@ async fn record(
     }
     .await;
     if let Err(e) = result {
-        eprintln!("warning: the apply was not recorded in ConfigMap/{name}: {e}");
+        eprintln!("warning: the {what} was not recorded in ConfigMap/{name}: {e}");
     }
 }
 

@@ -43,6 +43,36 @@ pub fn freeze_of(
     })
 }
 
+/// Change windows, checked before the cluster is asked anything: inside
+/// one, `verb` (`apply` or `restart`) is refused unless `ignore` (or `dry_run`,
+/// which only says so).
+pub fn refuse_if_frozen(
+    desired: &Desired,
+    verb: &str,
+    ignore: bool,
+    dry_run: bool,
+) -> Result<(), UsageError> {
+    let Some(frozen) = frozen_now(desired.freeze.as_ref())? else {
+        return Ok(());
+    };
+    let (does, done) = match verb {
+        "apply" => ("applies", "written"),
+        _ => ("restarts", "restarted"),
+    };
+    if ignore {
+        eprintln!("{frozen}; --ignore-freeze {does} anyway");
+        return Ok(());
+    }
+    if dry_run {
+        eprintln!("{frozen}");
+        return Ok(());
+    }
+    let environment = &desired.environment;
+    Err(UsageError::new(format!("environment `{environment}` is {frozen}")).help(format!(
+        "nothing was {done}; the windows are in values/environments/{environment}.yaml (freeze:); to {verb} anyway, rerun with --ignore-freeze"
+    )))
+}
+
 /// The line saying the environment is frozen now, and until when.
 pub fn frozen_now(freeze: Option<&crate::freeze::Freeze>) -> Result<Option<String>, UsageError> {
     let Some(freeze) = freeze else {

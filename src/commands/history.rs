@@ -85,6 +85,13 @@ pub fn human(environment: &str, entries: &[Entry]) -> String {
         if e.rollback {
             notes.push("rollback");
         }
+        if let Some(command) = &e.command {
+            notes.push(if command == "restart" {
+                "sluice restart"
+            } else {
+                "another command"
+            });
+        }
         if !e.complete {
             notes.push("incomplete: a write or a wave failed");
         }

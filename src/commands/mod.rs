@@ -5,15 +5,18 @@ pub mod apply;
 pub mod ci;
 pub mod cluster;
 pub mod diff;
+pub mod edits;
 pub mod history;
 pub mod lint;
 pub mod load;
 pub mod promote;
 pub mod rbac;
 pub mod render;
+pub mod restart;
 pub mod rollback;
 pub mod scaffold;
 pub mod status;
+pub mod suspend;
 pub mod values;
 pub mod wait;
 

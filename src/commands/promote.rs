@@ -4,12 +4,9 @@
 //! anything is written; optionally committed, or put on a new branch.
 
 use super::select;
-use super::{Exit, Global, SetFlags, UsageError};
-use crate::promote::edit::{self, Dropped};
+use super::{Exit, Global, UsageError};
 use crate::promote::plan::{self, Plan, Request};
-use crate::snapshot::Content;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 pub use crate::promote::plan::DEFAULT_KEYS;
 
@@ -140,47 +137,18 @@ fn others(plan: &Plan, from: &str, to: &str, editing: bool) -> String {
 }
 
 pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
-    let commits = options.commit || options.branch.is_some();
-    if options.author.is_some() && !commits {
-        return Err(UsageError::new("--author is for --commit or --branch").into());
-    }
     if options.format == PromoteFormat::Json && !options.check {
         return Err(UsageError::new("--format json is for --check").into());
     }
-    let git = commits
-        .then(|| crate::git::Git::open(&global.root))
-        .transpose()
-        .map_err(|e| UsageError::new(e.to_string()))?;
     // Everything a commit needs is known before anything is written.
-    let identity = match &git {
-        Some(git) => {
-            if !git.is_clean().map_err(|e| UsageError::new(e.to_string()))? {
-                return Err(UsageError::new("the working tree has uncommitted changes: refusing to commit a promotion on top of them")
-                    .help("commit or stash them first, or promote without --commit/--branch")
-                    .into());
-            }
-            if options.branch.is_none() && !git.head_is_branch() {
-                return Err(UsageError::new(
-                    "HEAD is detached: --commit needs a branch to commit on",
-                )
-                .help("check out a branch, or use --branch NAME")
-                .into());
-            }
-            Some(
-                git.identity(options.author.as_deref())
-                    .map_err(|e| UsageError::new(e.to_string()))?,
-            )
-        }
-        None => None,
-    };
-    let snapshot = crate::fs::read_repository(&global.root)?;
-    let loaded = super::load_snapshot(global, snapshot.clone(), std::time::Instant::now())?;
-    if loaded.diagnostics.iter().any(|d| d.is_error()) {
-        return Err(UsageError::new(
-            "the values have errors: run `sluice lint` and fix them before promoting",
-        )
-        .into());
-    }
+    let committer = super::edits::Committer::prepare(
+        global,
+        "promote",
+        options.commit,
+        options.branch.clone(),
+        options.author.as_deref(),
+    )?;
+    let (snapshot, loaded) = super::edits::load_clean(global, "promote")?;
     let envs = select(&loaded.repo, &[options.from.clone(), options.to.clone()])?;
     let (from, to) = (envs[0], envs[envs.len() - 1]);
     if from.name == to.name {
@@ -233,38 +201,19 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
 
-    // Edit each file in memory.
-    let mut edited: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut dropped: Vec<(String, Dropped)> = Vec::new();
-    for (path, file) in &plan.files {
-        let original = match snapshot.get(path).map(|f| &f.content) {
-            Some(Content::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-            _ => return Err(UsageError::new(format!("cannot read `{path}`")).into()),
-        };
-        let result = edit::apply(&original, &file.changes).map_err(|e| {
-            UsageError::new(format!("{path}: {e}"))
-                .help("edit the file by hand; sluice promote leaves it as it is")
-        })?;
-        dropped.extend(result.dropped.into_iter().map(|d| (path.clone(), d)));
-        edited.insert(path.clone(), (original, result.text));
-    }
-
-    // The repository with the edits, in memory, checked against the promise.
-    let after_snapshot_paths: Vec<String> = snapshot.files.iter().map(|f| f.path.clone()).collect();
-    let mut after_snapshot = snapshot;
-    for file in &mut after_snapshot.files {
-        if let Some((_, text)) = edited.get(&file.path) {
-            file.content = Content::Bytes(text.as_bytes().to_vec());
-        }
-    }
-    let edited_loaded = super::load_snapshot(global, after_snapshot, std::time::Instant::now())?;
-    if let Some(d) = edited_loaded.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(UsageError::new(format!(
-            "the edited values would not pass lint: {}",
-            d.message
-        ))
-        .into());
-    }
+    // Each file edited in memory; the repository they give, checked
+    // against the promise.
+    let super::edits::InMemory {
+        edited,
+        dropped,
+        loaded: edited_loaded,
+        paths: after_snapshot_paths,
+    } = super::edits::edit_in_memory(
+        global,
+        "promote",
+        snapshot,
+        plan.files.iter().map(|(p, f)| (p, f.changes.as_slice())),
+    )?;
     plan::verify(
         (&loaded.repo, &loaded.sources),
         (&edited_loaded.repo, &edited_loaded.sources),
@@ -276,15 +225,8 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
     .map_err(|r| UsageError::new(format!("refusing to promote: {}", r.0)))?;
 
     // What the target renders before and after.
-    let render = |loaded: super::Loaded| -> anyhow::Result<Vec<(String, Value)>> {
-        let (_, objects) =
-            super::render::render_loaded(global, loaded, &to, &[], &SetFlags::default(), |m| {
-                m.object.clone()
-            })?;
-        Ok(objects.into_iter().map(|(k, o)| (k.stream, o)).collect())
-    };
-    let before = render(loaded)?;
-    let after = render(edited_loaded)?;
+    let before = super::edits::render(global, loaded, &to, &[])?;
+    let after = super::edits::render(global, edited_loaded, &to, &[])?;
     let report = super::diff::compare_renders(
         &to,
         &before,
@@ -300,7 +242,7 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         .map(|c| c.stream.clone())
         .collect();
 
-    files_may_be_edited(global, &edited, &after_snapshot_paths)?;
+    committer.files_may_be_edited(global, &edited, &after_snapshot_paths)?;
     let styled = global.styled(false);
     let mut out = format!("promote {from} → {to}:\n{}", stream_lines(&plan));
     for note in &plan.notes {
@@ -330,91 +272,10 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         super::print(&out)?;
         return Ok(Exit::Success);
     }
-    let files: Vec<(String, Vec<u8>)> = edited
-        .iter()
-        .map(|(p, (_, t))| (p.clone(), t.as_bytes().to_vec()))
-        .collect();
-    match (&git, &identity) {
-        (Some(git), Some(identity)) => {
-            let message = commit_message(&plan, &from, &to, &restarts);
-            let prepared = git
-                .prepare_commit(&files, &message, identity)
-                .map_err(|e| UsageError::new(e.to_string()))?;
-            if let Some(branch) = &options.branch {
-                if let Some(path) = edited.keys().find(|p| git.filters(p)) {
-                    return Err(UsageError::new(format!(
-                        "{path}: git applies filters or line-ending conversion to it, which --branch cannot (it never writes the working tree)"
-                    ))
-                    .help("use --commit on a branch of your own")
-                    .into());
-                }
-                git.create_branch(branch, &prepared)
-                    .map_err(|e| UsageError::new(format!("--branch {branch}: {e}")))?;
-                out.push_str(&format!(
-                    "\ncommitted {} on new branch `{branch}` (the working tree is unchanged)\n  push it and open a merge request: git push -o merge_request.create origin {branch}\n",
-                    prepared.short()
-                ));
-            } else {
-                write_all(global, &edited)?;
-                match git.commit_worktree(&prepared, identity, &message) {
-                    Ok(id) => out.push_str(&format!("\ncommitted {}\n", &id[..12])),
-                    Err(e) => {
-                        put_back(global, &edited, edited.keys());
-                        return Err(UsageError::new(format!(
-                            "committing failed; the files, the index and the branch are as they were: {e}"
-                        ))
-                        .into());
-                    }
-                }
-            }
-        }
-        _ => write_all(global, &edited)?,
-    }
+    let message = commit_message(&plan, &from, &to, &restarts);
+    committer.write(global, &edited, &message, &mut out)?;
     super::print(&out)?;
     Ok(Exit::Success)
-}
-
-/// Every edited file is a regular, writable file that no other path of
-/// the repository reaches through a symlink (an edit made through one name
-/// would change the streams of the other unchecked).
-fn files_may_be_edited(
-    global: &Global,
-    edited: &BTreeMap<String, (String, String)>,
-    paths: &[String],
-) -> anyhow::Result<()> {
-    for path in edited.keys() {
-        let full = global.root.join(path);
-        let meta = std::fs::symlink_metadata(&full)?;
-        if meta.file_type().is_symlink() {
-            return Err(UsageError::new(format!(
-                "{path} is a symlink: promote edits regular files only"
-            ))
-            .help("edit the file it points to by hand, or replace the symlink with the file")
-            .into());
-        }
-        if meta.permissions().readonly() {
-            return Err(UsageError::new(format!(
-                "{path} is read-only: promote leaves it as it is"
-            ))
-            .into());
-        }
-        let real = full.canonicalize()?;
-        for other in paths.iter().filter(|p| *p != path) {
-            if global
-                .root
-                .join(other)
-                .canonicalize()
-                .is_ok_and(|o| o == real)
-            {
-                return Err(UsageError::new(format!(
-                    "{other} is a symlink to {path}: editing {path} would change the streams of both"
-                ))
-                .help("replace the symlink with a copy, or edit by hand")
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The commit's message: each stream with old → new for every changed
@@ -430,44 +291,4 @@ pub fn commit_message(plan: &Plan, from: &str, to: &str, restarts: &[String]) ->
         "\nEdited by `sluice promote --from {from} --to {to}`.\n"
     ));
     message
-}
-
-/// Writes every edited file, or none: a failure puts back the ones
-/// already written.
-fn write_all(global: &Global, edited: &BTreeMap<String, (String, String)>) -> anyhow::Result<()> {
-    let mut written = Vec::new();
-    for (path, (_, text)) in edited {
-        if let Err(e) = write_atomically(&global.root.join(path), text) {
-            put_back(global, edited, written);
-            return Err(UsageError::new(format!(
-                "writing {path} failed, nothing was changed: {e}"
-            ))
-            .into());
-        }
-        written.push(path);
-    }
-    Ok(())
-}
-
-/// Writes the old text of these edited files back.
-fn put_back<'a>(
-    global: &Global,
-    edited: &BTreeMap<String, (String, String)>,
-    paths: impl IntoIterator<Item = &'a String>,
-) {
-    for path in paths {
-        let _ = write_atomically(&global.root.join(path), &edited[path].0);
-    }
-}
-
-fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    tmp.persist(path)?;
-    if let Some(p) = permissions {
-        std::fs::set_permissions(path, p)?;
-    }
-    Ok(())
 }

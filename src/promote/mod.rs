@@ -3,5 +3,6 @@
 
 pub mod edit;
 pub mod plan;
+pub mod set;
 
 pub use edit::file_diff;

@@ -134,16 +134,40 @@ pub struct Plan {
 pub struct Refusal(pub String);
 
 /// A stream's layers in one environment, as JSON with numbers as written.
-struct Layers {
-    common: Value,
-    env: Value,
+pub(super) struct Layers {
+    pub common: Value,
+    pub env: Value,
     /// The definition without `name` and `environments`.
-    def: Value,
-    block: Value,
+    pub def: Value,
+    pub block: Value,
+}
+
+impl Layers {
+    /// One stream's layers in `env`, numbers as written.
+    pub fn of(repo: &Repository, sources: &Sources, def: &StreamDef, env: &Environment) -> Layers {
+        Layers {
+            common: repo
+                .common_values
+                .as_ref()
+                .map(|c| exact_json(c, sources))
+                .unwrap_or(Value::Object(Default::default())),
+            env: exact_json(&env.values, sources),
+            def: definition_json(def, sources),
+            block: def
+                .block(&env.name)
+                .map(|b| exact_json(b, sources))
+                .unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// A stream's effective values in an environment, numbers as written.
-fn effective(repo: &Repository, sources: &Sources, def: &StreamDef, env: &Environment) -> Value {
+pub(super) fn effective(
+    repo: &Repository,
+    sources: &Sources,
+    def: &StreamDef,
+    env: &Environment,
+) -> Value {
     let mut values = values_of(repo, def, env, &[]);
     crate::values::exact::keep_written_text(&mut values, sources);
     values.to_json()
@@ -211,7 +235,7 @@ fn merge_over(base: Option<Value>, over: &Value) -> Value {
 
 /// Whether `layer` says anything at `path` (the value, or a non-mapping
 /// above it).
-fn touches(layer: &Value, path: &[String]) -> bool {
+pub(super) fn touches(layer: &Value, path: &[String]) -> bool {
     let mut node = layer;
     for (i, key) in path.iter().enumerate() {
         match node {
@@ -226,7 +250,7 @@ fn touches(layer: &Value, path: &[String]) -> bool {
     true
 }
 
-fn pointer_get<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+pub(super) fn pointer_get<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, k| v.get(k.as_str()))
 }
 
@@ -264,7 +288,12 @@ fn enabled(values: &Value) -> bool {
 /// Where the target-only layer of a stream is: its file, and the path of
 /// its block (or, for a stream of the target's own `streams:` list, of the
 /// entry) in that file.
-fn own_layer(def: &StreamDef, target: &str, path: &[String], layers: &Layers) -> (Vec<Seg>, bool) {
+pub(super) fn own_layer(
+    def: &StreamDef,
+    target: &str,
+    path: &[String],
+    layers: &Layers,
+) -> (Vec<Seg>, bool) {
     let mut prefix = Vec::new();
     if let Some(i) = def.list_entry() {
         prefix.push(Seg::Key("streams".into()));
@@ -279,7 +308,7 @@ fn own_layer(def: &StreamDef, target: &str, path: &[String], layers: &Layers) ->
     (prefix, true)
 }
 
-fn segs(prefix: &[Seg], path: &[String]) -> Vec<Seg> {
+pub(super) fn segs(prefix: &[Seg], path: &[String]) -> Vec<Seg> {
     [prefix, &edit::keys(path)].concat()
 }
 
@@ -307,7 +336,7 @@ struct Member<'r> {
 /// The edit that gives `want` at `path` in a stream's own layer, given the
 /// value its lower layers give (`below`) and whether the layer already
 /// says something there.
-fn own_edit(below: Option<&Value>, has: bool, want: Option<&Value>) -> Option<Op> {
+pub(super) fn own_edit(below: Option<&Value>, has: bool, want: Option<&Value>) -> Option<Op> {
     if below == want {
         return has.then_some(Op::Remove);
     }
@@ -604,7 +633,7 @@ fn apply_json_path(root: &mut Value, path: &[String], op: &Op) {
     );
 }
 
-fn strip(value: &mut Value, path: &[String]) {
+pub(super) fn strip(value: &mut Value, path: &[String]) {
     apply_json_path(value, path, &Op::Remove);
 }
 
