@@ -206,16 +206,18 @@ Examples:
   sluice restart --env prod --stream orders
   sluice restart --env prod --stream orders --yes --wait
 
-The live object is what restarts: values not yet applied stay unapplied. A
-Spark stream's SparkApplication (the spark-operator has no restart nonce)
-is deleted, only if it is still the object looked at, and created again
-from its live labels, annotations and spec, after the server's dry run
-accepts it: the checkpoint location is in the spec, so the new run resumes
-from it. A Flink stream's spec.restartNonce goes up by one (owned by the
-field manager sluice-restart, so apply leaves it alone), and the operator
-restarts the job with its upgradeMode. Asks for confirmation unless --yes,
-refuses inside a freeze window unless --ignore-freeze, refuses a suspended
-stream, and is recorded in the environment's history.
+What runs restarts: a Spark stream's SparkApplication (the spark-operator
+has no restart nonce) is deleted, with uid and resourceVersion
+preconditions, and created again as last applied once it and its driver
+pod are gone; the checkpoint location is in the spec, so the new run
+resumes from it. Refused before anything is deleted when the values
+changed since the last apply (`sluice diff` shows it), when another field
+manager set fields, or when the server's dry run of the creation fails. A
+Flink stream's spec.restartNonce goes up by one (owned by the field manager
+sluice-restart, so apply leaves it alone), and the operator restarts the
+job with its upgradeMode. Asks for confirmation unless --yes, refuses
+inside a freeze window unless --ignore-freeze, refuses a suspended stream,
+and is recorded in the environment's history.
 Exit codes: 0 restarted (or not confirmed), 2 bad input, not deployed,
 suspended or a freeze window, 3 the cluster refused or could not be reached.")]
     Restart(RestartArgs),
@@ -229,8 +231,9 @@ Examples:
 
 The Role covers exactly the kinds the environment's streams render plus the
 ApplySet parent (a ConfigMap), in the environment's namespace, with the verbs
-diff, apply, prune, --wait and status use: get, list, create, patch, delete.
-With a `cluster.uid` pin, a ClusterRole to read the kube-system namespace
+diff, apply, prune, --wait and status use: get, list, create, patch, delete;
+and listing pods when a stream runs on Spark (restart waits for the old
+driver pod). With a `cluster.uid` pin, a ClusterRole to read the kube-system namespace
 (and nothing else) is added. Apply it as a cluster admin; run it again when
 a template starts rendering another kind.")]
     Rbac(RbacArgs),

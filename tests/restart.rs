@@ -1,6 +1,7 @@
 //! `sluice restart` against a real kube-apiserver (scripts/test-cluster.sh):
-//! a Spark stream's SparkApplication is deleted and created again from its
-//! live spec (a new object, the same spec and checkpoint), a Flink
+//! a Spark stream's SparkApplication is deleted and created again as last
+//! applied (a new object, the same spec and checkpoint, the same field
+//! ownership), and only when that is what is live; a Flink
 //! stream's `restartNonce` goes up under its own field manager (so a later
 //! apply leaves it), each is recorded in the history, and a restart
 //! without `--yes` off a terminal, or of a suspended stream, changes
@@ -36,7 +37,7 @@ fn uid(object: &Value) -> &str {
 
 #[tokio::test]
 #[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
-async fn a_spark_stream_is_created_again_from_its_live_spec() {
+async fn a_spark_stream_is_created_again_as_last_applied() {
     let env = Env::new(kubeconfig()).await;
     let first = env.sluice(&["apply", "--env", "dev"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -58,7 +59,7 @@ async fn a_spark_stream_is_created_again_from_its_live_spec() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("deleted and created again from its live spec")
+            .contains("deleted (once its driver pod is gone) and created again as last applied")
             && out
                 .stderr
                 .contains("the state stays at s3a://lake/orders/_checkpoints/orders"),
@@ -94,6 +95,20 @@ async fn a_spark_stream_is_created_again_from_its_live_spec() {
     assert_eq!(diff["summary"]["created"], 0, "{diff:#}");
     let names: Vec<String> = env.names(&env.dev).await;
     assert_eq!(names, ["orders", "payments"]);
+
+    let managers = |o: &Value| -> Vec<String> {
+        o["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["manager"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        managers(&after),
+        managers(&before),
+        "owned as an apply owns it"
+    );
 
     let entries = history(&env);
     let last = entries.last().unwrap();
@@ -178,4 +193,47 @@ async fn a_flink_stream_gets_a_new_restart_nonce_that_apply_leaves_alone() {
         "{}",
         missing.stderr
     );
+}
+
+#[tokio::test]
+#[ignore = "needs the test API server: bash scripts/test-cluster.sh start; eval \"$(bash scripts/test-cluster.sh env)\"; cargo test -- --include-ignored"]
+async fn a_spark_restart_never_deploys_or_drops_anything() {
+    let env = Env::new(kubeconfig()).await;
+    assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
+    let uid_now = |o: Option<Value>| o.unwrap()["metadata"]["uid"].as_str().unwrap().to_owned();
+    let before = uid_now(env.live(&env.dev, "orders").await);
+
+    // Values changed since the apply: a re-create would deploy them.
+    env.write(
+        "values/streams/orders.yaml",
+        "mainClass: com.example.Orders\narguments: [--topic, orders-v2]\nsink: s3a://lake/orders\n",
+    );
+    let out = env.sluice(&["restart", "--env", "dev", "-s", "orders", "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sluice diff --env dev"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(uid_now(env.live(&env.dev, "orders").await), before);
+
+    // Another manager's field: a re-create would drop it.
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(env.client.clone(), &env.dev, &common::cluster::apps());
+    api.patch(
+        "payments",
+        &kube::api::PatchParams::apply("hotfix").force(),
+        &kube::api::Patch::Apply(serde_json::json!({
+            "apiVersion": "sparkoperator.k8s.io/v1beta2",
+            "kind": "SparkApplication",
+            "metadata": {"name": "payments", "labels": {"team": "payments"}},
+        })),
+    )
+    .await
+    .unwrap();
+    let payments = uid_now(env.live(&env.dev, "payments").await);
+    let out = env.sluice(&["restart", "--env", "dev", "-s", "payments", "--yes"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("`hotfix`"), "{}", out.stderr);
+    assert_eq!(uid_now(env.live(&env.dev, "payments").await), payments);
 }

@@ -242,6 +242,55 @@ impl Cluster {
             .collect()
     }
 
+    /// The objects of a resource in a namespace that match a label
+    /// selector (`key=value,...`).
+    pub async fn list_selected(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let api = self.api(resource, namespace);
+        let what = error::Request {
+            verb: "list",
+            resource,
+            namespace,
+            name: None,
+        };
+        let params = ListParams::default().labels(selector);
+        let list = self.call(&what, || api.list(&params)).await?;
+        list.items
+            .into_iter()
+            .map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Decode(e.to_string())))
+            .collect()
+    }
+
+    /// A dry-run create (POST): whether the server would create `object`
+    /// now. With `metadata.generateName` and no name, no existing object
+    /// can be mistaken for it.
+    pub async fn create_dry_run(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        object: &Value,
+    ) -> Result<(), ClusterError> {
+        let api = self.api(resource, namespace);
+        let what = error::Request {
+            verb: "create (dry run)",
+            resource,
+            namespace,
+            name: None,
+        };
+        let object: kube::api::DynamicObject = serde_json::from_value(object.clone())
+            .map_err(|e| ClusterError::Decode(e.to_string()))?;
+        let params = kube::api::PostParams {
+            dry_run: true,
+            ..Default::default()
+        };
+        self.call(&what, || api.create(&params, &object)).await?;
+        Ok(())
+    }
+
     pub async fn get(
         &self,
         resource: &ApiResource,

@@ -1,7 +1,8 @@
 //! `sluice rbac --env E`: the least-privilege Role (and RoleBinding) a
 //! deploy job needs for one environment: the kinds its streams render plus
 //! the ApplySet parent, in its namespace, with exactly the verbs diff,
-//! apply, prune, wait and status use. Pure after the render.
+//! apply, prune, wait and status use (and listing pods, for restart).
+//! Pure after the render.
 
 use super::{Exit, Global, SetFlags, UsageError};
 use serde_json::{Value, json};
@@ -73,12 +74,17 @@ pub fn objects(
         }
         by_group.entry(group).or_default().insert(plural);
     }
-    let rules: Vec<Value> = by_group
+    let mut rules: Vec<Value> = by_group
         .iter()
         .map(|(group, resources)| {
             json!({"apiGroups": [group], "resources": resources, "verbs": VERBS})
         })
         .collect();
+    // `sluice restart` of a Spark stream waits until the old driver pod
+    // is gone before it creates the SparkApplication again.
+    if kinds.iter().any(|(_, kind)| kind == "SparkApplication") {
+        rules.push(json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}));
+    }
     let subject = json!([{"kind": "ServiceAccount", "name": service_account, "namespace": service_account_namespace}]);
     let labels =
         json!({"app.kubernetes.io/managed-by": "sluice", "sluice.dev/environment": environment});
@@ -193,8 +199,13 @@ mod tests {
         let (docs, guesses) = objects("prod", "bi-prod", &kinds, "deployer", "ci", false);
         assert_eq!(docs.len(), 2);
         let rules = docs[0]["rules"].as_array().unwrap();
-        assert_eq!(rules.len(), 3);
+        assert_eq!(rules.len(), 4);
         assert_eq!(rules[0]["apiGroups"], json!([""]));
+        // `restart` waits for a Spark stream's old driver pod.
+        assert_eq!(
+            rules[3],
+            json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]})
+        );
         assert_eq!(rules[0]["resources"], json!(["configmaps", "services"]));
         assert_eq!(rules[2]["resources"], json!(["sparkapplications"]));
         assert_eq!(guesses.len(), 1, "{guesses:?}");

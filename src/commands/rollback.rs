@@ -10,15 +10,18 @@ fn pick(
     entries: &[crate::history::Entry],
     to: usize,
 ) -> Result<&crate::history::Entry, UsageError> {
-    entries
+    // Applies only: a restart wrote what was live, not a revision.
+    let applies: Vec<&crate::history::Entry> =
+        entries.iter().filter(|e| e.command.is_none()).collect();
+    applies
         .len()
         .checked_sub(1 + to)
-        .and_then(|i| entries.get(i))
+        .and_then(|i| applies.get(i).copied())
         .ok_or_else(|| {
             UsageError::new(format!(
                 "the history holds {} appl{}: there is none {to} before the last",
-                entries.len(),
-                if entries.len() == 1 { "y" } else { "ies" }
+                applies.len(),
+                if applies.len() == 1 { "y" } else { "ies" }
             ))
             .help("see `sluice history --env ENV`; --to 1 is the apply before the last")
         })

@@ -75,7 +75,10 @@ pub fn run(global: &Global, options: &SuspendOptions) -> anyhow::Result<Exit> {
     let path = ["suspend".to_owned()];
     let mut edits: Vec<(String, StreamEdit)> = Vec::new();
     let mut already = Vec::new();
-    for stream in &options.streams {
+    let mut streams = options.streams.clone();
+    streams.sort();
+    streams.dedup();
+    for stream in &streams {
         let found = set::edit(&loaded.repo, &loaded.sources, stream, env, &path, |below| {
             toggle.want(below)
         })
@@ -111,9 +114,9 @@ pub fn run(global: &Global, options: &SuspendOptions) -> anyhow::Result<Exit> {
     }
     let super::edits::InMemory {
         edited,
+        dropped,
         loaded: edited_loaded,
         paths,
-        ..
     } = super::edits::edit_in_memory(
         global,
         command,
@@ -151,6 +154,17 @@ pub fn run(global: &Global, options: &SuspendOptions) -> anyhow::Result<Exit> {
         Toggle::Resume => "resume",
     };
     out.push_str(&format!("{verb} in {env_name}: {}\n\n", names.join(", ")));
+    if !dropped.is_empty() {
+        out.push_str("comments on replaced lines, removed with them:\n");
+        for (path, d) in &dropped {
+            out.push_str(&format!(
+                "  {path}:{}: {}\n",
+                d.line,
+                crate::secret::mask_text(&d.comment, &[] as &[&str])
+            ));
+        }
+        out.push('\n');
+    }
     for (path, (old, new)) in &edited {
         let diff = crate::promote::file_diff(path, old, new);
         out.push_str(&crate::secret::mask_text(&diff, &[] as &[&str]));
