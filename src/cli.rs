@@ -886,12 +886,27 @@ struct RenderArgs {
     #[arg(long, short = 'o', value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ValuesFormatArg::Yaml)]
-    format: ValuesFormatArg,
+    /// Output format. `spark-submit`: each Spark stream as the
+    /// spark-submit command of Spark's native Kubernetes mode (with
+    /// --output-dir: a script, its properties and pod templates per stream).
+    #[arg(long, value_enum, default_value_t = RenderFormatArg::Yaml)]
+    format: RenderFormatArg,
+
+    /// With --format spark-submit: the Kubernetes master
+    /// (k8s://https://HOST:PORT; default: the server of the environment's
+    /// kubeContext, or of the kubeconfig's current context).
+    #[arg(long, value_name = "URL")]
+    master: Option<String>,
 
     #[command(flatten)]
     source: SourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RenderFormatArg {
+    Yaml,
+    Json,
+    SparkSubmit,
 }
 
 #[derive(Debug, Args)]
@@ -1060,6 +1075,21 @@ pub fn main() -> ExitCode {
                 strict: args.strict,
             },
         ),
+        Command::Render(args) if matches!(args.format, RenderFormatArg::SparkSubmit) => {
+            commands::submit::run(
+                &global,
+                &commands::submit::SubmitOptions {
+                    environment: args.environment,
+                    streams: args.streams,
+                    sets: args.sets.into(),
+                    output_dir: args.output_dir,
+                    master: args.master,
+                },
+            )
+        }
+        Command::Render(args) if args.master.is_some() => {
+            Err(commands::UsageError::new("--master is for --format spark-submit").into())
+        }
         Command::Render(args) => commands::render::run(
             &global,
             &commands::render::RenderOptions {
@@ -1068,8 +1098,8 @@ pub fn main() -> ExitCode {
                 sets: args.sets.into(),
                 output_dir: args.output_dir,
                 format: match args.format {
-                    ValuesFormatArg::Yaml => commands::render::RenderFormat::Yaml,
-                    ValuesFormatArg::Json => commands::render::RenderFormat::Json,
+                    RenderFormatArg::Json => commands::render::RenderFormat::Json,
+                    _ => commands::render::RenderFormat::Yaml,
                 },
             },
         ),

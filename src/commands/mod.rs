@@ -16,6 +16,7 @@ pub mod restart;
 pub mod rollback;
 pub mod scaffold;
 pub mod status;
+pub mod submit;
 pub mod suspend;
 pub mod values;
 pub mod wait;

@@ -174,18 +174,7 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
                 &crate::pipeline::anchor_in(&loaded.repo),
             )
             .map_err(|found| refusal(global, &loaded, found, "nothing written"))?;
-            // Rendering into the repository's own input would feed the
-            // output back into the next run (and replace the input).
-            let protected: Vec<PathBuf> = ["values", "templates", "schemas"]
-                .iter()
-                .map(|d| global.root.join(d))
-                .collect();
-            crate::fs::write_output_dir(dir, &files, &protected).map_err(|e| match e {
-                crate::fs::OutputError::Protected { .. } => UsageError::new(e.to_string())
-                    .help("write the manifests outside values/, templates/ and schemas/, e.g. --output-dir rendered/")
-                    .into(),
-                e => anyhow::Error::from(e),
-            })?;
+            write_into(global, dir, &files, "the manifests", "rendered/")?;
             global.trace(|| format!("render: wrote {} files to {}", files.len(), dir.display()));
             eprintln!(
                 "wrote {} manifest{} to {}",
@@ -196,6 +185,30 @@ pub fn run(global: &Global, options: &RenderOptions) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// Writes `files` as the output directory `dir`, never into the
+/// repository's own input (that would feed the output back into the next
+/// run, and replace the input).
+pub fn write_into(
+    global: &Global,
+    dir: &std::path::Path,
+    files: &[(String, String)],
+    what: &str,
+    example: &str,
+) -> anyhow::Result<()> {
+    let protected: Vec<PathBuf> = ["values", "templates", "schemas"]
+        .iter()
+        .map(|d| global.root.join(d))
+        .collect();
+    crate::fs::write_output_dir(dir, files, &protected).map_err(|e| match e {
+        crate::fs::OutputError::Protected { .. } => UsageError::new(e.to_string())
+            .help(format!(
+                "write {what} outside values/, templates/ and schemas/, e.g. --output-dir {example}"
+            ))
+            .into(),
+        e => anyhow::Error::from(e),
+    })
 }
 
 /// A usage error (exit 2) showing every finding, then one line saying

@@ -9,3 +9,4 @@
 pub mod build;
 pub mod derive;
 pub mod stream;
+pub mod submit;
