@@ -368,6 +368,15 @@ volumes:
     hostPath: {path: /var/scratch, type: DirectoryOrCreate}
   - name: settings
     configMap: {name: kitchen-settings}
+podTemplate:
+  driver:
+    metadata:
+      labels: {from-template: \"yes\"}
+    spec:
+      containers:
+        - name: spark-kubernetes-driver
+          env:
+            - {name: FROM_TEMPLATE, value: \"1\"}
 driver:
   serviceAccount: spark-streams
   annotations:
@@ -759,6 +768,26 @@ fn compare_driver(app: &Value, pod: &Value) -> Vec<String> {
             format!("{got}"),
         );
     }
+    // The role's own pod template: its labels and its container's env.
+    if let Some(template) = driver.get("template") {
+        let wanted = &template["metadata"]["labels"];
+        if !wanted.is_null() {
+            check("template labels", says(labels, wanted), format!("{labels}"));
+        }
+        for c in template["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if c["name"] == "spark-kubernetes-driver" && !c["env"].is_null() {
+                check(
+                    "template env",
+                    says(&container["env"], &c["env"]),
+                    format!("{}", container["env"]),
+                );
+            }
+        }
+    }
     // Service account.
     if let Some(sa) = driver.get("serviceAccount") {
         check(
@@ -903,3 +932,45 @@ async fn a_real_spark_submit_creates_the_driver_the_sparkapplication_describes()
 }
 
 use kube::api::Api;
+
+#[test]
+fn the_master_and_the_login_come_from_the_same_context() {
+    let repo = Repo::with(&[(
+        "values/environments/dev.yaml",
+        Some("namespace: streams-dev\nkubeContext: dev-eu\n"),
+    )]);
+    let kubeconfig = repo.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: other\nclusters:\n- name: dev\n  cluster: {server: \"https://ops:s3cret@dev.example.com:6443\"}\n- name: other\n  cluster: {server: \"https://other.example.com\"}\ncontexts:\n- name: dev-eu\n  context: {cluster: dev, user: u}\n- name: other\n  context: {cluster: other, user: u}\nusers:\n- name: u\n  user: {token: not-printed}\n",
+    )
+    .unwrap();
+    let out = common::sluice_with_env(
+        repo.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--stream",
+            "orders",
+            "--format",
+            "spark-submit",
+        ],
+        &[("KUBECONFIG", kubeconfig.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("--master k8s://https://dev.example.com:6443"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("spark.kubernetes.context=dev-eu"),
+        "{}",
+        out.stdout
+    );
+    for secret in ["s3cret", "not-printed"] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    }
+}

@@ -26,7 +26,7 @@ pub struct SubmitOptions {
 
 /// The API server of the environment's context (`kubeContext`, else the
 /// kubeconfig's current context), as spark-submit's `--master`.
-fn master_of(kube_context: Option<&str>) -> Result<String, UsageError> {
+fn master_of(kube_context: Option<&str>) -> Result<(String, String), UsageError> {
     let hint = "pass --master k8s://https://HOST:PORT, or point KUBECONFIG at the environment's kubeconfig";
     let config = kube::config::Kubeconfig::read().map_err(|e| {
         UsageError::new(format!("no kubeconfig to take the API server from: {e}")).help(hint)
@@ -56,22 +56,22 @@ fn master_of(kube_context: Option<&str>) -> Result<String, UsageError> {
             ))
             .help(hint)
         })?;
-    Ok(format!("k8s://{}", without_userinfo(&server)))
+    Ok((format!("k8s://{}", without_userinfo(&server)), context_name))
 }
 
-/// A URL without `user:password@` (never printed).
+/// A URL without `user:password@` (never printed), with or without a
+/// scheme: everything up to the last `@` goes (a password may hold `/`,
+/// `?` or `#`; an API server's path holds no `@`).
 fn without_userinfo(url: &str) -> String {
     if let Some(inner) = url.strip_prefix("k8s://") {
         return format!("k8s://{}", without_userinfo(inner));
     }
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
-    }
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}{host}")
 }
 
 fn yaml(value: &Value) -> String {
@@ -82,23 +82,28 @@ fn yaml(value: &Value) -> String {
 fn files(stream: &str, environment: &str, s: &Submission, master: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let (properties, rest) = submit::properties(&s.confs);
-    let mut extra: Vec<String> = vec!["--properties-file".into(), "$here/spark.properties".into()];
+    // (word, relative to the script's directory)
+    let mut extra: Vec<(String, bool)> = vec![
+        ("--properties-file".into(), false),
+        ("spark.properties".into(), true),
+    ];
     for (role, template) in [
         ("driver", &s.driver_template),
         ("executor", &s.executor_template),
     ] {
         if let Some(t) = template {
             let file = format!("{role}-pod-template.yaml");
-            extra.push("--conf".into());
-            extra.push(format!(
-                "spark.kubernetes.{role}.podTemplateFile=$here/{file}"
+            extra.push(("--conf".into(), false));
+            extra.push((
+                format!("spark.kubernetes.{role}.podTemplateFile={file}"),
+                true,
             ));
             out.push((format!("{stream}/{file}"), yaml(t)));
         }
     }
     for (k, v) in &rest {
-        extra.push("--conf".into());
-        extra.push(format!("{k}={v}"));
+        extra.push(("--conf".into(), false));
+        extra.push((format!("{k}={v}"), false));
     }
     let words = s.words(master, &[], false);
     let mut script = format!(
@@ -108,28 +113,32 @@ fn files(stream: &str, environment: &str, s: &Submission, master: &str) -> Vec<(
         script.push_str(&format!("# {line}\n"));
     }
     script.push_str(
-        "set -eu\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\nexec \"${SPARK_SUBMIT:-spark-submit}\"",
+        "set -eu\nhere=$(CDPATH= cd -- \"$(dirname -- \"$0\")\" && pwd)\nexec \"${SPARK_SUBMIT:-spark-submit}\"",
     );
-    // A word with `$here` in it: the variable expands, the rest is quoted.
-    let word = |w: &str| match w.split_once("$here") {
-        Some((before, after)) => {
-            let part = |p: &str| {
-                if p.is_empty() {
-                    String::new()
-                } else {
-                    submit::quote(p)
-                }
-            };
-            format!("{}\"$here\"{}", part(before), part(after))
+    // A file of the script's directory: `key=` quoted, then "$here"/file.
+    let word = |(w, relative): &(String, bool)| {
+        if !relative {
+            return submit::quote(w);
         }
-        None => submit::quote(w),
+        match w.split_once('=') {
+            Some((key, file)) => format!(
+                "{}\"$here\"/{}",
+                submit::quote(&format!("{key}=")),
+                submit::quote(file)
+            ),
+            None => format!("\"$here\"/{}", submit::quote(w)),
+        }
     };
-    let mut options = words.clone();
+    let mut options: Vec<(String, bool)> = words.into_iter().map(|w| (w, false)).collect();
     options.extend(extra);
     let mut i = 0;
     while i < options.len() {
-        if options[i].starts_with("--") && i + 1 < options.len() {
-            script.push_str(&format!(" \\\n  {} {}", options[i], word(&options[i + 1])));
+        if options[i].0.starts_with("--") && i + 1 < options.len() {
+            script.push_str(&format!(
+                " \\\n  {} {}",
+                options[i].0,
+                word(&options[i + 1])
+            ));
             i += 2;
         } else {
             script.push_str(&format!(" \\\n  {}", word(&options[i])));
@@ -167,8 +176,10 @@ pub fn run(global: &Global, options: &SubmitOptions) -> anyhow::Result<Exit> {
         .repo
         .environment(&options.environment)
         .expect("render checked the environment");
-    let master = match &options.master {
-        Some(m) if m.starts_with("k8s://") => without_userinfo(m),
+    // The context whose server is the master is also the one the
+    // submission authenticates with.
+    let (master, context) = match &options.master {
+        Some(m) if m.starts_with("k8s://") => (without_userinfo(m), None),
         Some(m) => {
             return Err(UsageError::new(format!(
                 "--master `{}` is not a k8s:// URL",
@@ -177,7 +188,10 @@ pub fn run(global: &Global, options: &SubmitOptions) -> anyhow::Result<Exit> {
             .help("spark-submit's Kubernetes master looks like k8s://https://HOST:PORT")
             .into());
         }
-        None => master_of(env.kube_context.as_deref())?,
+        None => {
+            let (master, context) = master_of(env.kube_context.as_deref())?;
+            (master, Some(context))
+        }
     };
     let mut submissions = Vec::new();
     for (key, object) in &objects {
@@ -190,10 +204,21 @@ pub fn run(global: &Global, options: &SubmitOptions) -> anyhow::Result<Exit> {
             }
             continue;
         }
-        let s = submit::submission(object).map_err(|e| {
+        if submissions.iter().any(|(stream, _)| stream == &key.stream) {
+            return Err(UsageError::new(format!(
+                "stream {} renders more than one SparkApplication: spark-submit runs one application at a time",
+                key.stream
+            ))
+            .into());
+        }
+        let mut s = submit::submission(object).map_err(|e| {
             UsageError::new(format!("stream {}: {e}", key.stream))
                 .help("native mode cannot carry it; see the README's spark-submit section")
         })?;
+        if let Some(context) = &context {
+            s.confs
+                .push(("spark.kubernetes.context".into(), context.clone()));
+        }
         submissions.push((key.stream.clone(), s));
     }
     match &options.output_dir {
@@ -266,6 +291,12 @@ mod tests {
             "https://10.0.0.1:6443/base"
         );
         assert_eq!(without_userinfo("k8s://https://h:1"), "k8s://https://h:1");
+        assert_eq!(
+            without_userinfo("k8s://admin:pw@host:6443"),
+            "k8s://host:6443"
+        );
+        assert_eq!(without_userinfo("https://u:pa/ss@h:1/x"), "https://h:1/x");
+        assert_eq!(without_userinfo("https://u:p@h?q=1"), "https://h?q=1");
         assert_eq!(
             without_userinfo("k8s://https://u:p@h:1"),
             "k8s://https://h:1"

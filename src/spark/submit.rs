@@ -65,13 +65,10 @@ pub const OPERATOR_ONLY: &[(&str, &str)] = &[
 ];
 
 /// Fields of a driver or executor spec that only the operator acts on.
-pub const ROLE_OPERATOR_ONLY: &[(&str, &str)] = &[
-    ("kubernetesMaster", "the operator's own submission"),
-    (
-        "memoryLimit",
-        "Spark sets the memory limit to memory + overhead",
-    ),
-];
+pub const ROLE_OPERATOR_ONLY: &[(&str, &str)] = &[(
+    "memoryLimit",
+    "the operator's webhook sets it; natively Spark sets the limit to memory + overhead, over any template's",
+)];
 
 /// One spark-submit invocation.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -135,34 +132,42 @@ fn conf_volume(volume: &Value) -> Option<(&'static str, Vec<(&'static str, Strin
         }
         return Some(("emptyDir", options));
     }
-    if volume.get("hostPath").is_some() {
-        let mut options = vec![("path", field("hostPath", "path").unwrap_or_default())];
-        if let Some(kind) = field("hostPath", "type") {
-            options.push(("type", kind));
-        }
-        return Some(("hostPath", options));
+    // Spark 3.3 reads no `type` of a hostPath: such a volume goes in the
+    // pod template.
+    if volume.get("hostPath").is_some() && field("hostPath", "type").is_none() {
+        return Some((
+            "hostPath",
+            vec![("path", field("hostPath", "path").unwrap_or_default())],
+        ));
     }
     if volume.get("nfs").is_some() {
-        let mut options = vec![
+        let options = vec![
             ("path", field("nfs", "path").unwrap_or_default()),
             ("server", field("nfs", "server").unwrap_or_default()),
         ];
-        if volume.pointer("/nfs/readOnly") == Some(&Value::Bool(true)) {
-            options.push(("readOnly", "true".into()));
-        }
         return Some(("nfs", options));
     }
     if volume.get("persistentVolumeClaim").is_some() {
-        let mut options = vec![(
+        let options = vec![(
             "claimName",
             field("persistentVolumeClaim", "claimName").unwrap_or_default(),
         )];
-        if volume.pointer("/persistentVolumeClaim/readOnly") == Some(&Value::Bool(true)) {
-            options.push(("readOnly", "true".into()));
-        }
         return Some(("persistentVolumeClaim", options));
     }
     None
+}
+
+/// A volume name for a ConfigMap: a DNS label (dots become dashes; a
+/// long name is cut and given a hash of the whole).
+fn configmap_volume(name: &str) -> String {
+    let plain = format!("{}-vol", name.replace('.', "-"));
+    if plain.len() <= 63 {
+        return plain;
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(name.as_bytes());
+    let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{short}-vol", plain[..50].trim_end_matches('-'))
 }
 
 /// What one role (driver or executor) puts in its pod template.
@@ -187,72 +192,107 @@ impl Template {
     }
 
     /// The pod template: the CRD's own `template` of the role (if any)
-    /// with what the fields add, the main container named as Spark looks
-    /// for it.
-    fn build(self, base: Option<&Value>, container_name: &str) -> Value {
-        let mut pod = base.cloned().unwrap_or_else(|| json!({}));
-        if !pod.is_object() {
-            pod = json!({});
-        }
-        pod.as_object_mut()
-            .expect("an object")
-            .entry("apiVersion")
-            .or_insert(json!("v1"));
-        pod.as_object_mut()
-            .expect("an object")
-            .entry("kind")
-            .or_insert(json!("Pod"));
-        let spec = pod
-            .as_object_mut()
-            .expect("an object")
-            .entry("spec")
-            .or_insert_with(|| json!({}));
+    /// with what the fields add, as the operator's webhook adds them:
+    /// lists are appended to (a volume, sidecar or init container of the
+    /// same name once), and Spark's container is the one of its name, else
+    /// a new first one (the template's containers are sidecars). Returns
+    /// the template and that container's name.
+    fn build(self, base: Option<&Value>, container_name: &str) -> (Value, String) {
+        let mut pod = base
+            .cloned()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        let root = pod.as_object_mut().expect("an object");
+        root.entry("apiVersion").or_insert(json!("v1"));
+        root.entry("kind").or_insert(json!("Pod"));
+        let spec = root.entry("spec").or_insert_with(|| json!({}));
         if !spec.is_object() {
             *spec = json!({});
         }
         let spec = spec.as_object_mut().expect("an object");
         for (k, v) in self.pod {
-            spec.insert(k, v);
+            match v {
+                Value::Array(items) => append(spec, &k, items),
+                v => {
+                    spec.insert(k, v);
+                }
+            }
         }
         let containers = spec.entry("containers").or_insert_with(|| json!([]));
         if !containers.is_array() {
             *containers = json!([]);
         }
         let list = containers.as_array_mut().expect("an array");
-        let index = match list
+        let index = list
             .iter()
             .position(|c| c.get("name").and_then(Value::as_str) == Some(container_name))
-        {
-            Some(i) => i,
-            None => {
+            .unwrap_or_else(|| {
+                // The template's containers are sidecars: Spark's goes first.
                 list.insert(0, json!({"name": container_name}));
                 0
-            }
-        };
+            });
+        if !list[index].is_object() {
+            list[index] = json!({"name": container_name});
+        }
         let main = list[index].as_object_mut().expect("a container");
+        let main_name = main
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(container_name)
+            .to_owned();
         for (k, v) in self.container {
-            main.insert(k, v);
-        }
-        if !self.env.is_empty() {
-            let env = main.entry("env").or_insert_with(|| json!([]));
-            if let Some(env) = env.as_array_mut() {
-                env.extend(self.env);
+            match (k.as_str(), v) {
+                ("resources", Value::Object(extra)) => {
+                    let resources = main.entry("resources").or_insert_with(|| json!({}));
+                    if !resources.is_object() {
+                        *resources = json!({});
+                    }
+                    let resources = resources.as_object_mut().expect("an object");
+                    for (side, values) in extra {
+                        let at = resources.entry(side).or_insert_with(|| json!({}));
+                        if let (Some(at), Value::Object(values)) = (at.as_object_mut(), values) {
+                            at.extend(values);
+                        }
+                    }
+                }
+                (_, Value::Array(items)) => append(main, &k, items),
+                (_, v) => {
+                    main.insert(k, v);
+                }
             }
         }
+        append(main, "env", self.env);
+        // One volume may be mounted at several paths.
         if !self.mounts.is_empty() {
             let mounts = main.entry("volumeMounts").or_insert_with(|| json!([]));
-            if let Some(mounts) = mounts.as_array_mut() {
-                mounts.extend(self.mounts);
+            if !mounts.is_array() {
+                *mounts = json!([]);
             }
+            mounts.as_array_mut().expect("an array").extend(self.mounts);
         }
-        list.extend(self.containers);
-        if !self.volumes.is_empty() {
-            let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
-            if let Some(volumes) = volumes.as_array_mut() {
-                volumes.extend(self.volumes);
-            }
+        append(spec, "containers", self.containers);
+        append(spec, "volumes", self.volumes);
+        (pod, main_name)
+    }
+}
+
+/// Appends `items` to the list at `key` (null or missing: a new list),
+/// skipping any whose `name` the list has already.
+fn append(map: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    let at = map.entry(key).or_insert_with(|| json!([]));
+    if !at.is_array() {
+        *at = json!([]);
+    }
+    let list = at.as_array_mut().expect("an array");
+    for item in items {
+        let named = item.get("name").filter(|n| !n.is_null());
+        if named.is_some_and(|n| list.iter().any(|i| i.get("name") == Some(n))) {
+            continue;
         }
-        pod
+        list.push(item);
     }
 }
 
@@ -305,6 +345,9 @@ fn role(app: &Value, role: &str, out: &mut Submission) -> Result<Option<Value>, 
     }
     if let Some(v) = r.get("javaOptions") {
         conf(format!("{spark_role}.extraJavaOptions"), text(v));
+    }
+    if let Some(v) = r.get("kubernetesMaster").filter(|_| driver) {
+        conf("spark.kubernetes.driver.master".into(), text(v));
     }
     if let Some(v) = r.get("podName").filter(|_| driver) {
         conf("spark.kubernetes.driver.pod.name".into(), text(v));
@@ -457,7 +500,7 @@ fn role(app: &Value, role: &str, out: &mut Submission) -> Result<Option<Value>, 
         .flatten()
     {
         let name = cm.get("name").map(text).unwrap_or_default();
-        let volume = format!("{name}-vol");
+        let volume = configmap_volume(&name);
         template
             .volumes
             .push(json!({"name": volume, "configMap": {"name": name}}));
@@ -486,13 +529,25 @@ fn role(app: &Value, role: &str, out: &mut Submission) -> Result<Option<Value>, 
             template.pod.insert(pod_field.into(), v.clone());
         }
     }
+    // As the webhook does: a pod on the host network still resolves the
+    // cluster's names (the driver's Service).
+    if r.get("hostNetwork") == Some(&Value::Bool(true)) {
+        template
+            .pod
+            .insert("dnsPolicy".into(), json!("ClusterFirstWithHostNet"));
+    }
     // Container-level fields of Spark's own container.
     for field in ["securityContext", "lifecycle", "ports", "envFrom"] {
         if let Some(v) = r.get(field).filter(|v| !v.is_null()) {
             template.container.insert(field.into(), v.clone());
         }
     }
-    if let Some(gpu) = r.get("gpu") {
+    if let Some(gpu) = r.get("gpu").filter(|g| {
+        g.get("name").is_some_and(|n| !text(n).is_empty())
+            && g.get("quantity")
+                .and_then(Value::as_f64)
+                .is_none_or(|q| q > 0.0)
+    }) {
         let name = gpu.get("name").map(text).unwrap_or_default();
         let quantity = gpu.get("quantity").cloned().unwrap_or(json!(1));
         template
@@ -511,11 +566,10 @@ fn role(app: &Value, role: &str, out: &mut Submission) -> Result<Option<Value>, 
     } else {
         EXECUTOR_CONTAINER
     };
-    out.confs.push((
-        format!("{k8s}.podTemplateContainerName"),
-        container.to_owned(),
-    ));
-    Ok(Some(template.build(base, container)))
+    let (template, main) = template.build(base, container);
+    out.confs
+        .push((format!("{k8s}.podTemplateContainerName"), main));
+    Ok(Some(template))
 }
 
 /// The fields of a driver or executor spec the translation places.
@@ -531,6 +585,7 @@ pub const ROLE_FIELDS: &[&str] = &[
     "deleteOnTermination",
     "javaOptions",
     "podName",
+    "kubernetesMaster",
     "labels",
     "annotations",
     "serviceLabels",
@@ -601,6 +656,22 @@ pub fn submission(app: &Value) -> Result<Submission, Unsupported> {
         arguments: strings(spec.get("arguments")),
         ..Default::default()
     };
+    if spec.get("sparkConfigMap").is_some() {
+        return Err(Unsupported(
+            "spec.sparkConfigMap: native mode cannot mount a Spark configuration ConfigMap; put the settings in sparkConf".into(),
+        ));
+    }
+    if out.deploy_mode != "cluster" {
+        return Err(Unsupported(format!(
+            "spec.mode `{}`: only cluster mode runs the driver in the cluster, as the SparkApplication does",
+            out.deploy_mode
+        )));
+    }
+    if out.application.is_none() {
+        return Err(Unsupported(
+            "spec.mainApplicationFile is not set: spark-submit needs the application file".into(),
+        ));
+    }
     if let Some(key) = spec
         .as_object()
         .into_iter()
@@ -610,11 +681,6 @@ pub fn submission(app: &Value) -> Result<Submission, Unsupported> {
         return Err(Unsupported(format!(
             "spec.{key} has no spark-submit equivalent that sluice knows"
         )));
-    }
-    if spec.get("sparkConfigMap").is_some() {
-        return Err(Unsupported(
-            "spec.sparkConfigMap: native mode cannot mount a Spark configuration ConfigMap; put the settings in sparkConf".into(),
-        ));
     }
     for role_name in ["driver", "executor"] {
         if let Some(key) = spec
@@ -839,10 +905,18 @@ pub fn properties(confs: &[(String, String)]) -> (String, Vec<(String, String)>)
         }
         out
     };
+    // The last setting of a key wins, as on a command line: once in the
+    // file or on the command line, never both (the command line would win).
+    let mut last: Vec<&(String, String)> = Vec::new();
+    for c in confs {
+        last.retain(|(k, _)| k != &c.0);
+        last.push(c);
+    }
     let mut file = String::new();
     let mut rest = Vec::new();
-    for (k, v) in confs {
-        if v.trim() != v {
+    for (k, v) in last {
+        // Java's String.trim: every character up to U+0020.
+        if v.trim_matches(|c: char| c <= ' ') != v {
             rest.push((k.clone(), v.clone()));
         } else {
             file.push_str(&format!("{}={}\n", escape(k, true), escape(v, false)));
@@ -875,6 +949,104 @@ mod tests {
                 .expect("sh runs");
             assert_eq!(String::from_utf8(out.stdout).unwrap(), word, "{quoted}");
         }
+    }
+
+    fn app(driver: Value) -> Value {
+        json!({"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication",
+               "metadata": {"name": "orders", "namespace": "ns"},
+               "spec": {"mode": "cluster", "mainApplicationFile": "local:///a.jar",
+                        "volumes": [{"name": "data", "configMap": {"name": "app.config"}}],
+                        "driver": driver}})
+    }
+
+    #[test]
+    fn a_template_is_merged_into_as_the_webhook_merges() {
+        let s = submission(&app(json!({
+            "template": {"spec": {
+                "tolerations": [{"key": "gpu", "operator": "Exists"}],
+                "containers": [{"name": "main", "volumeMounts": null}, {"name": "shipper", "image": "s"}],
+            }},
+            "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+            "sidecars": [{"name": "shipper", "image": "s"}],
+            "volumeMounts": [{"name": "data", "mountPath": "/a"}, {"name": "data", "mountPath": "/b"}],
+            "hostNetwork": true,
+            "gpu": {"name": "nvidia.com/gpu", "quantity": 1},
+        })))
+        .unwrap();
+        let t = s.driver_template.unwrap();
+        let spec = &t["spec"];
+        assert_eq!(
+            spec["tolerations"].as_array().unwrap().len(),
+            2,
+            "appended: {t:#}"
+        );
+        // Spark's, the template's `main` and `shipper` (once).
+        assert_eq!(
+            spec["containers"].as_array().unwrap().len(),
+            3,
+            "the sidecar once: {t:#}"
+        );
+        assert_eq!(spec["containers"][1]["name"], "main");
+        assert_eq!(
+            spec["containers"][0]["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            spec["volumes"].as_array().unwrap().len(),
+            1,
+            "the volume once"
+        );
+        assert_eq!(spec["dnsPolicy"], "ClusterFirstWithHostNet");
+        assert_eq!(
+            spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"],
+            1
+        );
+        assert!(
+            s.confs.contains(&(
+                "spark.kubernetes.driver.podTemplateContainerName".into(),
+                "spark-kubernetes-driver".into()
+            )),
+            "Spark's own container goes first: {:?}",
+            s.confs
+        );
+    }
+
+    #[test]
+    fn configmap_volume_names_are_dns_labels() {
+        assert_eq!(configmap_volume("app.config"), "app-config-vol");
+        let long = configmap_volume(&"x".repeat(80));
+        assert!(long.len() <= 63 && long.ends_with("-vol"), "{long}");
+        assert_ne!(long, configmap_volume(&"x".repeat(81)));
+    }
+
+    #[test]
+    fn client_mode_and_no_application_file_are_refused() {
+        let mut a = app(json!({}));
+        a["spec"]["mode"] = json!("client");
+        assert!(submission(&a).unwrap_err().0.contains("cluster mode"));
+        let mut a = app(json!({}));
+        a["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("mainApplicationFile");
+        assert!(
+            submission(&a)
+                .unwrap_err()
+                .0
+                .contains("mainApplicationFile")
+        );
+    }
+
+    #[test]
+    fn the_last_setting_of_a_key_wins_in_one_place() {
+        let (file, rest) = properties(&[
+            ("spark.x".into(), "-Dx=1 ".into()),
+            ("spark.x".into(), "-Dy=2".into()),
+        ]);
+        assert_eq!((file.as_str(), rest.len()), ("spark.x=-Dy=2\n", 0));
     }
 
     #[test]
