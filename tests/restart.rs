@@ -200,7 +200,7 @@ async fn a_flink_stream_gets_a_new_restart_nonce_that_apply_leaves_alone() {
 async fn a_spark_restart_never_deploys_or_drops_anything() {
     let env = Env::new(kubeconfig()).await;
     assert_eq!(env.sluice(&["apply", "--env", "dev"]).code, 0);
-    let uid_now = |o: Option<Value>| o.unwrap()["metadata"]["uid"].as_str().unwrap().to_owned();
+    let uid_now = |o: Option<Value>| uid(&o.unwrap()).to_owned();
     let before = uid_now(env.live(&env.dev, "orders").await);
 
     // Values changed since the apply: a re-create would deploy them.

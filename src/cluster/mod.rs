@@ -227,19 +227,8 @@ impl Cluster {
         resource: &ApiResource,
         namespace: &str,
     ) -> Result<Vec<Value>, ClusterError> {
-        let api = self.api(resource, namespace);
-        let what = error::Request {
-            verb: "list",
-            resource,
-            namespace,
-            name: None,
-        };
-        let params = ListParams::default();
-        let list = self.call(&what, || api.list(&params)).await?;
-        list.items
-            .into_iter()
-            .map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Decode(e.to_string())))
-            .collect()
+        self.list_with(resource, namespace, &ListParams::default())
+            .await
     }
 
     /// The objects of a resource in a namespace that match a label
@@ -250,6 +239,16 @@ impl Cluster {
         namespace: &str,
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
+        self.list_with(resource, namespace, &ListParams::default().labels(selector))
+            .await
+    }
+
+    async fn list_with(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        params: &ListParams,
+    ) -> Result<Vec<Value>, ClusterError> {
         let api = self.api(resource, namespace);
         let what = error::Request {
             verb: "list",
@@ -257,8 +256,7 @@ impl Cluster {
             namespace,
             name: None,
         };
-        let params = ListParams::default().labels(selector);
-        let list = self.call(&what, || api.list(&params)).await?;
+        let list = self.call(&what, || api.list(params)).await?;
         list.items
             .into_iter()
             .map(|o| serde_json::to_value(o).map_err(|e| ClusterError::Decode(e.to_string())))

@@ -68,6 +68,35 @@ pub fn edit_in_memory<'a>(
     })
 }
 
+/// The comments removed with replaced lines, one per line under a
+/// heading (empty when there are none), masked like any free text.
+pub fn dropped_lines(dropped: &[(String, Dropped)]) -> String {
+    if dropped.is_empty() {
+        return String::new();
+    }
+    let mut out = "comments on replaced lines, removed with them:\n".to_owned();
+    for (path, d) in dropped {
+        out.push_str(&format!(
+            "  {path}:{}: {}\n",
+            d.line,
+            crate::secret::mask_text(&d.comment, &[] as &[&str])
+        ));
+    }
+    out
+}
+
+/// The diff of every edited file (the values files' own lines: masked
+/// like any free text).
+pub fn file_diffs(edited: &Edited) -> String {
+    edited
+        .iter()
+        .map(|(path, (old, new))| {
+            let diff = crate::promote::file_diff(path, old, new);
+            crate::secret::mask_text(&diff, &[] as &[&str]).into_owned()
+        })
+        .collect()
+}
+
 /// The repository as it is, loaded; refuses when it has an error.
 pub fn load_clean(global: &Global, command: &str) -> anyhow::Result<(Snapshot, Loaded)> {
     let snapshot = crate::fs::read_repository(&global.root)?;

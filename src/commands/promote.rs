@@ -249,22 +249,13 @@ pub fn run(global: &Global, options: &PromoteOptions) -> anyhow::Result<Exit> {
         out.push_str(&format!("  {note}\n"));
     }
     out.push_str(&others(&plan, &from, &to, true));
+    let dropped = super::edits::dropped_lines(&dropped);
     if !dropped.is_empty() {
-        out.push_str("\ncomments on replaced lines, removed with them:\n");
-        for (path, d) in &dropped {
-            out.push_str(&format!(
-                "  {path}:{}: {}\n",
-                d.line,
-                crate::secret::mask_text(&d.comment, &[] as &[&str])
-            ));
-        }
+        out.push('\n');
+        out.push_str(&dropped);
     }
     out.push('\n');
-    for (path, (old, new)) in &edited {
-        // The values files' own lines: masked like any free text.
-        let diff = crate::promote::file_diff(path, old, new);
-        out.push_str(&crate::secret::mask_text(&diff, &[] as &[&str]));
-    }
+    out.push_str(&super::edits::file_diffs(&edited));
     out.push('\n');
     out.push_str(&super::diff::human(&report, styled));
     if options.dry_run {

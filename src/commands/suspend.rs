@@ -149,26 +149,16 @@ pub fn run(global: &Global, options: &SuspendOptions) -> anyhow::Result<Exit> {
         ("before", "after"),
     );
     committer.files_may_be_edited(global, &edited, &paths)?;
-    let verb = match toggle {
-        Toggle::Suspend => "suspend",
-        Toggle::Resume => "resume",
-    };
-    out.push_str(&format!("{verb} in {env_name}: {}\n\n", names.join(", ")));
+    out.push_str(&format!(
+        "{command} in {env_name}: {}\n\n",
+        names.join(", ")
+    ));
+    let dropped = super::edits::dropped_lines(&dropped);
     if !dropped.is_empty() {
-        out.push_str("comments on replaced lines, removed with them:\n");
-        for (path, d) in &dropped {
-            out.push_str(&format!(
-                "  {path}:{}: {}\n",
-                d.line,
-                crate::secret::mask_text(&d.comment, &[] as &[&str])
-            ));
-        }
+        out.push_str(&dropped);
         out.push('\n');
     }
-    for (path, (old, new)) in &edited {
-        let diff = crate::promote::file_diff(path, old, new);
-        out.push_str(&crate::secret::mask_text(&diff, &[] as &[&str]));
-    }
+    out.push_str(&super::edits::file_diffs(&edited));
     out.push('\n');
     out.push_str(&super::diff::human(&report, global.styled(false)));
     if options.dry_run {

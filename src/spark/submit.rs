@@ -818,9 +818,9 @@ pub fn quote(word: &str) -> String {
 
 impl Submission {
     /// The words of the command after `spark-submit`, before the
-    /// application file: `--master` first, then `extra` (pod template
-    /// confs, a properties file), then the confs unless `confs` is false.
-    pub fn words(&self, master: &str, extra: &[String], confs: bool) -> Vec<String> {
+    /// application file: `--master` first, then the flags, then the confs
+    /// unless `confs` is false.
+    pub fn words(&self, master: &str, confs: bool) -> Vec<String> {
         let mut words = vec![
             "--master".to_owned(),
             master.to_owned(),
@@ -835,7 +835,6 @@ impl Submission {
         for (flag, value) in &self.flags {
             words.extend([flag.clone(), value.clone()]);
         }
-        words.extend(extra.iter().cloned());
         if confs {
             for (k, v) in &self.confs {
                 words.extend(["--conf".to_owned(), format!("{k}={v}")]);
@@ -854,7 +853,8 @@ impl Submission {
     }
 }
 
-/// `words` as one shell command, one option per line.
+/// `words` (shell text, already quoted) as one shell command, one option
+/// and its value per line up to `tail_from`, then one word per line.
 pub fn command_lines(program: &str, words: &[String], tail_from: usize) -> String {
     let mut out = program.to_owned();
     let mut i = 0;
@@ -862,10 +862,10 @@ pub fn command_lines(program: &str, words: &[String], tail_from: usize) -> Strin
         let word = &words[i];
         let takes_value = i < tail_from && word.starts_with("--") && i + 1 < tail_from;
         if takes_value {
-            out.push_str(&format!(" \\\n  {} {}", quote(word), quote(&words[i + 1])));
+            out.push_str(&format!(" \\\n  {word} {}", words[i + 1]));
             i += 2;
         } else {
-            out.push_str(&format!(" \\\n  {}", quote(word)));
+            out.push_str(&format!(" \\\n  {word}"));
             i += 1;
         }
     }
