@@ -50,7 +50,11 @@ fn remembered(cache: &'static Memo, text: &str, compute: fn(&str) -> bool) -> bo
     })
 }
 
-type Memo = std::thread::LocalKey<std::cell::RefCell<std::collections::HashMap<Box<str>, bool>>>;
+/// Keyed with foldhash: SipHash took more time than the scans it
+/// saves. The bound keeps a hostile repository's collisions cheap.
+type MemoMap = std::collections::HashMap<Box<str>, bool, foldhash::fast::RandomState>;
+
+type Memo = std::thread::LocalKey<std::cell::RefCell<MemoMap>>;
 
 /// Texts longer than this are not remembered.
 const MEMO_MAX_TEXT: usize = 256;
@@ -77,8 +81,8 @@ fn remember(cache: &'static Memo, text: &str, answer: bool) {
 }
 
 thread_local! {
-    static KEYS: std::cell::RefCell<std::collections::HashMap<Box<str>, bool>> = Default::default();
-    static CLEAN_TEXTS: std::cell::RefCell<std::collections::HashMap<Box<str>, bool>> = Default::default();
+    static KEYS: std::cell::RefCell<MemoMap> = Default::default();
+    static CLEAN_TEXTS: std::cell::RefCell<MemoMap> = Default::default();
 }
 
 fn classify_key(key: &str) -> bool {

@@ -74,8 +74,12 @@ fn sequence(items: &[Value], indent: usize, out: &mut String) -> Option<()> {
 }
 
 fn pad(indent: usize, out: &mut String) {
-    for _ in 0..indent {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut left = indent;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        left -= n;
     }
 }
 
@@ -83,7 +87,10 @@ fn scalar(v: &Value, out: &mut String) -> Option<()> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
         Value::Number(_) => return None,
         Value::String(s) => match style(s, false)? {
             Style::Plain => out.push_str(s),
@@ -119,15 +126,36 @@ enum Style {
 }
 
 /// How serde-saphyr writes `s` (YAML 1.1 ambiguity rules, block context),
-/// where that is certain.
+/// where that is certain. One pass over the bytes gathers what the rules
+/// below ask of them.
 fn style(s: &str, is_key: bool) -> Option<Style> {
     let bytes = s.as_bytes();
-    // Printable ASCII, short enough not to be folded.
-    if bytes.len() > 80 || !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+    // Printable ASCII, short enough not to be folded (a value) or to need
+    // the explicit `? ` form (a key: serde-saphyr writes up to 1024 bytes
+    // as a plain key).
+    if bytes.len() > if is_key { 1024 } else { 80 } {
         return None;
     }
+    // What each byte is, gathered in one pass: the bits every byte has,
+    // and the bits any byte has.
+    let (mut all, mut any) = (u8::MAX, 0u8);
+    for &b in bytes {
+        let class = CLASS[b as usize];
+        all &= class;
+        any |= class;
+    }
+    if all & PRINTABLE == 0 {
+        return None;
+    }
+    let escaped = any & ESCAPED != 0;
+    let number_like = all & NUMBER_LIKE != 0;
+    let key_special = any & KEY_SPECIAL != 0;
+    let last = bytes.last().copied();
+    // `: ` and ` #` start a mapping value and a comment.
+    let colon_space = any & COLON != 0 && s.contains(": ");
+    let space_hash = any & HASH != 0 && s.contains(" #");
     if is_quoted_for_sure(s) {
-        return (!s.contains(['"', '\\'])).then_some(Style::Quoted);
+        return (!escaped).then_some(Style::Quoted);
     }
     let first = *bytes.first()?;
     // `-x` and `--flag` are plain; `-`, `- x` and `---` are not.
@@ -135,37 +163,72 @@ fn style(s: &str, is_key: bool) -> Option<Style> {
         || first == b'/'
         || first == b'_'
         || (first == b'-' && bytes.len() > 1 && bytes[1] != b' ' && !s.starts_with("---"));
-    if !starts_well || bytes.last() == Some(&b' ') {
+    if !starts_well || last == Some(b' ') {
         return None;
     }
     // Words YAML 1.1 reads as booleans or null are quoted above; these
     // two serde-saphyr quotes too, in spellings not decided here.
-    if ["nan", "inf"].iter().any(|w| s.eq_ignore_ascii_case(w)) {
+    if bytes.len() == 3 && ["nan", "inf"].iter().any(|w| s.eq_ignore_ascii_case(w)) {
         return None;
     }
     // Only a letter-led text is never a number or a timestamp; any other
     // needs a character no number, date or time is spelled with.
-    if !first.is_ascii_alphabetic()
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() || b"xXoO+-._:tTzZ, ".contains(&b))
-    {
+    if !first.is_ascii_alphabetic() && number_like {
         return None;
     }
-    if s.contains(": ") || s.ends_with(':') || s.contains(" #") {
+    if colon_space || last == Some(b':') || space_hash {
         return None;
     }
-    if is_key && (s.contains([':', ',', '[', ']', '{', '}']) || first == b'-') {
+    if is_key && (key_special || first == b'-') {
         return None;
     }
     Some(Style::Plain)
 }
+
+const PRINTABLE: u8 = 1;
+/// Spelled only with characters numbers, dates and times use.
+const NUMBER_LIKE: u8 = 2;
+/// `"` or `\`, which a quoted text would have to escape.
+const ESCAPED: u8 = 4;
+/// `:` `,` `[` `]` `{` `}`, which a plain key cannot hold.
+const KEY_SPECIAL: u8 = 8;
+const COLON: u8 = 16;
+const HASH: u8 = 32;
+
+/// The classes of each byte, for [`style`].
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = PRINTABLE;
+        b += 1;
+    }
+    let number = b"0123456789abcdefABCDEFxXoO+-._:tTzZ, ";
+    let mut i = 0;
+    while i < number.len() {
+        table[number[i] as usize] |= NUMBER_LIKE;
+        i += 1;
+    }
+    table[b'"' as usize] |= ESCAPED;
+    table[b'\\' as usize] |= ESCAPED;
+    let special = b":,[]{}";
+    let mut i = 0;
+    while i < special.len() {
+        table[special[i] as usize] |= KEY_SPECIAL;
+        i += 1;
+    }
+    table[b':' as usize] |= COLON;
+    table[b'#' as usize] |= HASH;
+    table
+};
 
 /// Texts serde-saphyr always quotes: empty, `~`, YAML 1.1 booleans and
 /// nulls, and decimal numbers (`64`, `3.5`, `3.5.1`, which YAML 1.1 reads
 /// as a float).
 fn is_quoted_for_sure(s: &str) -> bool {
     const WORDS: &[&str] = &["null", "true", "false", "yes", "no", "on", "off", "y", "n"];
-    if s.is_empty() || s == "~" || WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
+    if s.is_empty() || s == "~" || (s.len() <= 5 && WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)))
+    {
         return true;
     }
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -292,6 +355,17 @@ mod tests {
             }
         }
         assert!(read > 100, "{read}");
+        // Long keys stay plain up to 1024 bytes, long values fold.
+        for n in [81, 200, 1024, 1025] {
+            let long = format!("spark.kubernetes.{}", "x".repeat(n - 17));
+            for v in [json!({ long.clone(): 1 }), json!({"k": long})] {
+                if let Some(mine) = yaml(&v) {
+                    assert_eq!(mine, saphyr(&v), "{v}");
+                }
+            }
+        }
+        let key = "spark.kubernetes.executor.volumes.persistentVolumeClaim.spark-local-dir-1.options.claimName";
+        assert!(yaml(&json!({ key: "OnDemand" })).is_some());
     }
 
     #[test]

@@ -645,26 +645,35 @@ fn suggest_name(text: &str) -> String {
 }
 
 fn env_names(values: &Node, out: &mut Vec<Diagnostic>) {
-    let mut names: Vec<(String, Span, String)> = Vec::new();
+    // The path of a name is spelled only for a finding.
+    let mut check = |name: &str, span: Span, path: &dyn Fn() -> String| {
+        if let Err(why) = keys::env_var_name(name) {
+            out.push(
+                Diagnostic::error("values/env-name", format!("`{}` in `{}` is not a valid environment variable name", crate::diag::quote(name), path()))
+                    .at(span, "invalid name")
+                    .note(format!("an environment variable name {why}; the API server rejects the pod, and the stream does not start"))
+                    .help(format!("rename it, e.g. `{}`", suggest_env(name))),
+            );
+        }
+    };
     for role in keys::ROLES {
+        let Some(r) = keys::set(values, &format!("/{role}")) else {
+            continue;
+        };
         for key in ["env", "envVars", "envSecretKeyRefs"] {
-            let pointer = format!("/{role}/{key}");
-            match keys::set(values, &pointer).map(|n| &n.value) {
-                Some(Value::Map(entries)) => names.extend(
-                    entries
-                        .iter()
-                        .map(|e| (e.key.clone(), e.key_span, keys::dotted(&pointer))),
-                ),
+            let path = || format!("{role}.{key}");
+            match r.get(key).map(|n| &n.value) {
+                Some(Value::Map(entries)) => {
+                    for e in entries {
+                        check(&e.key, e.key_span, &path);
+                    }
+                }
                 Some(Value::Seq(items)) => {
                     for (i, item) in items.iter().enumerate() {
                         if let Some(name) = item.get("name")
                             && let Some(text) = name.as_str()
                         {
-                            names.push((
-                                text.to_owned(),
-                                name.span,
-                                format!("{}[{i}].name", keys::dotted(&pointer)),
-                            ));
+                            check(text, name.span, &|| format!("{}[{i}].name", path()));
                         }
                     }
                 }
@@ -675,22 +684,10 @@ fn env_names(values: &Node, out: &mut Vec<Diagnostic>) {
     if let Some(Value::Seq(secrets)) = keys::set(values, "/secrets").map(|n| &n.value) {
         for (i, s) in secrets.iter().enumerate() {
             if let Some(Value::Map(entries)) = s.get("env").map(|n| &n.value) {
-                names.extend(
-                    entries
-                        .iter()
-                        .map(|e| (e.key.clone(), e.key_span, format!("secrets[{i}].env"))),
-                );
+                for e in entries {
+                    check(&e.key, e.key_span, &|| format!("secrets[{i}].env"));
+                }
             }
-        }
-    }
-    for (name, span, path) in names {
-        if let Err(why) = keys::env_var_name(&name) {
-            out.push(
-                Diagnostic::error("values/env-name", format!("`{}` in `{path}` is not a valid environment variable name", crate::diag::quote(&name)))
-                    .at(span, "invalid name")
-                    .note(format!("an environment variable name {why}; the API server rejects the pod, and the stream does not start"))
-                    .help(format!("rename it, e.g. `{}`", suggest_env(&name))),
-            );
         }
     }
 }

@@ -17,14 +17,14 @@ use crate::source::{Sources, Span};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, Validator};
 use serde_json::Value as Json;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 /// The built-in schema.
 pub const BUILTIN_SCHEMA: &str = include_str!("../../schemas/values.schema.json");
 
 pub struct Schema {
-    doc: Json,
+    doc: Arc<Json>,
     effective: Compiled,
     common: Compiled,
     environment: Compiled,
@@ -66,15 +66,16 @@ impl Compiled {
         }
     }
 
-    /// The built-in schema rooted at `def` (the whole document if `None`).
-    fn builtin(def: Option<&'static str>) -> Compiled {
+    /// The built-in schema `doc` rooted at `def` (the whole document if
+    /// `None`).
+    fn builtin(doc: &Arc<Json>, def: Option<&'static str>) -> Compiled {
+        let doc = Arc::clone(doc);
         let thread = std::thread::spawn(move || {
-            let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
-            let doc = match def {
-                Some(name) => rooted_at(&doc, name),
-                None => doc,
+            let compiled = match def {
+                Some(name) => compile(&rooted_at(&doc, name)),
+                None => compile(&doc),
             };
-            Some(compile(&doc).expect("the built-in values schema compiles"))
+            Some(compiled.expect("the built-in values schema compiles"))
         });
         Compiled {
             cell: OnceLock::new(),
@@ -140,17 +141,19 @@ impl Schema {
     }
 
     fn compile_builtin() -> Schema {
-        let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+        // Parsed once, shared by the four compiles.
+        let doc: Arc<Json> =
+            Arc::new(serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"));
         Schema {
             entries_are_stream_files: (
                 entries_are_stream_files(&doc, "commonFile"),
                 entries_are_stream_files(&doc, "environmentFile"),
             ),
+            effective: Compiled::builtin(&doc, None),
+            common: Compiled::builtin(&doc, Some("commonFile")),
+            environment: Compiled::builtin(&doc, Some("environmentFile")),
+            stream: Compiled::builtin(&doc, Some("streamFile")),
             doc,
-            effective: Compiled::builtin(None),
-            common: Compiled::builtin(Some("commonFile")),
-            environment: Compiled::builtin(Some("environmentFile")),
-            stream: Compiled::builtin(Some("streamFile")),
         }
     }
 
@@ -178,7 +181,7 @@ impl Schema {
             common: def("commonFile")?,
             environment: def("environmentFile")?,
             stream: def("streamFile")?,
-            doc,
+            doc: Arc::new(doc),
         })
     }
 
@@ -305,7 +308,7 @@ impl Schema {
         if effective.is_valid(json) {
             return Vec::new();
         }
-        let start = vec![&self.doc];
+        let start = vec![&*self.doc];
         effective
             .iter_errors(json)
             .flat_map(|e| self.diagnose(&e, values, &start, anchor, sources, FileKind::Stream))
@@ -535,7 +538,7 @@ impl Schema {
     fn keyword_schema(&self, schema_path: &str) -> Option<&Json> {
         let mut segments: Vec<String> = schema_path.split('/').skip(1).map(unescape).collect();
         segments.pop();
-        let mut node = &self.doc;
+        let mut node = &*self.doc;
         for seg in segments {
             node = match node.get(&seg) {
                 Some(next) if seg != "$ref" => next,
@@ -752,11 +755,17 @@ fn values_pointer(pointer: &str) -> &str {
 
 /// `/executor/env/0` → `executor.env[0]`.
 pub fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for seg in pointer.split('/').skip(1) {
-        let seg = unescape(seg);
+    let mut out = String::with_capacity(pointer.len() + 4);
+    for raw in pointer.split('/').skip(1) {
+        let seg: std::borrow::Cow<str> = if raw.as_bytes().contains(&b'~') {
+            unescape(raw).into()
+        } else {
+            raw.into()
+        };
         if seg.parse::<usize>().is_ok() {
-            out.push_str(&format!("[{seg}]"));
+            out.push('[');
+            out.push_str(&seg);
+            out.push(']');
         } else {
             if !out.is_empty() {
                 out.push('.');
