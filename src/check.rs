@@ -538,15 +538,14 @@ pub fn check_object(
         ("/kind", "kind"),
         ("/metadata/name", "metadata.name"),
     ] {
-        if m.object
-            .pointer(pointer)
+        if crate::json::at(&m.object, pointer)
             .is_none_or(|v| v.as_str().is_none_or(|s| s.is_empty()))
         {
             out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `{field}`"))
                 .help("every Kubernetes object needs apiVersion, kind and metadata.name; check the template")));
         }
     }
-    match m.object.pointer("/metadata/namespace").and_then(Value::as_str) {
+    match crate::json::at(&m.object, "/metadata/namespace").and_then(Value::as_str) {
         None => out.push(at(Diagnostic::error("manifest/missing-field", format!("{what} has no `metadata.namespace`"))
             .help("set `namespace: {{ environment.namespace | tojson }}` in the template's metadata"))),
         Some(ns) if namespace.is_some_and(|n| n != ns) => out.push(at(Diagnostic::error(

@@ -16,6 +16,7 @@ pub mod fs;
 pub mod git;
 pub mod health;
 pub mod history;
+pub mod json;
 pub mod kinds;
 pub mod pipeline;
 pub mod plan;

@@ -232,6 +232,14 @@ fn is_quoted_for_sure(s: &str) -> bool {
         return true;
     }
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    // A number starts with a digit or its point (most texts end here).
+    if !unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return false;
+    }
     let (whole, fraction) = match unsigned.split_once('.') {
         Some((w, f)) => (w, Some(f)),
         None => (unsigned, None),

@@ -530,8 +530,7 @@ fn finish(mut object: Value, e: &Effective<'_>, template: &str) -> Manifest {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let name = object
-        .pointer("/metadata/name")
+    let name = crate::json::at(&object, "/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();

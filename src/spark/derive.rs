@@ -111,7 +111,7 @@ pub fn defaults(values: &Value) -> Vec<Default> {
     ];
     candidates
         .into_iter()
-        .filter(|(applies, pointer, _, _)| *applies && values.pointer(pointer).is_none())
+        .filter(|(applies, pointer, _, _)| *applies && crate::json::at(values, pointer).is_none())
         .map(|(_, pointer, value, why)| Default {
             pointer,
             value,
@@ -183,7 +183,7 @@ pub fn derive(stream: &str, values: &Value) -> Value {
 pub fn spark_version(values: &Value) -> Option<String> {
     values
         .get("sparkVersion")
-        .or_else(|| values.pointer("/spark/version"))
+        .or_else(|| crate::json::at(values, "/spark/version"))
         .filter(|v| !v.is_null())
         .map(text)
 }
@@ -204,14 +204,13 @@ pub fn image(values: &Value) -> Option<String> {
     if let Some(image) = values.get("image").and_then(Value::as_str) {
         return Some(image.to_owned());
     }
-    if let Some(repo) = values.pointer("/image/repository").and_then(Value::as_str) {
-        return Some(match values.pointer("/image/tag") {
+    if let Some(repo) = crate::json::at(values, "/image/repository").and_then(Value::as_str) {
+        return Some(match crate::json::at(values, "/image/tag") {
             Some(tag) if !tag.is_null() => format!("{repo}:{}", text(tag)),
             _ => repo.to_owned(),
         });
     }
-    values
-        .pointer("/spark/image")
+    crate::json::at(values, "/spark/image")
         .and_then(Value::as_str)
         .map(str::to_owned)
 }
@@ -266,8 +265,7 @@ pub fn restart_policy(values: &Value) -> Value {
 /// The checkpoint location a stream ends up with: its own sparkConf
 /// setting, else `checkpointLocation`, else derived from `sink`.
 pub fn checkpoint(stream: &str, values: &Value) -> Option<String> {
-    values
-        .pointer("/sparkConf/spark.sql.streaming.checkpointLocation")
+    crate::json::at(values, "/sparkConf/spark.sql.streaming.checkpointLocation")
         .map(text)
         .or_else(|| {
             values
@@ -436,7 +434,8 @@ fn role(values: &Value, name: &str) -> Value {
             }
             "nodeSelector" | "tolerations" => r.get(key).or_else(|| values.get(key)).cloned(),
             "template" => values
-                .pointer(&format!("/podTemplate/{name}"))
+                .get("podTemplate")
+                .and_then(|t| t.get(name))
                 .filter(|t| !t.is_null())
                 .cloned()
                 .or_else(|| given(key)),
@@ -457,7 +456,16 @@ fn role(values: &Value, name: &str) -> Value {
     // CRD field follows in the order the values give it.
     let mut out = Map::new();
     for key in ROLE_ORDER {
-        if let Some(v) = field(key) {
+        // A role sets a few of these keys: a pass over its keys is cheaper
+        // than a hashed lookup of each (the five below come from elsewhere
+        // too).
+        let from_elsewhere = matches!(
+            *key,
+            "env" | "secrets" | "nodeSelector" | "tolerations" | "template"
+        );
+        if (from_elsewhere || r.keys().any(|k| k == key))
+            && let Some(v) = field(key)
+        {
             out.insert((*key).to_owned(), v);
         }
     }

@@ -962,7 +962,7 @@ mod tests {
     fn every_example_validates_against_its_own_schema() {
         let schema = Schema::builtin();
         let mut checked = 0;
-        let mut stack = vec![&schema.doc];
+        let mut stack: Vec<&Json> = vec![&*schema.doc];
         while let Some(s) = stack.pop() {
             let standalone = !s.to_string().contains("\"$ref\"");
             if let (Some(examples), true) = (s.get("examples").and_then(Json::as_array), standalone)
