@@ -12,17 +12,23 @@ pub fn at<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
     }
     let rest = pointer.strip_prefix('/')?;
     rest.split('/').try_fold(value, |target, raw| {
-        let token: std::borrow::Cow<str> = if raw.as_bytes().contains(&b'~') {
-            raw.replace("~1", "/").replace("~0", "~").into()
-        } else {
-            raw.into()
-        };
+        let token = token(raw);
         match target {
             Value::Object(map) => map.get(&*token),
             Value::Array(list) => index(&token).and_then(|i| list.get(i)),
             _ => None,
         }
     })
+}
+
+/// One segment of a JSON pointer unescaped (`~1` is `/`, `~0` is `~`),
+/// borrowed when there is nothing to unescape.
+pub fn token(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.as_bytes().contains(&b'~') {
+        raw.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        raw.into()
+    }
 }
 
 /// An array index as RFC 6901 spells it: no sign, no leading zero.

@@ -203,24 +203,26 @@ static CLASS: [u8; 256] = {
         table[b] = PRINTABLE;
         b += 1;
     }
-    let number = b"0123456789abcdefABCDEFxXoO+-._:tTzZ, ";
-    let mut i = 0;
-    while i < number.len() {
-        table[number[i] as usize] |= NUMBER_LIKE;
-        i += 1;
-    }
-    table[b'"' as usize] |= ESCAPED;
-    table[b'\\' as usize] |= ESCAPED;
-    let special = b":,[]{}";
-    let mut i = 0;
-    while i < special.len() {
-        table[special[i] as usize] |= KEY_SPECIAL;
-        i += 1;
-    }
-    table[b':' as usize] |= COLON;
-    table[b'#' as usize] |= HASH;
+    mark(
+        &mut table,
+        b"0123456789abcdefABCDEFxXoO+-._:tTzZ, ",
+        NUMBER_LIKE,
+    );
+    mark(&mut table, b"\"\\", ESCAPED);
+    mark(&mut table, b":,[]{}", KEY_SPECIAL);
+    mark(&mut table, b":", COLON);
+    mark(&mut table, b"#", HASH);
     table
 };
+
+/// Gives each of `bytes` the class `bit` in `table`.
+const fn mark(table: &mut [u8; 256], bytes: &[u8], bit: u8) {
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] |= bit;
+        i += 1;
+    }
+}
 
 /// Texts serde-saphyr always quotes: empty, `~`, YAML 1.1 booleans and
 /// nulls, and decimal numbers (`64`, `3.5`, `3.5.1`, which YAML 1.1 reads

@@ -418,7 +418,8 @@ fn role(values: &Value, name: &str) -> Value {
     }
     let mut env = Some(env).filter(|e| !e.is_empty()).map(Value::Array);
     // Every field of the CRD's pod spec is written in values under its own
-    // name and passes through; the few below are reshaped or filled in.
+    // name and passes through; the few below are reshaped or filled in
+    // (those filled in from outside the role are ROLE_FROM_ELSEWHERE).
     let mut field = |key: &str| -> Option<Value> {
         match key {
             "env" => env.take(),
@@ -457,13 +458,8 @@ fn role(values: &Value, name: &str) -> Value {
     let mut out = Map::new();
     for key in ROLE_ORDER {
         // A role sets a few of these keys: a pass over its keys is cheaper
-        // than a hashed lookup of each (the five below come from elsewhere
-        // too).
-        let from_elsewhere = matches!(
-            *key,
-            "env" | "secrets" | "nodeSelector" | "tolerations" | "template"
-        );
-        if (from_elsewhere || r.keys().any(|k| k == key))
+        // than a hashed lookup of each.
+        if (ROLE_FROM_ELSEWHERE.contains(key) || r.keys().any(|k| k == key))
             && let Some(v) = field(key)
         {
             out.insert((*key).to_owned(), v);
@@ -499,6 +495,11 @@ const ROLE_ORDER: &[&str] = &[
     "sidecars",
     "template",
 ];
+
+/// The keys of a role that `role` may fill in from outside it (`secrets`,
+/// the stream's own `nodeSelector` and `tolerations`, `podTemplate`): the
+/// only ones it looks up when the role does not set them.
+const ROLE_FROM_ELSEWHERE: &[&str] = &["env", "secrets", "nodeSelector", "tolerations", "template"];
 
 /// An EnvVar of the CRD's list form, its `value` as text.
 fn env_var(item: &Value) -> Value {

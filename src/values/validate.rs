@@ -23,6 +23,14 @@ use std::thread::JoinHandle;
 /// The built-in schema.
 pub const BUILTIN_SCHEMA: &str = include_str!("../../schemas/values.schema.json");
 
+/// [`BUILTIN_SCHEMA`] parsed, once per process.
+fn builtin_doc() -> &'static Arc<Json> {
+    static DOC: std::sync::LazyLock<Arc<Json>> = std::sync::LazyLock::new(|| {
+        Arc::new(serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"))
+    });
+    &DOC
+}
+
 pub struct Schema {
     doc: Arc<Json>,
     effective: Compiled,
@@ -142,8 +150,7 @@ impl Schema {
 
     fn compile_builtin() -> Schema {
         // Parsed once, shared by the four compiles.
-        let doc: Arc<Json> =
-            Arc::new(serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON"));
+        let doc = Arc::clone(builtin_doc());
         Schema {
             entries_are_stream_files: (
                 entries_are_stream_files(&doc, "commonFile"),
@@ -592,7 +599,7 @@ fn rooted_at(doc: &Json, name: &str) -> Json {
 /// its `environments:` blocks, an environment file, common.yaml), for
 /// editors: `sluice schema --for stream`.
 pub fn file_schema(kind: FileKind) -> String {
-    let doc: Json = serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON");
+    let doc = builtin_doc();
     let (def, what, file) = match kind {
         FileKind::Stream => (
             "streamFile",
@@ -731,7 +738,7 @@ fn or_root(path: &str) -> &str {
 }
 
 fn unescape(seg: &str) -> String {
-    seg.replace("~1", "/").replace("~0", "~")
+    crate::json::token(seg).into_owned()
 }
 
 /// The part of a file's pointer that is a values key: the same finding in
@@ -757,11 +764,7 @@ fn values_pointer(pointer: &str) -> &str {
 pub fn dotted(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len() + 4);
     for raw in pointer.split('/').skip(1) {
-        let seg: std::borrow::Cow<str> = if raw.as_bytes().contains(&b'~') {
-            unescape(raw).into()
-        } else {
-            raw.into()
-        };
+        let seg = crate::json::token(raw);
         if seg.parse::<usize>().is_ok() {
             out.push('[');
             out.push_str(&seg);
@@ -847,13 +850,11 @@ fn known_keys(doc: &Json, start: &[&Json], pointer: &str) -> Vec<String> {
 /// name is a property of the one before, until a map of free keys
 /// (`sparkConf`, labels, ...).
 pub fn is_values_path(path: &[&str]) -> bool {
-    static DOC: std::sync::LazyLock<Json> = std::sync::LazyLock::new(|| {
-        serde_json::from_str(BUILTIN_SCHEMA).expect("built-in schema is JSON")
-    });
+    let doc: &'static Json = builtin_doc();
     let resolve = |mut node: &'static Json| {
         for _ in 0..16 {
             match node.get("$ref").and_then(Json::as_str) {
-                Some(r) => match r.strip_prefix('#').and_then(|p| DOC.pointer(p)) {
+                Some(r) => match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
                     Some(target) => node = target,
                     None => return node,
                 },
@@ -862,7 +863,7 @@ pub fn is_values_path(path: &[&str]) -> bool {
         }
         node
     };
-    let Some(mut node) = DOC.pointer("/$defs/values") else {
+    let Some(mut node) = doc.pointer("/$defs/values") else {
         return false;
     };
     for name in path {

@@ -160,11 +160,7 @@ impl Node {
         loop {
             let end = slash(start).map_or(bytes.len(), |i| start + i);
             let raw = &pointer[start..end];
-            let segment: std::borrow::Cow<str> = if raw.as_bytes().contains(&b'~') {
-                raw.replace("~1", "/").replace("~0", "~").into()
-            } else {
-                raw.into()
-            };
+            let segment = crate::json::token(raw);
             let next = match &node.value {
                 Value::Map(entries) => entries.iter().find(|e| e.key == *segment).map(|e| {
                     key_span = Some(e.key_span);
